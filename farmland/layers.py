@@ -1,0 +1,724 @@
+"""Reading input layers: one pass per file with pyogrio (Arrow), standard names, checked.
+
+Each layer of a workspace is read once per year with :func:`read_layer`. It resolves the
+configured source (globs: one file per county database), maps field names (user map, standard
+name, known aliases), reads codes and ids as text, checks the CRS of every file, repairs what a
+careful analyst would repair (encoding of GBK shapefiles without ``.cpg``, invalid rings via
+``make_valid``) with a counted warning, and refuses the rest with a message naming the file,
+layer, field, ids and the fix.
+
+Areas are computed in each file's own Gauss-Krüger zone before its geometry is brought to the
+workspace's common CRS, so a county delivered in zone 38 keeps its statutory areas.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from .crs import check_crs, infer_crs_from_eastings
+from .errors import CRSError, DataFileError, LayerError, WorkspaceError
+from .report import Report
+from .schema import DATE, ID_FIELD, NUMBER, SCHEMAS, TEXT, FieldSpec
+from .workspace import Workspace
+
+SOURCE_COLUMN = "source_file"
+"""Column naming the file each feature came from (categorical), for messages and evidence."""
+
+
+@dataclass(frozen=True)
+class FieldResolution:
+    """How standard field names map onto one file's fields."""
+
+    actual: dict[str, str]
+    """standard name → name in the file, for the fields found."""
+    missing_required: list[str]
+    available: list[str]
+
+
+def resolve_fields(layer: str, available: list[str], user_map: dict[str, str] | None) -> FieldResolution:
+    """Map standard field names onto ``available`` (case-insensitive): user map, name, aliases."""
+    by_upper = {name.upper(): name for name in available}
+    actual: dict[str, str] = {}
+    missing: list[str] = []
+    user_map = user_map or {}
+    for spec in SCHEMAS[layer]:
+        found = None
+        if spec.name in user_map:
+            found = by_upper.get(user_map[spec.name].upper())
+        else:
+            for candidate in (spec.name, *spec.aliases):
+                if candidate.upper() in by_upper:
+                    found = by_upper[candidate.upper()]
+                    break
+        if found is not None:
+            actual[spec.name] = found
+        elif spec.required:
+            missing.append(spec.name)
+    return FieldResolution(actual=actual, missing_required=missing, available=list(available))
+
+
+def _missing_field_message(layer: str, path: Path, res: FieldResolution, user_map) -> str:
+    parts = []
+    for name in res.missing_required:
+        mapped = (user_map or {}).get(name)
+        if mapped:
+            parts.append(f"{name} (mapped to {mapped!r}, which is not there)")
+        else:
+            parts.append(name)
+    example = res.missing_required[0]
+    return (
+        f"{path.name} has no field {', '.join(parts)} (found: {', '.join(res.available[:15])}"
+        f"{' …' if len(res.available) > 15 else ''}). Map it in farmland.toml: "
+        f"[fields.{layer}] {example} = \"<name in your data>\"."
+    )
+
+
+# -- encodings -----------------------------------------------------------------------------
+
+
+def detect_dbf_encoding(dbf_path: Path, sample_bytes: int = 1 << 20) -> str | None:
+    """Guess the text encoding of a shapefile's .dbf records: ``UTF-8``, ``GB18030`` or None (ASCII).
+
+    Chinese shapefiles written without a ``.cpg`` are usually GBK; GDAL then reads them as
+    ISO-8859-1 and every name comes out garbled. Strict UTF-8 decoding rarely succeeds on GBK
+    bytes, so it decides; GB18030 is the superset of GBK that also decodes its rarer characters.
+    """
+    with open(dbf_path, "rb") as fh:
+        header = fh.read(32)
+        if len(header) < 32:
+            return None
+        header_len = int.from_bytes(header[8:10], "little")
+        fh.seek(header_len)
+        data = fh.read(sample_bytes)
+    if all(b < 0x80 for b in data):
+        return None
+    # A record cut at the sample's end may split a character: trim to the last ASCII byte.
+    cut = max(i for i, b in enumerate(data) if b < 0x80) + 1
+    sample = data[:cut]
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            sample.decode(encoding)
+            return "UTF-8" if encoding == "utf-8" else "GB18030"
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _shapefile_encoding(path: Path, layer: str, year, configured: str | None, report: Report) -> str | None:
+    if configured or path.suffix.lower() != ".shp":
+        return configured
+    if path.with_suffix(".cpg").exists() or path.with_suffix(".CPG").exists():
+        return None
+    dbf = path.with_suffix(".dbf")
+    if not dbf.exists():
+        return None
+    detected = detect_dbf_encoding(dbf)
+    if detected and detected != "UTF-8":
+        report.warning(
+            layer,
+            "encoding-detected",
+            f"{path.name} has no .cpg file; its text was detected as {detected} (GBK) and read so. "
+            f"Add a .cpg, or set layers.{layer} = {{ source = \"…\", encoding = \"GBK\" }} to make it "
+            "explicit.",
+            file=path,
+            year=year,
+        )
+    return detected
+
+
+# -- opening files ---------------------------------------------------------------------------
+
+
+PARQUET_SUFFIXES = (".parquet", ".geoparquet")
+
+
+def _parquet_info(path: Path, layer: str, year, report: Report):
+    """The parts of ``pyogrio.read_info`` we use, for GeoParquet (GDAL's wheel lacks the driver)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except Exception as exc:
+        report.error(layer, "unreadable-file", f"cannot open {path} ({_gdal_reason(exc)}). The file may "
+                     "be truncated or not Parquet; re-export it.", file=path, year=year, exc=DataFileError)
+        return None
+    geo = json.loads((schema.metadata or {}).get(b"geo", b"null") or "null")
+    geometry_column = geo.get("primary_column") if geo else None
+    crs = None
+    if geometry_column:
+        column_meta = geo["columns"].get(geometry_column, {})
+        # GeoParquet: an absent "crs" means OGC:CRS84 (lon/lat), an explicit null means unknown.
+        crs = column_meta.get("crs", "OGC:CRS84")
+        crs = json.dumps(crs) if isinstance(crs, dict) else crs
+    fields = [name for name in schema.names if name != geometry_column and not name.startswith("__")]
+    info = {
+        "fields": fields,
+        "dtypes": [str(schema.field(name).type) for name in fields],
+        "crs": crs,
+        "geometry_type": "Unknown" if geometry_column else None,
+        "features": rows,
+        "total_bounds": tuple(geo["columns"][geometry_column].get("bbox", ())) if geometry_column else None,
+        "geometry_column": geometry_column,
+    }
+    return None, info
+
+
+def _open_info(path: Path, layer_name: str | None, layer: str, year, encoding, report: Report):
+    """``pyogrio.read_info`` with errors turned into messages a GIS analyst can act on."""
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        return _parquet_info(path, layer, year, report)
+    try:
+        layers = pyogrio.list_layers(path)
+    except Exception as exc:  # GDAL raises several types for unreadable files
+        report.error(
+            layer,
+            "unreadable-file",
+            f"cannot open {path} ({_gdal_reason(exc)}). The file may be truncated, still being "
+            "copied, or not in a format GDAL reads; re-export it (GeoPackage, FileGDB, Shapefile, "
+            "GeoParquet).",
+            file=path,
+            year=year,
+            exc=DataFileError,
+        )
+        return None
+    names = [str(n) for n in layers[:, 0]] if len(layers) else []
+    if layer_name is None and len(names) > 1:
+        report.error(
+            layer,
+            "ambiguous-layer",
+            f"{path.name} holds several layers ({', '.join(names)}); name one in farmland.toml, e.g. "
+            f"layers.{layer} = \"{path.name}:{names[0]}\".",
+            file=path,
+            year=year,
+            exc=WorkspaceError,
+        )
+        return None
+    if layer_name is not None and layer_name not in names:
+        lower = {n.lower(): n for n in names}
+        if layer_name.lower() in lower:
+            layer_name = lower[layer_name.lower()]
+        else:
+            report.error(
+                layer,
+                "missing-layer",
+                f"{path.name} has no layer {layer_name!r} (it has: {', '.join(names) or 'none'}). "
+                f"Fix layers.{layer} in farmland.toml.",
+                file=path,
+                year=year,
+                exc=WorkspaceError,
+            )
+            return None
+    try:
+        info = pyogrio.read_info(path, layer=layer_name, encoding=encoding)
+    except Exception as exc:
+        report.error(
+            layer,
+            "unreadable-file",
+            f"cannot read layer {layer_name!r} of {path} ({_gdal_reason(exc)}); re-export it.",
+            file=path,
+            year=year,
+            exc=DataFileError,
+        )
+        return None
+    return layer_name, info
+
+
+def _gdal_reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+# -- type coercion -----------------------------------------------------------------------------
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Text with surrounding blanks removed; missing stays missing (object dtype, str values)."""
+    if pd.api.types.is_float_dtype(values):
+        # A float column holding whole numbers (ids stored as Real) prints without ".0".
+        finite = values.notna()
+        out = pd.Series(np.full(len(values), None, dtype=object), index=values.index)
+        out[finite] = values[finite].map("{:.0f}".format)
+        return out
+    text = values.astype("string").str.strip()
+    return text.astype(object).where(text.notna(), None)
+
+
+def _coerce(frame: pd.DataFrame, layer: str, specs: dict[str, FieldSpec], ids: pd.Series, path, year,
+            report: Report, dtypes: dict[str, str]) -> pd.DataFrame:
+    for name, spec in specs.items():
+        if name not in frame:
+            continue
+        column = frame[name]
+        if spec.kind == TEXT:
+            source_type = dtypes.get(name, "")
+            if spec.code and any(word in source_type for word in ("int", "float", "double", "decimal")):
+                report.error(
+                    layer,
+                    "code-stored-as-number",
+                    f"field {name} in {Path(path).name} is stored as a number ({source_type}), so "
+                    "leading zeros of land-class codes are lost (0101 水田 would read as 101, the "
+                    f"二调 code of 铁路用地). Re-export {name} as text.",
+                    file=path,
+                    year=year,
+                    field=name,
+                )
+            frame[name] = _as_text(column)
+        elif spec.kind == NUMBER:
+            numbers = pd.to_numeric(column, errors="coerce")
+            bad = numbers.isna() & column.notna() & (column.astype("string").str.strip() != "")
+            if bad.any():
+                report.error(
+                    layer,
+                    "not-a-number",
+                    f"field {name} in {Path(path).name} has {int(bad.sum())} values that are not "
+                    f"numbers (e.g. {column[bad].iloc[0]!r}). Fix them at the source.",
+                    file=path,
+                    year=year,
+                    field=name,
+                    ids=ids[bad],
+                )
+            frame[name] = numbers.astype("float64")
+        elif spec.kind == DATE:
+            dates = _parse_dates(column)
+            bad = dates.isna() & column.notna() & (column.astype("string").str.strip() != "")
+            if bad.any():
+                report.error(
+                    layer,
+                    "bad-date",
+                    f"field {name} in {Path(path).name} has {int(bad.sum())} values that are not "
+                    f"dates (e.g. {column[bad].iloc[0]!r}); use YYYY-MM-DD or YYYYMMDD.",
+                    file=path,
+                    year=year,
+                    field=name,
+                    ids=ids[bad],
+                )
+            frame[name] = dates
+    return frame
+
+
+def _parse_dates(column: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(column):
+        values = column
+        if getattr(values.dt, "tz", None) is not None:
+            values = values.dt.tz_localize(None)
+        return values.astype("datetime64[ns]")
+    text = column.astype("string").str.strip()
+    compact = text.str.fullmatch(r"\d{8}").fillna(False)
+    parsed = pd.to_datetime(text.where(~compact), errors="coerce", format="mixed")
+    parsed_compact = pd.to_datetime(text.where(compact), errors="coerce", format="%Y%m%d")
+    return parsed.where(~compact, parsed_compact).astype("datetime64[ns]")
+
+
+# -- public API --------------------------------------------------------------------------------
+
+
+def read_layer(
+    ws: Workspace,
+    layer: str,
+    year: int | None = None,
+    *,
+    columns: list[str] | None = None,
+    geometry: bool = True,
+    report: Report | None = None,
+    needed_for: str | None = None,
+):
+    """Read one layer (all files of its source) for one year with standard field names.
+
+    Parameters
+    ----------
+    ws : Workspace
+    layer : str
+        A geometric layer name (``DLTB``, ``JBNTTB``, ``DLTBGXGC``, ``XZQ``, ``JSYDSP``, ``WPZF``,
+        ``GBZNT``).
+    year : int, optional
+        The data year, for per-year sources (``{year}`` in the template).
+    columns : list of str, optional
+        Standard fields to read (required fields are always read). Reading fewer fields is
+        much faster on large layers.
+    geometry : bool, default True
+        Read geometries. Without them, statutory areas cannot be computed for parcels that
+        lack TBMJ, so geometry is read anyway in that case.
+    report : Report, optional
+        Where findings go; by default a strict report that raises on the first error.
+    needed_for : str, optional
+        What the caller computes, named in the error when the layer is not configured.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or pandas.DataFrame
+        Standard field names, text codes and ids as ``str``, numbers as float64 (areas in m²),
+        dates as datetime64, a categorical ``source_file`` column, and the geometry in the
+        workspace's common CRS (that of the first file read when XZQ is absent). ``None`` when
+        the report collects (non-strict) and the layer could not be read at all.
+    """
+    import geopandas as gpd
+
+    report = report if report is not None else Report(strict=True)
+    src = ws.source(layer, needed_for=needed_for)
+    try:
+        paths = ws.paths(layer, year, needed_for=needed_for)
+    except WorkspaceError as exc:
+        report.error(layer, "missing-file", str(exc), year=year, exc=WorkspaceError)
+        return None
+    wanted = {spec.name: spec for spec in SCHEMAS[layer] if columns is None or spec.required
+              or spec.name in columns}
+    parts = []
+    for path in paths:
+        part = _read_one(ws, layer, src, path, year, wanted, geometry, report)
+        if part is not None:
+            parts.append(part)
+    if not parts:
+        return None
+    target_crs = _common_crs(ws, parts)
+    if any(isinstance(p, gpd.GeoDataFrame) for p in parts):
+        parts = [p.to_crs(target_crs) if p.crs is not None and not p.crs.equals(target_crs) else p
+                 for p in parts]
+        frame = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry",
+                                 crs=target_crs)
+    else:
+        frame = pd.concat(parts, ignore_index=True)
+    frame[SOURCE_COLUMN] = frame[SOURCE_COLUMN].astype("category")
+    frame.attrs["layer"] = layer
+    frame.attrs["year"] = year
+    frame.attrs["files"] = [str(p) for p in paths]
+    return frame
+
+
+def _common_crs(ws: Workspace, parts):
+    crs_list = [p.crs for p in parts if getattr(p, "crs", None) is not None]
+    if not crs_list:
+        return None
+    # Zone 39 covers most of Liaocheng; but any consistent choice works: areas were computed
+    # per file before this point, and overlays only need one shared frame.
+    return crs_list[0]
+
+
+def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], geometry, report):
+    import geopandas as gpd
+
+    encoding = _shapefile_encoding(path, layer, year, src.encoding, report)
+    opened = _open_info(path, src.layer, layer, year, encoding, report)
+    if opened is None:
+        return None
+    layer_name, info = opened
+    available = [str(f) for f in info["fields"]]
+    user_map = ws.field_maps.get(layer)
+    res = resolve_fields(layer, available, user_map)
+    if res.missing_required:
+        report.error(
+            layer,
+            "missing-field",
+            _missing_field_message(layer, path, res, user_map),
+            file=path,
+            year=year,
+            field=res.missing_required[0],
+        )
+        return None
+    dtypes = {std: str(info["dtypes"][available.index(actual)]) for std, actual in res.actual.items()}
+
+    crs = None
+    needs_area = layer == "DLTB" and "TBMJ" not in res.actual
+    read_geometry = geometry or needs_area
+    if info.get("geometry_type") in (None, "None"):
+        read_geometry = False
+    if read_geometry:
+        crs = _checked_crs(info, path, layer, year, src, report)
+        if crs is None:
+            return None
+
+    feature_count = info.get("features", -1)
+    if feature_count == 0:
+        report.warning(layer, "empty-layer", f"{path.name} layer {layer_name!r} has no features.",
+                       file=path, year=year)
+
+    read_names = [res.actual[name] for name in wanted if name in res.actual]
+    try:
+        if path.suffix.lower() in PARQUET_SUFFIXES:
+            frame = _read_parquet(path, read_names, info["geometry_column"] if read_geometry else None)
+        else:
+            frame = pyogrio.read_dataframe(
+                path,
+                layer=layer_name,
+                columns=read_names,
+                read_geometry=read_geometry,
+                encoding=encoding,
+                use_arrow=True,
+            )
+    except Exception as exc:
+        report.error(
+            layer,
+            "unreadable-file",
+            f"cannot read {path} layer {layer_name!r} ({_gdal_reason(exc)}). The file may be "
+            "truncated or corrupt; re-export it.",
+            file=path,
+            year=year,
+            exc=DataFileError,
+        )
+        return None
+    rename = {actual: std for std, actual in res.actual.items() if actual in frame.columns}
+    frame = frame.rename(columns=rename)
+    if read_geometry:
+        frame = frame.set_crs(crs, allow_override=True)
+    id_field = ID_FIELD.get(layer)
+    ids = _as_text(frame[id_field]) if id_field in frame else pd.Series(frame.index.astype(str))
+    frame = _coerce(frame, layer, {k: v for k, v in wanted.items() if k in frame}, ids, path, year,
+                    report, dtypes)
+    frame[SOURCE_COLUMN] = str(path.relative_to(ws.root)) if path.is_relative_to(ws.root) else str(path)
+    if read_geometry:
+        frame = _check_geometry(frame, layer, path, year, ids, report)
+        if needs_area:
+            from .area import ellipsoidal_area
+
+            frame["TBMJ"] = ellipsoidal_area(frame.geometry.values, crs)
+            report.info(
+                layer,
+                "area-computed",
+                f"{path.name} has no TBMJ; parcel areas were computed by the statutory ellipsoidal "
+                f"method in its own CRS ({crs.name}).",
+                file=path,
+                year=year,
+            )
+        if not geometry:
+            frame = pd.DataFrame(frame.drop(columns="geometry"))
+    _derive_areas(frame, layer)
+    if not isinstance(frame, gpd.GeoDataFrame) and read_geometry and geometry:
+        frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)
+    return frame
+
+
+def _read_parquet(path: Path, columns: list[str], geometry_column: str | None):
+    import geopandas as gpd
+
+    if geometry_column is None:
+        return pd.read_parquet(path, columns=columns)
+    frame = gpd.read_parquet(path, columns=[*columns, geometry_column])
+    return frame.rename_geometry("geometry") if geometry_column != "geometry" else frame
+
+
+def _checked_crs(info, path, layer, year, src, report):
+    declared = src.crs
+    found = info.get("crs")
+    try:
+        if found:
+            crs = check_crs(found)
+            if declared:
+                declared_crs = check_crs(declared)
+                if not declared_crs.equals(crs):
+                    report.error(
+                        layer,
+                        "crs-conflict",
+                        f"{path.name} is in {crs.name} but layers.{layer}.crs declares "
+                        f"{declared_crs.name}. Remove the declaration or fix the file's .prj.",
+                        file=path,
+                        year=year,
+                        exc=CRSError,
+                    )
+                    return None
+            return crs
+        if declared:
+            return check_crs(declared)
+        crs = infer_crs_from_eastings(info.get("total_bounds"))
+    except CRSError as exc:
+        report.error(layer, "bad-crs", f"{path.name}: {exc}", file=path, year=year, exc=CRSError)
+        return None
+    if crs is None:
+        report.error(
+            layer,
+            "missing-crs",
+            f"{path.name} has no coordinate reference system and its eastings carry no zone "
+            "prefix to infer one from. Add the .prj (e.g. EPSG:4527 for zone 39), or declare "
+            f"layers.{layer} = {{ source = \"…\", crs = \"EPSG:4548\" }}.",
+            file=path,
+            year=year,
+            exc=CRSError,
+        )
+        return None
+    report.warning(
+        layer,
+        "crs-inferred",
+        f"{path.name} has no CRS; {crs.name} was inferred from the zone prefix of its 8-digit "
+        "eastings. Add the .prj to make it explicit.",
+        file=path,
+        year=year,
+    )
+    return crs
+
+
+def _check_geometry(frame, layer, path, year, ids: pd.Series, report: Report):
+    geoms = frame.geometry.values
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        severity = report.error if layer in ("DLTB", "JBNTTB", "XZQ") else report.warning
+        severity(
+            layer,
+            "empty-geometry",
+            f"{path.name} has {int(missing.sum())} features with empty or missing geometry. "
+            "Restore their shapes from the source database (or delete the features if they are "
+            "leftovers).",
+            file=path,
+            year=year,
+            ids=ids[missing],
+        )
+    invalid = ~missing & ~shapely.is_valid(geoms)
+    if invalid.any():
+        reasons = shapely.is_valid_reason(geoms[invalid][:3])
+        repaired = shapely.make_valid(geoms[invalid])
+        # make_valid may turn a bow-tie into a collection; keep only its polygonal part.
+        repaired = _polygonal_part(repaired)
+        frame.loc[invalid, "geometry"] = repaired
+        report.warning(
+            layer,
+            "invalid-geometry-repaired",
+            f"{path.name}: {int(invalid.sum())} invalid geometries (e.g. {reasons[0]}) were "
+            "repaired with make_valid; stored areas (TBMJ) are kept. Fix them at the source to "
+            "silence this.",
+            file=path,
+            year=year,
+            ids=ids[invalid],
+        )
+    return frame
+
+
+def _polygonal_part(geoms):
+    types = shapely.get_type_id(geoms)
+    collection = types == 7
+    if collection.any():
+        parts, index = shapely.get_parts(geoms[collection], return_index=True)
+        keep = np.isin(shapely.get_type_id(parts), (3, 6))
+        merged = shapely.multipolygons(parts[keep], indices=index[keep]) if keep.any() else None
+        fixed = np.array([shapely.Polygon()] * int(collection.sum()), dtype=object)
+        if merged is not None:
+            fixed[np.unique(index[keep])] = merged
+        geoms = geoms.copy()
+        geoms[collection] = fixed
+    return geoms
+
+
+def _derive_areas(frame: pd.DataFrame, layer: str) -> None:
+    """Fill KCMJ/TBDLMJ (DLTB) and YJJBNTMJ (JBNTTB) when a layer lacks them (data contract)."""
+    from .units import round_half_up
+
+    if layer == "DLTB" and "TBMJ" in frame:
+        if "KCMJ" not in frame:
+            kcxs = frame["KCXS"].fillna(0.0) if "KCXS" in frame else 0.0
+            frame["KCMJ"] = round_half_up(frame["TBMJ"] * kcxs, 2)
+        if "TBDLMJ" not in frame:
+            deduction = frame["KCMJ"].fillna(0.0)
+            for older in ("XZDWMJ", "LXDWMJ"):
+                if older in frame:
+                    deduction = deduction + frame[older].fillna(0.0)
+            frame["TBDLMJ"] = frame["TBMJ"] - deduction
+    if layer == "JBNTTB" and "YJJBNTMJ" not in frame and "TBMJ" in frame:
+        frame["YJJBNTMJ"] = frame["TBMJ"] - (frame["KCMJ"].fillna(0.0) if "KCMJ" in frame else 0.0)
+
+
+
+def read_table(ws: Workspace, layer: str, *, report: Report | None = None, needed_for: str | None = None,
+               path: Path | None = None) -> pd.DataFrame | None:
+    """Read a CSV table layer (ZBPH, CHECKLIST, EVENTS, CITYSTATS, or TARGETS via ``path``).
+
+    UTF-8 (with or without BOM) is expected; a file that is not UTF-8 but decodes as GB18030 is
+    read as such with a warning. Codes are text; numbers are checked and named by row (the row
+    number counts the header as row 1, as a spreadsheet shows it).
+    """
+    report = report if report is not None else Report(strict=True)
+    if path is None:
+        try:
+            path = ws.paths(layer, needed_for=needed_for)[0]
+        except WorkspaceError as exc:
+            report.error(layer, "missing-file", str(exc), exc=WorkspaceError)
+            return None
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError:
+            report.error(layer, "bad-encoding", f"{path} is neither UTF-8 nor GBK text; save it as "
+                         "UTF-8 CSV.", file=path, exc=DataFileError)
+            return None
+        report.warning(layer, "encoding-detected", f"{Path(path).name} is not UTF-8; it was read as "
+                       "GBK. Save it as UTF-8 to silence this.", file=path)
+    import io
+
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+    except Exception as exc:
+        report.error(layer, "unreadable-file", f"cannot parse {path} as CSV ({_gdal_reason(exc)}).",
+                     file=path, exc=DataFileError)
+        return None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    lower = {c.lower(): c for c in frame.columns}
+    missing = [s.name for s in SCHEMAS[layer] if s.required and s.name.lower() not in lower]
+    if missing:
+        report.error(
+            layer,
+            "missing-field",
+            f"{Path(path).name} has no column {', '.join(missing)} (found: "
+            f"{', '.join(frame.columns)}). Add it; the columns are listed in the data contract.",
+            file=path,
+            field=missing[0],
+        )
+        return None
+    frame = frame.rename(columns={lower[s.name.lower()]: s.name for s in SCHEMAS[layer]
+                                  if s.name.lower() in lower})
+    rows = pd.Series((frame.index + 2).astype(str), index=frame.index).radd("row ")
+    specs = {s.name: s for s in SCHEMAS[layer] if s.name in frame}
+    frame = frame.replace("", None)
+    frame = _coerce(frame, layer, specs, rows, path, None, report, {})
+    frame.attrs["layer"] = layer
+    frame.attrs["file"] = str(path)
+    frame["row"] = (frame.index + 2).astype("int64")
+    return frame
+
+
+def read_targets(ws: Workspace, *, report: Report | None = None) -> pd.DataFrame | None:
+    """Read targets.csv: per unit 亩 targets and ``hsf_task_mu_YYYY`` columns (one per year)."""
+    report = report if report is not None else Report(strict=True)
+    if ws.targets_path is None:
+        report.error("TARGETS", "missing-file", f"{ws.file} has no [targets] path; targets are needed "
+                     "for attainment figures.", exc=WorkspaceError)
+        return None
+    if not ws.targets_path.exists():
+        report.error("TARGETS", "missing-file", f"targets file {ws.targets_path} does not exist; fix "
+                     "targets.path in farmland.toml.", file=ws.targets_path, exc=WorkspaceError)
+        return None
+    frame = read_table(ws, "TARGETS", report=report, path=ws.targets_path)
+    if frame is None:
+        return None
+    for column in frame.columns:
+        if column.startswith("hsf_task_mu_"):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return frame
+
+
+def layer_exists(ws: Workspace, layer: str, year: int | None = None) -> bool:
+    """True when the layer is configured and its files for ``year`` exist."""
+    if not ws.has_layer(layer):
+        return False
+    try:
+        ws.paths(layer, year)
+    except WorkspaceError:
+        return False
+    return True
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

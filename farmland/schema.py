@@ -1,0 +1,155 @@
+"""Standard fields of every input layer, their types and the names they go by in the wild.
+
+Field names follow the national land-survey database standards (data-contract.md, "Layers").
+Older 二调-era data and some update packages name a few fields differently (TKXS/TKMJ for the
+deduction, JBNTMJ for the basic-farmland area, BGMJ and BGRQ in change records); those aliases
+are accepted here, and anything else is mapped by the user in ``[fields.LAYER]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TEXT = "text"
+NUMBER = "number"
+DATE = "date"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    kind: str
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    code: bool = False
+    """A code whose leading zeros matter (land class): stored as a number it cannot be trusted."""
+
+
+def _f(name, kind=TEXT, required=False, aliases=(), code=False) -> FieldSpec:
+    return FieldSpec(name, kind, required, tuple(aliases), code)
+
+
+SCHEMAS: dict[str, tuple[FieldSpec, ...]] = {
+    "XZQ": (
+        _f("XZQDM", required=True),
+        _f("XZQMC", required=True),
+        _f("KZMJ", NUMBER),
+    ),
+    "DLTB": (
+        _f("BSM", required=True),
+        _f("DLBM", required=True, code=True),
+        _f("ZLDWDM", required=True),
+        _f("DLMC"),
+        _f("TBMJ", NUMBER),
+        _f("KCXS", NUMBER, aliases=("TKXS",)),
+        _f("KCMJ", NUMBER, aliases=("TKMJ",)),
+        _f("XZDWMJ", NUMBER),
+        _f("LXDWMJ", NUMBER),
+        _f("TBDLMJ", NUMBER),
+        _f("GDDB", NUMBER),
+        _f("ZZSXDM", aliases=("GDZZSXDM",)),
+        _f("GDLX"),
+        _f("GDPDJB"),
+        _f("CZCSXM"),
+        _f("SJNF", NUMBER),
+    ),
+    "JBNTTB": (
+        _f("BSM", required=True),
+        _f("ZLDWDM", required=True),
+        _f("DLBM", code=True),
+        _f("TBMJ", NUMBER, aliases=("YJJBNTTBMJ", "JBNTTBMJ")),
+        _f("KCMJ", NUMBER, aliases=("TKMJ",)),
+        _f("YJJBNTMJ", NUMBER, aliases=("JBNTMJ",)),
+    ),
+    "DLTBGXGC": (
+        _f("BGQDLBM", required=True, code=True),
+        _f("BGHDLBM", required=True, code=True),
+        _f("BGQZLDWDM", required=True),
+        _f("BGHZLDWDM"),
+        _f("BGQTBBSM"),
+        _f("BGHTBBSM"),
+        _f("TBBGMJ", NUMBER, required=True, aliases=("BGMJ",)),
+        _f("BGQKCXS", NUMBER, aliases=("BGQTKXS",)),
+        _f("GXSJ", DATE, aliases=("BGRQ",)),
+    ),
+    "JSYDSP": (
+        _f("PZWH", required=True),
+        _f("PZRQ", DATE, required=True),
+        _f("XZQDM"),
+        _f("PZMJ", NUMBER),
+        _f("ZYGDMJ", NUMBER),
+    ),
+    "WPZF": (
+        _f("JCBH", required=True),
+        _f("XZQDM", required=True),
+        _f("JCNF", NUMBER, required=True),
+        _f("XZJSYDMJ", NUMBER, required=True),
+        _f("ZYGDMJ", NUMBER, required=True),
+        _f("WFZYGDMJ", NUMBER, required=True),
+    ),
+    "GBZNT": (
+        _f("XMBH", required=True),
+        _f("XMMC"),
+        _f("XZQDM", required=True),
+        _f("JSNF", NUMBER, required=True),
+        _f("JSMJ", NUMBER, required=True),
+    ),
+    # Tables written by people: lower-case English column names (data contract).
+    "ZBPH": (
+        _f("xzqdm", required=True),
+        _f("year", NUMBER, required=True),
+        _f("kind", required=True),
+        _f("project"),
+        _f("area_mu", NUMBER, required=True),
+        _f("paddy_mu", NUMBER),
+        _f("grain_capacity_t", NUMBER),
+        _f("source"),
+    ),
+    "CHECKLIST": (
+        _f("xzqdm", required=True),
+        _f("year", NUMBER, required=True),
+        _f("item", required=True),
+        _f("fraction", NUMBER, required=True),
+        _f("evidence"),
+    ),
+    "EVENTS": (
+        _f("xzqdm", required=True),
+        _f("year", NUMBER, required=True),
+        _f("kind", required=True),
+        _f("note"),
+    ),
+    "CITYSTATS": (
+        _f("year", NUMBER, required=True),
+        _f("gdp_100m_yuan", NUMBER),
+        _f("approved_mu", NUMBER),
+        _f("supplied_mu", NUMBER),
+    ),
+    "TARGETS": (
+        _f("xzqdm", required=True),
+        _f("xzqmc"),
+        _f("arable_target_mu", NUMBER, required=True),
+        _f("basic_farmland_target_mu", NUMBER, required=True),
+    ),
+}
+
+ID_FIELD = {
+    "XZQ": "XZQDM",
+    "DLTB": "BSM",
+    "JBNTTB": "BSM",
+    "DLTBGXGC": "BGQTBBSM",
+    "JSYDSP": "PZWH",
+    "WPZF": "JCBH",
+    "GBZNT": "XMBH",
+}
+"""The field whose values name a feature in messages and evidence trails."""
+
+ZBPH_KINDS = ("占用", "补充")
+ZBPH_SOURCES = ("本地", "省统筹", "国家统筹", "跨县易地")
+EVENT_KINDS = ("挂牌督办", "警示约谈", "公开通报", "重大违法案件")
+
+
+def field_spec(layer: str, name: str) -> FieldSpec:
+    for spec in SCHEMAS[layer]:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"{layer} has no standard field {name}")

@@ -1,0 +1,495 @@
+"""``farmland validate``: check every layer of every year before anything is computed.
+
+All checks report into one non-strict :class:`~farmland.report.Report`, so a single run lists
+every problem (counts and the first ids) instead of stopping at the first. Errors are what would
+make a figure wrong or unexplainable; warnings are what a careful analyst should look at but the
+run can go on with (encoding detected, geometry repaired, CRS inferred).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from .errors import WorkspaceError
+from .landclass import describe_unknown, scheme_for_year
+from .layers import layer_exists, read_layer, read_table, read_targets
+from .report import Report
+from .schema import EVENT_KINDS, ZBPH_KINDS, ZBPH_SOURCES
+from .workspace import Workspace
+
+AREA_TOLERANCE_M2 = 0.01
+"""Tolerance of the TBDLMJ = TBMJ − KCMJ identity: areas are stored to 0.01 m²."""
+
+RECOMPUTED_AREA_TOLERANCE = 0.005
+"""Relative gap between TBMJ and a fresh statutory area that flags a parcel (domain.md §3.3)."""
+
+OVERLAP_TOLERANCE_M2 = 0.01
+
+
+def validate_workspace(path: str | os.PathLike | Workspace, *, progress: Callable[[str], None] | None = None,
+                       check_areas: bool = True) -> Report:
+    """Check a workspace; return the report (``report.ok`` is False when there are errors).
+
+    Parameters
+    ----------
+    path : path or Workspace
+    progress : callable, optional
+        Called with a short message as each layer is read.
+    check_areas : bool, default True
+        Recompute statutory ellipsoidal areas of DLTB parcels and flag those more than 0.5 %
+        from TBMJ.
+    """
+    report = Report(strict=False)
+    try:
+        ws = path if isinstance(path, Workspace) else Workspace.load(path)
+    except WorkspaceError as exc:
+        report.error("workspace", "workspace-file", str(exc), exc=WorkspaceError)
+        return report
+    say = progress or (lambda message: None)
+
+    units = _check_units(ws, report, say)
+    unit_codes = set(units) if units is not None else None
+    _check_targets(ws, report, unit_codes)
+    for year in ws.period.data_years:
+        _check_dltb(ws, year, report, unit_codes, say, check_areas)
+        _check_basic_farmland(ws, year, report, unit_codes, say)
+        if year != ws.period.base_year:
+            _check_changes(ws, year, report, unit_codes, say)
+            _check_enforcement(ws, year, report, unit_codes, say)
+        _check_landcover(ws, year, report, say)
+    _check_approvals(ws, report, unit_codes, say)
+    _check_hsf(ws, report, unit_codes, say)
+    _check_tables(ws, report, unit_codes, say)
+    return report
+
+
+def _check_units(ws: Workspace, report: Report, say) -> list[str] | None:
+    if not ws.has_layer("XZQ"):
+        report.error("XZQ", "missing-layer", f"{ws.file}: [layers] has no XZQ; the county units "
+                     "(XZQDM, XZQMC) are needed to attribute parcels. Add XZQ = \"xzq.gpkg:XZQ\".")
+        return None
+    say("XZQ")
+    xzq = read_layer(ws, "XZQ", report=report)
+    if xzq is None:
+        return None
+    codes = xzq["XZQDM"]
+    blank = codes.isna()
+    if blank.any():
+        report.error("XZQ", "missing-code", f"{int(blank.sum())} units have no XZQDM; give every unit "
+                     "a code (development zones: any code of your choosing).", field="XZQDM")
+    dup = codes[codes.duplicated(keep=False) & ~blank]
+    if len(dup):
+        report.error("XZQ", "duplicate-id", "XZQDM values repeat; each unit needs one code.",
+                     field="XZQDM", ids=sorted(dup.unique()))
+    short = codes[~blank & (codes.str.len() != 6)]
+    if len(short):
+        report.warning("XZQ", "code-length", "XZQDM should be the 6-digit county code.", field="XZQDM",
+                       ids=short.tolist())
+    return sorted(codes[~blank].unique())
+
+
+def _unit_mismatch(codes: pd.Series, ids: pd.Series, unit_codes, report: Report, layer: str, year,
+                   field: str, severity: str = "error"):
+    if unit_codes is None:
+        return
+    prefix = codes.fillna("").str[:6]
+    bad = ~prefix.isin(unit_codes)
+    if bad.any():
+        values = sorted(prefix[bad].unique())
+        report.add(
+            severity, layer, "unknown-unit",
+            f"{int(bad.sum())} features have {field} matching no unit in XZQ (county codes "
+            f"{', '.join(map(repr, values[:5]))}). Fix the codes, or add the unit to XZQ and targets.",
+            year=year, field=field, ids=ids[bad],
+        )
+
+
+def _check_dltb(ws, year, report, unit_codes, say, check_areas):
+    say(f"DLTB {year}")
+    frame = read_layer(ws, "DLTB", year, report=report)
+    if frame is None:
+        return
+    if len(frame) == 0:
+        report.error("DLTB", "empty-layer", "the land-use layer has no parcels for this year; check the "
+                     "source file.", year=year)
+        return
+    ids = frame["BSM"].fillna("(no BSM)")
+    _ids_checks(frame, "BSM", "DLTB", year, report)
+    _code_checks(ws, frame["DLBM"], ids, "DLTB", "DLBM", year, report)
+    _area_checks(frame, ids, year, report)
+    _unit_mismatch(frame["ZLDWDM"], ids, unit_codes, report, "DLTB", year, "ZLDWDM")
+    bad_len = frame["ZLDWDM"].notna() & (frame["ZLDWDM"].str.len() != 19)
+    if bad_len.any():
+        report.warning("DLTB", "code-length", "ZLDWDM should have 19 characters (county 6 + township 3 + "
+                       "village 3 + 7); township figures use its first 9.", year=year, field="ZLDWDM",
+                       ids=ids[bad_len])
+    if "SJNF" in frame:
+        off = frame["SJNF"].notna() & (frame["SJNF"] != year)
+        if off.any():
+            report.warning("DLTB", "year-mismatch", f"SJNF differs from the snapshot year {year}; check "
+                           "that the right year's database is configured.", year=year, field="SJNF",
+                           ids=ids[off])
+    _overlap_check(frame, ids, "DLTB", year, report)
+    if check_areas:
+        _recomputed_area_check(frame, ids, year, report)
+
+
+def _ids_checks(frame, field, layer, year, report):
+    ids = frame[field]
+    blank = ids.isna() | (ids == "")
+    if blank.any():
+        report.error(layer, "missing-id", f"{int(blank.sum())} features have no {field}; every feature "
+                     "needs its unique id.", year=year, field=field, count=int(blank.sum()))
+    dup = ids[ids.duplicated(keep=False) & ~blank]
+    if len(dup):
+        report.error(layer, "duplicate-id", f"{dup.nunique()} {field} values occur more than once "
+                     f"({len(dup)} features); ids must be unique within a year (check for a county "
+                     "delivered twice).", year=year, field=field, ids=sorted(dup.unique()))
+
+
+def _code_checks(ws, codes, ids, layer, field, year, report):
+    table = ws.land_classes
+    unknown = table.unknown_codes(codes)
+    if len(unknown):
+        mask = ~table.is_known(codes)
+        report.error(
+            layer, "unknown-code",
+            f"{int(unknown.sum())} features have {field} codes not in the land-class table "
+            f"(v{table.version}): {describe_unknown(unknown)}. Correct the codes (三调 4-digit such as "
+            "0101, or 二调 3-digit such as 011), or regroup via [landclass].",
+            year=year, field=field, ids=ids[mask],
+        )
+    expected = scheme_for_year(year)
+    schemes = pd.Series(table.scheme_of(codes))
+    other = schemes[(schemes != expected) & (schemes != "unknown")]
+    if len(other):
+        report.warning(
+            layer, "scheme-mismatch",
+            f"{len(other)} {field} codes belong to the {other.iloc[0]} scheme, but {year} data are "
+            f"expected in the {expected} scheme (三调 codes from 2019-12-31). Mixed schemes in one "
+            "snapshot usually mean a crosswalk was missed.", year=year, field=field,
+            ids=ids[(schemes != expected).to_numpy() & (schemes != "unknown").to_numpy()],
+        )
+
+
+def _area_checks(frame, ids, year, report):
+    if "TBMJ" not in frame:
+        return
+    for field in ("TBMJ", "KCMJ", "TBDLMJ"):
+        if field in frame:
+            negative = frame[field] < 0
+            if negative.any():
+                report.error("DLTB", "negative-area", f"{field} is negative for {int(negative.sum())} "
+                             "parcels; areas are in m² and cannot be below zero.", year=year, field=field,
+                             ids=ids[negative])
+    if "KCMJ" in frame:
+        over = frame["KCMJ"] > frame["TBMJ"] + AREA_TOLERANCE_M2
+        if over.any():
+            report.error("DLTB", "deduction-exceeds-area", f"KCMJ > TBMJ for {int(over.sum())} parcels: the "
+                         "deduction (田坎 etc.) cannot exceed the parcel area. Check KCXS/KCMJ.",
+                         year=year, field="KCMJ", ids=ids[over])
+    if "TBDLMJ" in frame and "KCMJ" in frame:
+        expected = frame["TBMJ"] - frame["KCMJ"].fillna(0)
+        for older in ("XZDWMJ", "LXDWMJ"):
+            if older in frame:
+                expected = expected - frame[older].fillna(0)
+        off = (frame["TBDLMJ"] - expected).abs() > AREA_TOLERANCE_M2 + 1e-9
+        if off.any():
+            report.error("DLTB", "net-area-mismatch", f"TBDLMJ ≠ TBMJ − KCMJ (±0.01 m²) for {int(off.sum())} "
+                         "parcels (older data also subtract XZDWMJ and LXDWMJ). Recompute TBDLMJ at the "
+                         "source.", year=year, field="TBDLMJ", ids=ids[off])
+
+
+def _overlap_check(frame, ids, layer, year, report):
+    if "geometry" not in frame:
+        return
+    geoms = frame.geometry.values
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    index = np.flatnonzero(ok)
+    if len(index) < 2:
+        return
+    tree = shapely.STRtree(geoms[index])
+    pairs = []
+    for predicate in ("overlaps", "contains"):
+        left, right = tree.query(geoms[index], predicate=predicate)
+        keep = left != right
+        pairs.append(np.stack([left[keep], right[keep]], axis=1))
+    pairs = np.concatenate(pairs)
+    if not len(pairs):
+        return
+    pairs = np.unique(np.sort(pairs, axis=1), axis=0)
+    area = shapely.area(shapely.intersection(geoms[index[pairs[:, 0]]], geoms[index[pairs[:, 1]]]))
+    real = area > OVERLAP_TOLERANCE_M2
+    if real.any():
+        first = [f"{ids.iloc[index[a]]}/{ids.iloc[index[b]]}" for a, b in pairs[real][:5]]
+        report.error(layer, "overlap", f"{int(real.sum())} pairs of parcels overlap (in all "
+                     f"{area[real].sum():.2f} m²), so their area would be counted twice; e.g. "
+                     f"{', '.join(first)}. Remove the overlaps at the source (topology check).",
+                     year=year, count=int(real.sum()),
+                     ids=ids.iloc[np.unique(index[pairs[real].ravel()])])
+
+
+def _recomputed_area_check(frame, ids, year, report):
+    from .area import ellipsoidal_area
+
+    if "TBMJ" not in frame or "geometry" not in frame:
+        return
+    # Files of other zones were brought to the common CRS; an ellipsoidal area hardly depends on
+    # the zone it is measured from (~1e-6), far below this check's 0.5 % threshold.
+    recomputed = ellipsoidal_area(frame.geometry.values, frame.crs)
+    tbmj = frame["TBMJ"].to_numpy()
+    gap = np.abs(recomputed - tbmj) / np.where(tbmj > 0, tbmj, np.nan)
+    off = gap > RECOMPUTED_AREA_TOLERANCE
+    if off.any():
+        report.warning("DLTB", "area-gap", f"{int(off.sum())} parcels' TBMJ differs from a fresh statutory "
+                       f"ellipsoidal area by more than {RECOMPUTED_AREA_TOLERANCE:.1%} (largest "
+                       f"{np.nanmax(gap):.2%}). Official figures keep TBMJ; check these shapes or areas.",
+                       year=year, field="TBMJ", ids=ids[off])
+
+
+def _check_basic_farmland(ws, year, report, unit_codes, say):
+    if not ws.has_layer("JBNTTB"):
+        return
+    say(f"JBNTTB {year}")
+    frame = read_layer(ws, "JBNTTB", year, report=report, geometry=True)
+    if frame is None:
+        return
+    ids = frame["BSM"].fillna("(no BSM)")
+    _ids_checks(frame, "BSM", "JBNTTB", year, report)
+    if "DLBM" in frame:
+        _code_checks(ws, frame["DLBM"], ids, "JBNTTB", "DLBM", year, report)
+    if "YJJBNTMJ" in frame:
+        negative = frame["YJJBNTMJ"] < 0
+        if negative.any():
+            report.error("JBNTTB", "negative-area", "YJJBNTMJ is negative.", year=year, field="YJJBNTMJ",
+                         ids=ids[negative])
+        if "TBMJ" in frame:
+            over = frame["YJJBNTMJ"] > frame["TBMJ"] + AREA_TOLERANCE_M2
+            if over.any():
+                report.error("JBNTTB", "net-area-exceeds-area", "YJJBNTMJ (net basic-farmland area) exceeds "
+                             "the parcel area TBMJ.", year=year, field="YJJBNTMJ", ids=ids[over])
+    _unit_mismatch(frame["ZLDWDM"], ids, unit_codes, report, "JBNTTB", year, "ZLDWDM")
+
+
+def _check_changes(ws, year, report, unit_codes, say):
+    if not ws.has_layer("DLTBGXGC"):
+        return
+    say(f"DLTBGXGC {year}")
+    frame = read_layer(ws, "DLTBGXGC", year, report=report, geometry=False)
+    if frame is None:
+        return
+    ids = frame["BGQTBBSM"].fillna("(no BGQTBBSM)") if "BGQTBBSM" in frame else pd.Series(
+        frame.index.astype(str))
+    _code_checks(ws, frame["BGQDLBM"], ids, "DLTBGXGC", "BGQDLBM", year, report)
+    _code_checks(ws, frame["BGHDLBM"], ids, "DLTBGXGC", "BGHDLBM", year, report)
+    negative = frame["TBBGMJ"] < 0
+    if negative.any():
+        report.error("DLTBGXGC", "negative-area", "TBBGMJ is negative.", year=year, field="TBBGMJ",
+                     ids=ids[negative])
+    if "BGQKCXS" in frame:
+        bad = (frame["BGQKCXS"] < 0) | (frame["BGQKCXS"] > 1)
+        if bad.any():
+            report.error("DLTBGXGC", "bad-coefficient", "BGQKCXS must be a fraction between 0 and 1.",
+                         year=year, field="BGQKCXS", ids=ids[bad])
+    if "GXSJ" in frame:
+        off = frame["GXSJ"].notna() & (frame["GXSJ"].dt.year != year)
+        if off.any():
+            report.warning("DLTBGXGC", "date-outside-year", f"GXSJ falls outside {year}; change records "
+                           "of a year should be dated in it.", year=year, field="GXSJ", ids=ids[off])
+    _unit_mismatch(frame["BGQZLDWDM"], ids, unit_codes, report, "DLTBGXGC", year, "BGQZLDWDM")
+
+
+def _check_enforcement(ws, year, report, unit_codes, say):
+    if not layer_exists(ws, "WPZF", year) and ws.has_layer("WPZF"):
+        if "{year}" in ws.layers["WPZF"].template:
+            report.error("WPZF", "missing-file", f"no satellite-enforcement file for {year} ("
+                         f"{ws.layers['WPZF'].describe()}); the 15% ratio cannot be computed. Add it (an "
+                         "empty layer if there were no monitoring parcels).", year=year)
+            return
+    if not ws.has_layer("WPZF"):
+        return
+    say(f"WPZF {year}")
+    frame = read_layer(ws, "WPZF", year, report=report, geometry=False)
+    if frame is None:
+        return
+    if "{year}" not in ws.layers["WPZF"].template:
+        frame = frame[frame["JCNF"] == year]
+    ids = frame["JCBH"].fillna("(no JCBH)")
+    _ids_checks(frame, "JCBH", "WPZF", year, report)
+    off = frame["JCNF"] != year
+    if off.any():
+        report.error("WPZF", "year-mismatch", f"JCNF differs from {year} in the {year} file.", year=year,
+                     field="JCNF", ids=ids[off])
+    for field in ("XZJSYDMJ", "ZYGDMJ", "WFZYGDMJ"):
+        negative = frame[field] < 0
+        if negative.any():
+            report.error("WPZF", "negative-area", f"{field} is negative.", year=year, field=field,
+                         ids=ids[negative])
+    over = frame["WFZYGDMJ"] > frame["ZYGDMJ"] + AREA_TOLERANCE_M2
+    if over.any():
+        report.error("WPZF", "illegal-exceeds-occupied", "WFZYGDMJ (illegally occupied arable) exceeds "
+                     "ZYGDMJ (arable occupied).", year=year, field="WFZYGDMJ", ids=ids[over])
+    over = frame["ZYGDMJ"] > frame["XZJSYDMJ"] + AREA_TOLERANCE_M2
+    if over.any():
+        report.error("WPZF", "arable-exceeds-new-construction", "ZYGDMJ (arable occupied) exceeds XZJSYDMJ "
+                     "(new construction land).", year=year, field="ZYGDMJ", ids=ids[over])
+    _unit_mismatch(frame["XZQDM"], ids, unit_codes, report, "WPZF", year, "XZQDM")
+
+
+def _check_approvals(ws, report, unit_codes, say):
+    if not ws.has_layer("JSYDSP"):
+        return
+    say("JSYDSP")
+    frame = read_layer(ws, "JSYDSP", report=report, geometry=True)
+    if frame is None:
+        return
+    ids = frame["PZWH"].fillna("(no PZWH)")
+    missing = frame["PZRQ"].isna()
+    if missing.any():
+        report.error("JSYDSP", "missing-date", "approvals without PZRQ cannot be matched to change dates.",
+                     field="PZRQ", ids=ids[missing])
+    if "XZQDM" in frame:
+        _unit_mismatch(frame["XZQDM"], ids, unit_codes, report, "JSYDSP", None, "XZQDM", "warning")
+
+
+def _check_hsf(ws, report, unit_codes, say):
+    if not ws.has_layer("GBZNT"):
+        return
+    say("GBZNT")
+    frame = read_layer(ws, "GBZNT", report=report, geometry=False)
+    if frame is None:
+        return
+    ids = frame["XMBH"].fillna("(no XMBH)")
+    _ids_checks(frame, "XMBH", "GBZNT", None, report)
+    outside = ~frame["JSNF"].between(ws.period.base_year, ws.period.end)
+    if outside.any():
+        report.warning("GBZNT", "year-outside-period", f"JSNF outside {ws.period.base_year}–{ws.period.end}; "
+                       "these projects count in no assessed year.", field="JSNF", ids=ids[outside])
+    negative = frame["JSMJ"] < 0
+    if negative.any():
+        report.error("GBZNT", "negative-area", "JSMJ is negative.", field="JSMJ", ids=ids[negative])
+    _unit_mismatch(frame["XZQDM"], ids, unit_codes, report, "GBZNT", None, "XZQDM")
+
+
+def _check_years(frame, ws, layer, report, ids):
+    outside = ~frame["year"].between(ws.period.base_year, ws.period.end)
+    if outside.any():
+        report.error(layer, "year-outside-period", f"year outside the period {ws.period.start}–"
+                     f"{ws.period.end} (base {ws.period.base_year}); fix the year or the [period].",
+                     field="year", ids=ids[outside])
+
+
+def _check_tables(ws, report, unit_codes, say):
+    for layer in ("ZBPH", "CHECKLIST", "EVENTS", "CITYSTATS"):
+        if not ws.has_layer(layer):
+            if layer in ("ZBPH", "CHECKLIST"):
+                report.warning(layer, "missing-layer", f"[layers] has no {layer}; the indicators that "
+                               "need it will score as missing data.")
+            continue
+        say(layer)
+        frame = read_table(ws, layer, report=report)
+        if frame is None:
+            continue
+        rows = "row " + frame["row"].astype(str)
+        _check_years(frame, ws, layer, report, rows)
+        if "xzqdm" in frame:
+            _unit_mismatch(frame["xzqdm"], rows, unit_codes, report, layer, None, "xzqdm")
+        if layer == "ZBPH":
+            bad = ~frame["kind"].isin(ZBPH_KINDS)
+            if bad.any():
+                report.error(layer, "bad-value", f"kind must be one of {', '.join(ZBPH_KINDS)}.",
+                             field="kind", ids=rows[bad])
+            if "source" in frame:
+                bad = frame["source"].notna() & ~frame["source"].isin(ZBPH_SOURCES)
+                if bad.any():
+                    report.warning(layer, "bad-value", f"source should be one of {', '.join(ZBPH_SOURCES)}.",
+                                   field="source", ids=rows[bad])
+            negative = frame["area_mu"] < 0
+            if negative.any():
+                report.error(layer, "negative-area", "area_mu is negative.", field="area_mu",
+                             ids=rows[negative])
+        if layer == "CHECKLIST":
+            bad = ~frame["fraction"].between(0, 1)
+            if bad.any():
+                report.error(layer, "bad-value", "fraction must be between 0 and 1 (share of the item's "
+                             "points earned).", field="fraction", ids=rows[bad])
+        if layer == "EVENTS":
+            bad = ~frame["kind"].isin(EVENT_KINDS)
+            if bad.any():
+                report.warning(layer, "bad-value", f"kind should be one of {', '.join(EVENT_KINDS)}.",
+                               field="kind", ids=rows[bad])
+
+
+def _check_targets(ws, report, unit_codes):
+    targets = read_targets(ws, report=report)
+    if targets is None:
+        return
+    rows = "row " + targets["row"].astype(str)
+    for field in ("arable_target_mu", "basic_farmland_target_mu"):
+        missing = targets[field].isna()
+        if missing.any():
+            report.error("TARGETS", "missing-target", f"{field} is empty; every unit needs its targets in 亩.",
+                         field=field, ids=rows[missing])
+        negative = targets[field] < 0
+        if negative.any():
+            report.error("TARGETS", "negative-area", f"{field} is negative.", field=field, ids=rows[negative])
+    dup = targets["xzqdm"][targets["xzqdm"].duplicated(keep=False)]
+    if len(dup):
+        report.error("TARGETS", "duplicate-id", "units listed twice in targets.", field="xzqdm",
+                     ids=sorted(dup.unique()))
+    if unit_codes is not None:
+        without = sorted(set(unit_codes) - set(targets["xzqdm"]))
+        if without:
+            report.error("TARGETS", "missing-target", f"units in XZQ without targets: {', '.join(without)}. "
+                         f"Add a row per unit to {Path(ws.targets_path).name}.", field="xzqdm", ids=without)
+        extra = sorted(set(targets["xzqdm"]) - set(unit_codes))
+        if extra:
+            report.warning("TARGETS", "unknown-unit", "targets for codes that are not units in XZQ.",
+                           field="xzqdm", ids=extra)
+
+
+def _check_landcover(ws, year, report, say):
+    if not ws.has_layer("LANDCOVER"):
+        return
+    try:
+        paths = ws.paths("LANDCOVER", year)
+    except WorkspaceError as exc:
+        report.warning("LANDCOVER", "missing-file", str(exc) + " The remote-sensing cross-check is skipped "
+                       "for this year.", year=year)
+        return
+    say(f"LANDCOVER {year}")
+    from .landcover import check_raster
+
+    for path in paths:
+        check_raster(ws, path, year, report)
+
+
+_SEVERITY_LABEL = {"error": "错误 error", "warning": "警告 warning", "info": "说明 info"}
+
+
+def render_report(report: Report, workspace) -> str:
+    """A readable report: one line per finding grouped by severity, then a summary line."""
+    lines = [f"检查 validate {workspace}"]
+    for severity in ("error", "warning", "info"):
+        found = [f for f in report.findings if f.severity == severity]
+        if not found:
+            continue
+        lines.append("")
+        lines.append(f"{_SEVERITY_LABEL[severity]} ({len(found)}):")
+        for finding in found:
+            where = finding.layer + (f" {finding.year}" if finding.year is not None else "")
+            field = f" [{finding.field}]" if finding.field else ""
+            lines.append(f"  - {where}{field}: {finding.message}")
+    errors, warnings = len(report.errors), len(report.warnings)
+    lines.append("")
+    if errors:
+        lines.append(f"结果 result: {errors} error(s), {warnings} warning(s) — fix the errors and run again.")
+    else:
+        lines.append(f"结果 result: OK, no errors ({warnings} warning(s)).")
+    return "\n".join(lines)

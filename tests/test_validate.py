@@ -1,0 +1,101 @@
+"""`farmland validate`: clean workspaces pass; each kind of breakage is named with ids and a fix."""
+
+import pandas as pd
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from farmland.cli import main
+from farmland.validate import validate_workspace
+
+from builders import X0, Y0, dltb_frame, write_workspace
+
+
+@pytest.fixture
+def ws(tmp_path):
+    return write_workspace(tmp_path / "ws")
+
+
+def _checks(report, severity="error"):
+    return {f.check for f in report.findings if f.severity == severity}
+
+
+def test_clean_workspace_has_no_errors_or_warnings(ws):
+    report = validate_workspace(ws)
+    assert report.ok, [f.render() for f in report.errors]
+    assert not report.warnings, [f.render() for f in report.warnings]
+
+
+def _rewrite_dltb(ws, year, change):
+    frame = dltb_frame(year)
+    change(frame)
+    frame.to_file(ws / f"bgdc_{year}.gpkg", layer="DLTB", driver="GPKG")
+
+
+@pytest.mark.parametrize(
+    "change, check, ids",
+    [
+        (lambda f: f.__setitem__("BSM", ["a", "a", "b", "c"]), "duplicate-id", ("a",)),
+        (lambda f: f.__setitem__("DLBM", ["013", "999", "012", "104"]), "unknown-code", ("20170002",)),
+        (lambda f: f.__setitem__("KCMJ", [1000.0, 20000.0, 0.0, 0.0]), "deduction-exceeds-area", ("20170002",)),
+        (lambda f: f.__setitem__("TBDLMJ", [9000.0, 9999.0, 10000.0, 10000.0]), "net-area-mismatch", ("20170002",)),
+        (lambda f: f.__setitem__("TBMJ", [10000.0, -1.0, 10000.0, 10000.0]), "negative-area", ("20170002",)),
+        (lambda f: f.__setitem__("ZLDWDM", ["3715021010010000000", "3799991010020000000",
+                                            "3715211020010000000", "3715211020010000000"]),
+         "unknown-unit", ("20170002",)),
+    ],
+)
+def test_attribute_errors_name_the_ids(ws, change, check, ids):
+    _rewrite_dltb(ws, 2017, change)
+    report = validate_workspace(ws)
+    found = [f for f in report.errors if f.check == check]
+    assert found, [f.render() for f in report.findings]
+    assert found[0].year == 2017 and found[0].ids[: len(ids)] == ids
+
+
+def test_overlapping_parcels_are_an_error(ws):
+    def overlap(frame):
+        frame.loc[1, "geometry"] = shapely.box(X0 + 50, Y0, X0 + 200, Y0 + 100)
+    _rewrite_dltb(ws, 2018, overlap)
+    report = validate_workspace(ws)
+    found = [f for f in report.errors if f.check == "overlap"]
+    assert found and found[0].count == 1 and "5000.00 m²" in found[0].message
+
+
+def test_area_gap_is_a_warning(ws):
+    _rewrite_dltb(ws, 2016, lambda f: f.__setitem__("geometry", f.geometry.scale(0.9, 0.9)))
+    report = validate_workspace(ws)
+    assert report.ok
+    assert "area-gap" in _checks(report, "warning")
+
+
+def test_unit_without_targets_and_year_outside_period(ws):
+    targets = pd.read_csv(ws / "targets.csv", dtype=str).iloc[:1]
+    targets.to_csv(ws / "targets.csv", index=False)
+    (ws / "zbph.csv").write_text("xzqdm,year,kind,area_mu\n371502,2031,占用,1\n", encoding="utf-8")
+    report = validate_workspace(ws)
+    assert {"missing-target", "year-outside-period"} <= _checks(report)
+
+
+def test_missing_year_file(ws):
+    (ws / "bgdc_2019.gpkg").unlink()
+    report = validate_workspace(ws)
+    missing = [f for f in report.errors if f.check == "missing-file"]
+    assert {f.year for f in missing} == {2019} and "bgdc_2019.gpkg" in missing[0].message
+
+
+def test_cli_exit_codes_and_no_traceback(ws):
+    runner = CliRunner()
+    result = runner.invoke(main, ["validate", str(ws), "--no-area-check"])
+    assert result.exit_code == 0, result.output
+    assert "OK, no errors" in result.output
+    _rewrite_dltb(ws, 2017, lambda f: f.__setitem__("DLBM", ["013", "999", "012", "104"]))
+    result = runner.invoke(main, ["validate", str(ws), "--no-area-check"])
+    assert result.exit_code == 1
+    assert "'999' ×1" in result.output and "Traceback" not in result.output
+
+
+def test_cli_bad_toml_exits_1(ws):
+    (ws / "farmland.toml").write_text("[city\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", str(ws)])
+    assert result.exit_code == 1 and "not valid TOML" in result.output and "Traceback" not in result.output
