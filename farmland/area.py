@@ -44,10 +44,10 @@ CGCS2000_F = 1.0 / 298.257222101
 """Flattening of the CGCS2000 ellipsoid (identical to GRS80)."""
 
 # Footpoint-latitude constants k0..k4 of the 32号 inverse, as printed for CGCS2000 in the 三调
-# area tool (domain.md §3.2 table). They are *not* the plain e²-series truncated at e⁸ (that
-# differs from k2..k4 by 1e-6..3 % relative), so they are kept verbatim rather than derived:
-# the difference moves B by < 0.1 mm, but using the printed values is what makes the 1e-6″
-# rounding of B land on the same digit as the official tool.
+# area tool (domain.md §3.2 table). A plain reversion of the meridian-arc series truncated at
+# e⁸ reproduces k0 and k1 but not k2..k4 (1e-6 to 3 % apart, < 0.1 mm in B), so the published
+# values are used verbatim: computing B with the same constants as the official tool is what
+# makes its rounding to 1e-6″ land on the same digit.
 _FOOTPOINT_K = (
     1.57048761144159e-07,
     5.05250178820567e-03,
@@ -124,7 +124,7 @@ def _suggest_cgcs2000_epsg(central_meridian_deg: float, false_easting_m: float) 
     cm = central_meridian_deg
     zone = int(false_easting_m // 1_000_000) if false_easting_m >= 1_000_000 else None
     if zone is not None and 25 <= zone <= 45 and math.isclose(cm, 3 * zone):
-        return f"EPSG:{4513 + zone - 25}"  # 3° zones with prefix, 4513 = zone 25 … 4533 = zone 45
+        return f"EPSG:{4513 + zone - 25}"  # 3° zones with prefix: 4513 = zone 25 … 4533 = 45
     if zone is not None and 13 <= zone <= 23 and math.isclose(cm, 6 * zone - 3):
         return f"EPSG:{4491 + zone - 13}"  # 6° zones with prefix
     if zone is None and cm % 3 == 0 and 75 <= cm <= 135:
@@ -270,6 +270,11 @@ def gauss_kruger_parameters(crs) -> GaussKruger:
             "scale factor 1 and origin on the equator. Reproject to CGCS2000 3-degree "
             "Gauss-Krüger, e.g. EPSG:4527."
         )
+    if parsed.prime_meridian.longitude != 0.0:
+        raise CRSError(
+            f"The CRS {name!r} counts longitude from {parsed.prime_meridian.name!r}, not "
+            "Greenwich; CGCS2000 uses Greenwich. Reproject to EPSG:4527 or EPSG:4526."
+        )
     units = {axis.unit_name.lower() for axis in parsed.axis_info}
     if not units <= {"metre", "meter", "m"}:
         raise CRSError(
@@ -332,9 +337,9 @@ def ellipsoidal_trapezoid_area(
     --------
     The 1° × 1° cell 36°–37°N (domain.md §7):
 
-    >>> float(round_half_up(ellipsoidal_trapezoid_area(
-    ...     math.radians(36), math.radians(37), math.radians(1))))
-    9941644196.75
+    >>> s = ellipsoidal_trapezoid_area(math.radians(36), math.radians(37), math.radians(1))
+    >>> f"{float(s):.2f}"
+    '9941644196.75'
     """
     b_over_a, big_a, big_b, big_c, big_d, big_e = _series_coefficients(f)
     b = a * b_over_a
@@ -350,18 +355,6 @@ def ellipsoidal_trapezoid_area(
         + big_e * np.sin(9 * half_d) * np.cos(9 * mid)
     )
     return 2.0 * b * b * np.asarray(dlon_rad, dtype="float64") * series
-
-
-def _half_up(values: np.ndarray, decimals: int) -> np.ndarray:
-    """Round half away from zero without a tolerance nudge.
-
-    :func:`farmland.units.round_half_up` adds a nudge of 1e-12 × the scaled value, which is
-    right for areas but moves the threshold by 0.04–0.13 of the last digit for plane
-    coordinates (×1e4 ≈ 4e10) and arc-seconds (×1e6 ≈ 4e11). Here we want exactly what the
-    official tool's ``Round`` does: ⌊|v|·10ᵈ + 0.5⌋.
-    """
-    scale = 10.0**decimals
-    return np.copysign(np.floor(np.abs(values) * scale + 0.5), values) / scale
 
 
 def _footpoint_inverse(northing_m, offset_m, lon0_rad, a, f):
@@ -435,9 +428,10 @@ def _ring_sums_of_series(lat, lon, ring_offsets, f):
     sin(kΔB/2)·cos(kBm) = [sin kB₂ − sin kB₁]/2, so the 32号 strip of an edge is exactly
     b²·ΔL·[G(B₂) − G(B₁)] with G(B) = A sin B − B sin 3B + C sin 5B − D sin 7B + E sin 9B.
     Evaluating G once per vertex (one sine plus a Chebyshev recurrence) instead of ten sines
-    per edge is ~3× faster; the two forms agree to ~1e-7 m² per ring (checked in the tests),
-    and because each vertex's G is shared by its two edges the large ΔL against the
-    reference meridian 0 cancels without loss.
+    per edge is several times faster. The two forms agree to a few 1e-6 m² per ring, the float
+    noise of summing strips of ~1e9 m² each (checked in the tests); because each vertex's G
+    is shared by its two edges, the large ΔL against the reference meridian 0 cancels
+    without extra loss.
     """
     _, big_a, big_b, big_c, big_d, big_e = _series_coefficients(f)
     s1 = np.sin(lat)
@@ -498,14 +492,15 @@ def _as_geometry_array(geometries) -> tuple[np.ndarray, object]:
     array = np.asarray(values, dtype=object)
     if array.ndim != 1:
         array = array.reshape(-1)
-    labels = list(index) if index is not None and len(index) == len(array) else None
+    labels = index if index is not None and len(index) == len(array) else None
     return array, labels
 
 
 def _labels(labels, positions: np.ndarray) -> list:
+    """Index labels (Series) or positions (arrays, lists) of the given positions."""
     if labels is None:
         return positions.tolist()
-    return [labels[i] for i in positions]
+    return list(labels[positions])
 
 
 def ellipsoidal_area(
@@ -566,30 +561,43 @@ def ellipsoidal_area(
     2. round plane coordinates to 0.1 mm;
     3. inverse Gauss-Krüger with the 32号 footpoint series (not PROJ, which is exact to the
        nanometre but differs from the statutory series by up to ~0.1 mm in latitude, enough
-       to flip the 6th decimal of an arc-second and so the last cent of an official area).
+       to change the 6th decimal of an arc-second and, occasionally, the last cent).
        The zone prefix is removed by subtracting the CRS's false easting;
     4. B, L in arc-seconds rounded to 6 decimals;
     5. per edge, the trapezoid series (:func:`ellipsoidal_trapezoid_area`) with ΔL = mean
        longitude (reference meridian 0), summed per ring (evaluated in the equivalent
        per-vertex form, see ``_ring_sums_of_series``);
     6. per polygon |exterior| − Σ|holes| (so ring orientation never matters), parts added,
-       rounded half up to 0.01 m² (:func:`farmland.units.round_half_up`).
+       rounded half up to 0.01 m² (exactly, like the tool; see ``_half_up``).
 
-    On the Gauss plane the scale factor is ≥ 1, so the result never exceeds the planar area
-    (``shapely.area``); planar area overstates parcels in Liaocheng by up to ~0.06 %.
+    Accuracy: against GeographicLib on the same polygon (edges straight on the plane), the
+    statutory value differs by ≤ ~1e-6 of the area or ≤ 0.04 m² for parcels up to 1 km; that
+    is the method's own error, from following each ≤ 70 m sub-edge as a chord in B/L (the
+    sagitta of a parallel on the plane is ℓ²·tan B/(8N)). Without densification the
+    difference reaches ~2e-5 (metres² on 1 km parcels).
+
+    The Gauss-Krüger scale factor is ≥ 1, so the result does not exceed the planar area
+    (``shapely.area``) — planar area overstates Liaocheng parcels by 0.004–0.06 % — except
+    within a few km of a central meridian, where the scale excess is smaller than the
+    chord error above (Liaocheng is ≥ 42 km from both central meridians).
 
     Examples
     --------
+    A 100 m × 100 m square 50 km west of the central meridian 117°E (scale factor
+    ≈ 1 + 5e4²/(2 × 6.37e6²) ≈ 1.0000308, so the ellipsoid holds 10 000/1.0000308² m²):
+
     >>> import shapely
-    >>> square = shapely.box(39_450_000, 4_000_000, 39_450_100, 4_000_100)  # 100 m × 100 m
-    >>> ellipsoidal_area([square, None], "EPSG:4527")
-    array([9996.92,    nan])
+    >>> square = shapely.box(39_450_000, 4_000_000, 39_450_100, 4_000_100)
+    >>> ellipsoidal_area([square, None], "EPSG:4527").tolist()
+    [9999.39, nan]
     """
     if crs is None:
         crs = getattr(geometries, "crs", None)
     gk = gauss_kruger_parameters(crs)
     if densify_m is not None and not (densify_m > 0 and math.isfinite(densify_m)):
-        raise ValueError(f"densify_m must be a positive length in metres or None, got {densify_m!r}")
+        raise ValueError(
+            f"densify_m must be a positive length in metres or None, got {densify_m!r}"
+        )
 
     geoms, labels = _as_geometry_array(geometries)
     result = np.full(len(geoms), np.nan)
@@ -651,183 +659,8 @@ def ellipsoidal_area(
     east = coords[:, 0]
     north = coords[:, 1]
     if official_rounding:
-        east = _half_up(east, 4)
-        north = _half_up(north, 4)
-
-    lat, lon = _footpoint_inverse(
-        north - gk.false_northing_m,
-        east - gk.false_easting_m,
-        math.radians(gk.central_meridian_deg),
-        gk.a,
-        gk.f,
-    )
-    return np.degrees(lon), np.degrees(lat)
-
-
-def _as_geometry_array(geometries) -> tuple[np.ndarray, object]:
-    """Return (object array of geometries, labels used in messages)."""
-    if isinstance(geometries, shapely.Geometry):
-        return np.array([geometries], dtype=object), [0]
-    # pandas/geopandas Series: report index labels, not positions, in messages.
-    index = geometries.index if hasattr(geometries, "iloc") else None
-    values = getattr(geometries, "array", geometries)  # GeoSeries → GeometryArray
-    array = np.asarray(values, dtype=object)
-    if array.ndim != 1:
-        array = array.reshape(-1)
-    labels = list(index) if index is not None and len(index) == len(array) else None
-    return array, labels
-
-
-def _labels(labels, positions: np.ndarray) -> list:
-    if labels is None:
-        return positions.tolist()
-    return [labels[i] for i in positions]
-
-
-def ellipsoidal_area(
-    geometries,
-    crs=None,
-    *,
-    densify_m: float | None = 70.0,
-    official_rounding: bool = True,
-) -> np.ndarray:
-    """Statutory ellipsoidal area (m²) of Gauss-Krüger polygons on the CGCS2000 ellipsoid.
-
-    Implements 国土调查办发〔2008〕32号 as used in the third national land survey
-    (domain.md §3.2), vectorised over all vertices of all parcels.
-
-    Parameters
-    ----------
-    geometries : array_like of shapely.Polygon / shapely.MultiPolygon, or geopandas.GeoSeries
-        Parcels in the plane coordinates of ``crs`` (x = easting, y = northing, metres; an
-        8-digit easting keeps its zone prefix). A single geometry is treated as a list of one.
-        Z values are ignored.
-    crs : object, optional
-        The layer's CRS: anything :func:`gauss_kruger_parameters` accepts. If omitted, the
-        ``.crs`` of a GeoSeries is used.
-    densify_m : float or None, default 70.0
-        Longest sub-edge, m: every edge longer than this is split evenly before inverse
-        projection, as the 三调 tool does, so that the straight plane edge is followed on the
-        ellipsoid. None disables densification (not statutory; off by up to ~1e-5 of the
-        area for 1 km parcels).
-    official_rounding : bool, default True
-        Apply the official rounding steps: plane coordinates to 1e-4 m, B and L to 1e-6
-        arc-second, and the parcel area half up to 0.01 m². False skips all three and returns
-        the unrounded series value (for cross-checks).
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 area in m², one per input geometry. **Missing (None) or empty geometries give
-        NaN**, so that a sum with ``np.nansum`` or pandas skips them while their absence stays
-        visible.
-
-    Raises
-    ------
-    farmland.errors.GeometryError
-        If a geometry is not a Polygon or MultiPolygon, or has non-finite coordinates (the
-        message lists the offending positions, or index labels of a Series).
-    farmland.errors.CRSError
-        If the CRS is not CGCS2000 Gauss-Krüger (see :func:`gauss_kruger_parameters`), or if
-        eastings lie more than 400 km from the CRS's central meridian, which means a wrong CRS,
-        a zone-prefix mismatch (e.g. 38xxxxxx eastings in an EPSG:4527 layer) or swapped axes.
-
-    Notes
-    -----
-    Steps, following domain.md §3.2:
-
-    1. split every edge longer than ``densify_m`` into ⌊ℓ/densify_m⌋ + 1 equal parts, the
-       rule of the 三调 tool (``shapely.segmentize`` makes ⌈ℓ/densify_m⌉ parts, which differs
-       only for exact multiples); done in numpy on the flat coordinate array;
-    2. round plane coordinates to 0.1 mm;
-    3. inverse Gauss-Krüger with the 32号 footpoint series (not PROJ, which is exact to the
-       nanometre but differs from the statutory series by up to ~0.1 mm in latitude, enough
-       to flip the 6th decimal of an arc-second and so the last cent of an official area).
-       The zone prefix is removed by subtracting the CRS's false easting;
-    4. B, L in arc-seconds rounded to 6 decimals;
-    5. per edge, the trapezoid series (:func:`ellipsoidal_trapezoid_area`) with ΔL = mean
-       longitude (reference meridian 0), summed per ring (evaluated in the equivalent
-       per-vertex form, see ``_ring_sums_of_series``);
-    6. per polygon |exterior| − Σ|holes| (so ring orientation never matters), parts added,
-       rounded half up to 0.01 m² (:func:`farmland.units.round_half_up`).
-
-    On the Gauss plane the scale factor is ≥ 1, so the result never exceeds the planar area
-    (``shapely.area``); planar area overstates parcels in Liaocheng by up to ~0.06 %.
-
-    Examples
-    --------
-    >>> import shapely
-    >>> square = shapely.box(39_450_000, 4_000_000, 39_450_100, 4_000_100)  # 100 m × 100 m
-    >>> ellipsoidal_area([square, None], "EPSG:4527")
-    array([9996.92,    nan])
-    """
-    if crs is None:
-        crs = getattr(geometries, "crs", None)
-    gk = gauss_kruger_parameters(crs)
-    if densify_m is not None and not (densify_m > 0 and math.isfinite(densify_m)):
-        raise ValueError(f"densify_m must be a positive length in metres or None, got {densify_m!r}")
-
-    geoms, labels = _as_geometry_array(geometries)
-    result = np.full(len(geoms), np.nan)
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    type_ids = shapely.get_type_id(geoms)
-    polygonal = np.isin(type_ids, (3, 6))  # Polygon, MultiPolygon
-    bad = np.flatnonzero(present & ~polygonal)
-    if bad.size:
-        kinds = sorted(set(shapely.get_type_id(geoms[bad]).tolist()))
-        names = {0: "Point", 1: "LineString", 2: "LinearRing", 4: "MultiPoint",
-                 5: "MultiLineString", 7: "GeometryCollection"}
-        raise GeometryError(
-            "Parcel areas need Polygon or MultiPolygon geometries; found "
-            f"{', '.join(names.get(k, str(k)) for k in kinds)} at "
-            f"{preview_ids(_labels(labels, bad))}. Fix or drop these features (e.g. keep only "
-            "the polygonal parts with shapely.get_parts / GeoSeries.explode)."
-        )
-    positions = np.flatnonzero(present)
-    if positions.size == 0:
-        return result
-
-    geom_type, coords, offsets = shapely.to_ragged_array(geoms[positions], include_z=False)
-    if geom_type == shapely.GeometryType.POLYGON:
-        # Polygons only: each geometry is a single part.
-        ring_offsets, part_offsets = offsets
-        geom_offsets = np.arange(len(part_offsets))
-    else:  # MULTIPOLYGON (also when Polygons and MultiPolygons are mixed)
-        ring_offsets, part_offsets, geom_offsets = offsets
-
-    if not np.isfinite(coords).all():
-        rows = np.flatnonzero(~np.isfinite(coords).all(axis=1))
-        vertex_geom = np.searchsorted(
-            ring_offsets[part_offsets[geom_offsets]], rows, side="right"
-        ) - 1
-        raise GeometryError(
-            "Parcels have non-finite (NaN/inf) coordinates at "
-            f"{preview_ids(_labels(labels, positions[np.unique(vertex_geom)]))}; repair them."
-        )
-
-    if densify_m is not None:
-        coords, ring_offsets = _densify(coords, ring_offsets, densify_m)
-    east = coords[:, 0]
-    north = coords[:, 1]
-    if official_rounding:
-        east = _half_up(east, 4)
-        north = _half_up(north, 4)
-    offset_from_cm = east - gk.false_easting_m
-    far = np.abs(offset_from_cm) > _MAX_OFFSET_FROM_CM_M
-    if far.any():
-        first_vertex_of_geom = ring_offsets[part_offsets[geom_offsets]]
-        vertex_geom = np.searchsorted(first_vertex_of_geom, np.flatnonzero(far), side="right") - 1
-        sample = east[far][0]
-        prefix = f" (zone prefix {int(sample // 1_000_000)})" if sample >= 1_000_000 else ""
-        raise CRSError(
-            f"Eastings such as {sample:.1f} m{prefix} lie more than "
-            f"{_MAX_OFFSET_FROM_CM_M / 1000:.0f} km from the central meridian "
-            f"{gk.central_meridian_deg:g}°E of {gk.label} (false easting "
-            f"{gk.false_easting_m:.0f} m) at {preview_ids(_labels(labels, positions[np.unique(vertex_geom)]))}. "
-            "The layer's CRS does not match its coordinates: an 8-digit easting 38xxxxxx is "
-            "EPSG:4526, 39xxxxxx is EPSG:4527, a 6-digit easting needs EPSG:4547/4548 for CM "
-            "114°E/117°E; also check that x is the easting (axis order)."
-        )
+        east = round_half_up(east, 4)
+        north = round_half_up(north, 4)
 
     lat, lon = _footpoint_inverse(
         north - gk.false_northing_m,
@@ -837,8 +670,8 @@ def ellipsoidal_area(
         gk.f,
     )
     if official_rounding:
-        lat = _half_up(lat * _ARCSEC_PER_RAD, 6) / _ARCSEC_PER_RAD
-        lon = _half_up(lon * _ARCSEC_PER_RAD, 6) / _ARCSEC_PER_RAD
+        lat = round_half_up(lat * _ARCSEC_PER_RAD, 6) / _ARCSEC_PER_RAD
+        lon = round_half_up(lon * _ARCSEC_PER_RAD, 6) / _ARCSEC_PER_RAD
 
     b = gk.a * (1.0 - gk.f)
     ring_area = b * b * np.abs(_ring_sums_of_series(lat, lon, ring_offsets, gk.f))

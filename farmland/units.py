@@ -34,11 +34,12 @@ def mu_to_wanmu(area_mu):
 def round_half_up(values, decimals: int = 2):
     """Round half away from zero, as the official area tools do (not banker's rounding).
 
-    A small relative nudge absorbs binary representation error, so 0.125 → 0.13 and
-    2.675 → 2.68 like a person rounding the printed decimal.
+    A tolerance of a few units in the last place absorbs binary representation error, so a
+    typed 2.675 (stored as 2.67499999999999982…) rounds to 2.68 as a person expects; it is far
+    too small to move anything else, even at county-sized areas in m² × 100 (~1e11).
     """
     values = np.asarray(values, dtype="float64")
-    scale = 10.0**decimals
-    scaled = np.abs(values) * scale
-    rounded = np.floor(scaled + 0.5 + 1e-12 * scaled)
-    return np.sign(values) * rounded / scale
+    scaled = np.abs(values) * 10.0**decimals
+    whole = np.trunc(scaled)
+    rounded = whole + (scaled - whole >= 0.5 - 4 * np.spacing(scaled))
+    return np.copysign(rounded, values) / 10.0**decimals
