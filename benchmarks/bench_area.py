@@ -133,7 +133,7 @@ def main(sizes: list[int]) -> None:
         statutory, t_first = timed(ellipsoidal_area, geoms, CRS)
         t_best = min(timed(ellipsoidal_area, geoms, CRS)[1] for _ in range(3))
         t_raw = min(
-            timed(ellipsoidal_area, geoms, CRS, official_rounding=False)[1] for _ in range(3)
+            timed(ellipsoidal_area, geoms, CRS, rounding="none")[1] for _ in range(3)
         )
         _, t_ops = timed(pyproj_loop_ops_transform, geoms)
         geodesic, t_loop = timed(pyproj_loop, geoms)

@@ -41,12 +41,13 @@ def add_area_column(
     output: str | os.PathLike,
     *,
     field: str = "area_m2",
+    rounding: str = "area",
     overwrite: bool = False,
     report: Report | None = None,
 ) -> AreaSummary:
     """Read ``source`` (``file`` or ``file:layer``), add ``field`` = ellipsoidal area in m², write ``output``.
 
-    All attributes are kept. The CRS must be CGCS2000 Gauss-Krüger; a missing CRS is inferred
+    All attributes are kept; ``rounding`` is passed to :func:`~farmland.area.ellipsoidal_area`. The CRS must be CGCS2000 Gauss-Krüger; a missing CRS is inferred
     from 8-digit eastings with a warning. The output format follows its suffix (.gpkg, .shp,
     .fgb, .geojson, .gdb or .parquet) and is written atomically.
     """
@@ -71,7 +72,7 @@ def add_area_column(
         frame = frame.set_crs(crs)
     else:
         crs = check_crs(frame.crs)
-    area = ellipsoidal_area(frame.geometry.values, crs)
+    area = ellipsoidal_area(frame.geometry.values, crs, rounding=rounding)
     gap = None
     tbmj_col = next((c for c in frame.columns if c.upper() == "TBMJ"), None)
     if tbmj_col is not None:

@@ -123,9 +123,12 @@ def validate(ctx, workspace, no_area_check):
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
               help="Output file: .gpkg, .shp, .fgb, .geojson, .gdb or .parquet.")
 @click.option("--field", default="area_m2", show_default=True, help="Name of the new area column (m²).")
+@click.option("--rounding", type=click.Choice(["area", "official", "none"]), default="area", show_default=True,
+              help="area: 0.01 m²; official: also the 三调 tool's plane (1e-4 m) and B/L (1e-6″) steps, "
+                   "for parity with stored TBMJ; none: unrounded.")
 @overwrite_opt
 @click.pass_context
-def area(ctx, source, output, field, overwrite):
+def area(ctx, source, output, field, rounding, overwrite):
     """计算图斑椭球面积 — add the statutory ellipsoidal area (m²) to every feature.
 
     国土调查办发〔2008〕32号 method on CGCS2000 (inverse Gauss-Krüger, trapezoid series,
@@ -139,7 +142,8 @@ def area(ctx, source, output, field, overwrite):
 
     report = Report(strict=True)
     started = time.monotonic()
-    summary = add_area_column(source, output, field=field, overwrite=overwrite, report=report)
+    summary = add_area_column(source, output, field=field, rounding=rounding, overwrite=overwrite,
+                              report=report)
     _show_warnings(ctx, report)
     if not ctx.obj.get("quiet"):
         gap = (f"; largest gap to TBMJ {summary.largest_gap_vs_tbmj:.2e}"

@@ -217,7 +217,7 @@ def test_meridian_parallel_rectangle_matches_the_closed_form(epsg, lon0):
     exact = authalic_quadrilateral(lat0, lat0 + size, size)
 
     official = ellipsoidal_area([rectangle], f"EPSG:{epsg}")[0]
-    unrounded = ellipsoidal_area([rectangle], f"EPSG:{epsg}", official_rounding=False)[0]
+    unrounded = ellipsoidal_area([rectangle], f"EPSG:{epsg}", rounding="none")[0]
 
     # Tolerance. (1) The footpoint series misplaces each vertex by ~0.11 mm, but almost
     # uniformly: a translation does not change an area, only the spread of the error across
@@ -303,7 +303,7 @@ def test_series_matches_geographiclib_on_3000_parcels(liaocheng_parcels, record_
     for epsg, (parcels, reference) in liaocheng_parcels.items():
         assert shapely.get_type_id(parcels).tolist().count(6) > 50  # multipart parcels
         assert (shapely.get_num_interior_rings(shapely.get_geometry(parcels, 0)) > 0).sum() > 50
-        computed = ellipsoidal_area(parcels, f"EPSG:{epsg}", official_rounding=False)
+        computed = ellipsoidal_area(parcels, f"EPSG:{epsg}", rounding="none")
         difference = np.abs(computed - reference)
         relative = difference / reference
         ok = (relative <= 1e-6) | (difference <= 0.01)
@@ -313,6 +313,15 @@ def test_series_matches_geographiclib_on_3000_parcels(liaocheng_parcels, record_
     print(f"largest relative difference, statutory series vs GeographicLib: {worst_rel:.3g}")
 
 
+def test_default_rounding_meets_the_geographiclib_criterion(liaocheng_parcels):
+    # What `farmland area` writes: areas rounded half up to 0.01 m², no intermediate rounding.
+    for epsg, (parcels, reference) in liaocheng_parcels.items():
+        stored = ellipsoidal_area(parcels, f"EPSG:{epsg}")
+        gap = np.abs(stored - reference)
+        assert ((gap / reference <= 1e-6) | (gap <= 0.01)).all(), epsg
+        assert np.allclose(stored * 100, np.round(stored * 100), rtol=0, atol=1e-4)
+
+
 def test_official_rounding_stays_within_its_budget(liaocheng_parcels, record_property):
     # The official roundings move each vertex by at most δ: √2 × 0.05 mm (plane coordinates to
     # 0.1 mm) plus √2 × 0.5e-6″ (B, L to 1e-6″); an area changes by at most δ × perimeter,
@@ -320,8 +329,8 @@ def test_official_rounding_stays_within_its_budget(liaocheng_parcels, record_pro
     delta_m = math.sqrt(2) * (0.5e-4 + 0.5e-6 * METRES_PER_ARCSEC)
     worst_rel = 0.0
     for epsg, (parcels, reference) in liaocheng_parcels.items():
-        official = ellipsoidal_area(parcels, f"EPSG:{epsg}")
-        unrounded = ellipsoidal_area(parcels, f"EPSG:{epsg}", official_rounding=False)
+        official = ellipsoidal_area(parcels, f"EPSG:{epsg}", rounding="official")
+        unrounded = ellipsoidal_area(parcels, f"EPSG:{epsg}", rounding="none")
         perimeter = shapely.length(parcels)
         assert (np.abs(official - unrounded) <= 0.005 + delta_m * perimeter + 1e-9).all()
         assert np.allclose(official * 100, np.round(official * 100), rtol=0, atol=1e-4)
@@ -344,9 +353,9 @@ def test_densification_rule_of_the_official_tool():
 
 def test_own_densification_equals_shapely_segmentize_when_no_edge_is_a_multiple(liaocheng_parcels):
     parcels, _ = liaocheng_parcels[4527]
-    ours = ellipsoidal_area(parcels, "EPSG:4527", official_rounding=False)
+    ours = ellipsoidal_area(parcels, "EPSG:4527", rounding="none")
     segmentized = ellipsoidal_area(
-        shapely.segmentize(parcels, 69.999), "EPSG:4527", official_rounding=False, densify_m=None
+        shapely.segmentize(parcels, 69.999), "EPSG:4527", rounding="none", densify_m=None
     )
     # Same sub-edge counts except where ℓ/70 is within 1.4e-5 of an integer, and then the
     # area moves by ~1e-4 m² at most (chord effect of one extra sub-edge).
@@ -355,8 +364,8 @@ def test_own_densification_equals_shapely_segmentize_when_no_edge_is_a_multiple(
 
 def test_densification_matters_for_long_edges(liaocheng_parcels):
     parcels, reference = liaocheng_parcels[4527]
-    coarse = ellipsoidal_area(parcels, "EPSG:4527", densify_m=None, official_rounding=False)
-    fine = ellipsoidal_area(parcels, "EPSG:4527", official_rounding=False)
+    coarse = ellipsoidal_area(parcels, "EPSG:4527", densify_m=None, rounding="none")
+    fine = ellipsoidal_area(parcels, "EPSG:4527", rounding="none")
     # Without densification 1 km parcels are off by metres² (1e-5 relative); with it by < 0.05.
     assert np.abs(coarse - reference).max() > 1.0
     assert np.abs(fine - reference).max() < 0.05
@@ -374,7 +383,7 @@ FIELD_WITH_POND = shapely.Polygon(FIELD.exterior, [POND.exterior])
 
 
 def raw_area(geometries, crs="EPSG:4527", **kwargs):
-    return ellipsoidal_area(geometries, crs, official_rounding=False, **kwargs)
+    return ellipsoidal_area(geometries, crs, rounding="none", **kwargs)
 
 
 def test_hand_checkable_field_is_planar_area_over_the_scale_factor_squared():
@@ -482,7 +491,7 @@ def test_final_area_is_rounded_half_up_to_the_cent(monkeypatch):
         return real_half_up(values, decimals)
 
     monkeypatch.setattr(area_module, "round_half_up", spy)
-    official = ellipsoidal_area([FIELD, FIELD_WITH_POND], "EPSG:4527")
+    official = ellipsoidal_area([FIELD, FIELD_WITH_POND], "EPSG:4527", rounding="official")
     # plane x, y to 1e-4 m; B, L to 1e-6″; area to 0.01 m²
     assert [decimals for _, decimals in calls] == [4, 4, 6, 6, 2]
     before = calls[-1][0]
@@ -541,7 +550,7 @@ def test_ellipsoidal_area_never_exceeds_planar_area(case):
     xy = shapely.get_coordinates(parcel)
     lon, lat = pyproj.Transformer.from_crs(epsg, 4490, always_xy=True).transform(xy[:, 0], xy[:, 1])
     scale = pyproj.Proj(f"EPSG:{epsg}").get_factors(lon, lat).areal_scale
-    unrounded = ellipsoidal_area([parcel], f"EPSG:{epsg}", official_rounding=False)[0]
+    unrounded = ellipsoidal_area([parcel], f"EPSG:{epsg}", rounding="none")[0]
     ratio = parcel.area / unrounded
     slack = 1e-4 * parcel.length / parcel.area
     # (For a 1 km parcel the slack is ~4e-7 against a scale excess m² − 1 of 4e-5 to 6e-4.)
