@@ -1,0 +1,62 @@
+"""Scoring: rule sets (TOML) applied to county metrics — points, vetoes, grades, ranks, trails.
+
+Stage four of the pipeline (design.md): it takes the wide metrics frame of one phase and year and
+returns plain frames. Nothing here reads workspace data or calls the CLI.
+
+>>> from farmland.scoring import calendar_text, load_rules, robustness, score, what_if
+>>> rules = load_rules(phase="annual")            # the shipped default (聊政办发〔2018〕17号 第八条)
+>>> result = score(metrics.wide(level="county", phase="annual"), rules, year=2020,
+...                evidence=metrics)               # doctest: +SKIP
+>>> print(result.explain("371521"))                # doctest: +SKIP
+>>> print(robustness(result).to_text("371521"))    # doctest: +SKIP
+>>> print(what_if(wide, rules, ["371521.supplemented_mu+=120"]).to_text())  # doctest: +SKIP
+>>> print(calendar_text(2016))                     # doctest: +SKIP
+"""
+
+from farmland.scoring.engine import RuleOutcome, ScoreResult, score
+from farmland.scoring.robust import Robustness, boundaries, rank_intervals, robustness
+from farmland.scoring.rules import (
+    KNOWN_METRICS,
+    PHASES,
+    RULE_KINDS,
+    Band,
+    Consequence,
+    Fold,
+    Grade,
+    Rule,
+    RuleSet,
+    default_rules_path,
+    load_rules,
+    loads_rules,
+)
+from farmland.scoring.schedule import calendar, calendar_text
+from farmland.scoring.whatif import Assumption, WhatIf, load_assumptions, parse_assumption, what_if
+
+__all__ = [
+    "Assumption",
+    "KNOWN_METRICS",
+    "PHASES",
+    "RULE_KINDS",
+    "Band",
+    "Consequence",
+    "Fold",
+    "Grade",
+    "Rule",
+    "RuleOutcome",
+    "RuleSet",
+    "Robustness",
+    "ScoreResult",
+    "WhatIf",
+    "boundaries",
+    "calendar",
+    "calendar_text",
+    "default_rules_path",
+    "load_assumptions",
+    "load_rules",
+    "loads_rules",
+    "parse_assumption",
+    "rank_intervals",
+    "robustness",
+    "score",
+    "what_if",
+]
