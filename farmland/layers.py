@@ -275,7 +275,7 @@ def _coerce(frame: pd.DataFrame, layer: str, specs: dict[str, FieldSpec], ids: p
             frame[name] = _as_text(column)
         elif spec.kind == NUMBER:
             numbers = pd.to_numeric(column, errors="coerce")
-            bad = numbers.isna() & column.notna() & (column.astype("string").str.strip() != "")
+            bad = _unparsed(numbers, column)
             if bad.any():
                 report.error(
                     layer,
@@ -290,7 +290,7 @@ def _coerce(frame: pd.DataFrame, layer: str, specs: dict[str, FieldSpec], ids: p
             frame[name] = numbers.astype("float64")
         elif spec.kind == DATE:
             dates = _parse_dates(column)
-            bad = dates.isna() & column.notna() & (column.astype("string").str.strip() != "")
+            bad = _unparsed(dates, column)
             if bad.any():
                 report.error(
                     layer,
@@ -304,6 +304,15 @@ def _coerce(frame: pd.DataFrame, layer: str, specs: dict[str, FieldSpec], ids: p
                 )
             frame[name] = dates
     return frame
+
+
+def _unparsed(parsed: pd.Series, column: pd.Series) -> pd.Series:
+    """Rows whose non-blank text did not parse; the text test runs only on the few candidates."""
+    candidates = parsed.isna() & column.notna()
+    bad = pd.Series(False, index=column.index)
+    if candidates.any():
+        bad[candidates] = column[candidates].astype("string").str.strip() != ""
+    return bad
 
 
 def _parse_dates(column: pd.Series) -> pd.Series:
