@@ -1,0 +1,166 @@
+"""The metrics the toolkit computes: names, units of measure, survey basis and Chinese labels.
+
+One table, read by the results table (unit and basis columns), by :meth:`MetricsResult.wide`
+(column order: the data contract's output columns first) and by reports (Chinese labels). The
+names and units are fixed by the metrics ↔ scoring interface (notes/metrics_interface.md).
+
+``basis`` says where a figure's survey basis (口径) comes from:
+
+``dltb``
+    the land-class codes of that year's DLTB snapshot (二调 3-digit → ``erdiao``, 三调 4-digit →
+    ``sandiao``);
+``bf``
+    the basic-farmland layer (its DLBM codes when present, else the DLTB basis of the year);
+``gxgc``
+    the post-change codes (BGHDLBM) of that year's change records;
+``erdiao``
+    fixed: the targets of the 2016–2020 period were set on the 二调 basis;
+``""``
+    not a survey area (counts, flags, project ledgers in 亩, remote sensing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..schema import EVENT_KINDS
+
+UNITS = ("mu", "ratio", "grade", "count", "flag", "t", "fraction")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: str
+    basis: str
+    label: str
+    contract: bool = False
+    """One of the data contract's output columns (data-contract.md, "Outputs")."""
+
+
+def _m(name, unit, basis, label, contract=False) -> Metric:
+    assert unit in UNITS, unit
+    return Metric(name, unit, basis, label, contract)
+
+
+EVENT_METRICS = {
+    "挂牌督办": "events_supervised_count",
+    "警示约谈": "events_interview_count",
+    "公开通报": "events_public_notice_count",
+    "重大违法案件": "events_major_case_count",
+}
+assert tuple(EVENT_METRICS) == EVENT_KINDS
+
+ILLEGAL_RATIO_THRESHOLD = 0.15
+"""违法占用耕地比例 that triggers accountability: "达到15%以上" (监察部等令第15号 第三条(一))."""
+
+OPINION_LIMITS = {
+    # 聊政发〔2018〕34号: the city's 2020 control figures.
+    "development_intensity": (0.1831, "max"),  # 国土开发强度 ≤ 18.31 %
+    "urban_industrial_space_mu": (757_500.0, "max"),  # 城乡建设用地（城镇工矿）≤ 75.75 万亩
+    "land_supply_rate": (0.80, "min"),  # 土地供应率 ≥ 80 %
+    "construction_land_per_gdp_change": (-0.23, "max"),  # 单位GDP建设用地 下降 23 %
+}
+
+_CATALOGUE = [
+    # -- data-contract output columns, in contract order ---------------------------------------
+    _m("arable_mu", "mu", "dltb", "耕地保有量", True),
+    _m("arable_target_mu", "mu", "erdiao", "耕地保有量目标", True),
+    _m("arable_attainment", "ratio", "dltb", "耕地保有量完成率", True),
+    _m("basic_farmland_mu", "mu", "bf", "永久基本农田面积", True),
+    _m("basic_farmland_target_mu", "mu", "erdiao", "永久基本农田保护目标", True),
+    _m("basic_farmland_attainment", "ratio", "bf", "永久基本农田保护目标完成率", True),
+    _m("arable_change_mu", "mu", "dltb", "耕地面积变化", True),
+    _m("construction_on_arable_mu", "mu", "dltb", "新增建设占用耕地（卫片）", True),
+    _m("illegal_arable_mu", "mu", "dltb", "违法占用耕地（卫片）", True),
+    _m("illegal_ratio", "ratio", "dltb", "违法占用耕地比例", True),
+    _m("illegal_ratio_flag", "flag", "", "违法占用耕地比例达15%", True),
+    _m("derived_construction_on_arable_mu", "mu", "gxgc", "新增建设占用耕地（变更调查）", True),
+    _m("derived_illegal_arable_mu", "mu", "gxgc", "未经批准占用耕地（变更调查）", True),
+    _m("derived_illegal_ratio", "ratio", "gxgc", "未经批准占用耕地比例（变更调查）", True),
+    _m("hsf_built_mu", "mu", "", "高标准农田建成面积", True),
+    _m("hsf_task_mu", "mu", "", "高标准农田建设任务", True),
+    _m("hsf_completion", "ratio", "", "高标准农田建设任务完成率", True),
+    _m("occupied_mu", "mu", "", "占用耕地（占补平衡）", True),
+    _m("supplemented_mu", "mu", "", "补充耕地（占补平衡）", True),
+    _m("balance_mu", "mu", "", "占补平衡结余", True),
+    _m("mean_quality_grade", "grade", "dltb", "耕地平均质量等别", True),
+    # -- extra metrics ------------------------------------------------------------------------
+    _m("arable_margin_mu", "mu", "dltb", "耕地保有量超出目标"),
+    _m("basic_farmland_margin_mu", "mu", "bf", "永久基本农田超出目标"),
+    _m("basic_farmland_change_mu", "mu", "bf", "永久基本农田面积变化"),
+    _m("series_break", "flag", "", "跨二调/三调口径比较"),
+    _m("paddy_occupied_mu", "mu", "", "占用水田"),
+    _m("paddy_supplemented_mu", "mu", "", "补充水田"),
+    _m("paddy_balance_mu", "mu", "", "水田占补结余"),
+    _m("grain_capacity_occupied_t", "t", "", "占用耕地粮食产能"),
+    _m("grain_capacity_supplemented_t", "t", "", "补充耕地粮食产能"),
+    _m("grain_capacity_balance_t", "t", "", "粮食产能占补结余"),
+    _m("supplemented_upper_level_mu", "mu", "", "上级统筹/易地补充耕地"),
+    _m("bf_occupied_mu", "mu", "bf", "永久基本农田被建设占用"),
+    _m("bf_redesignated_mu", "mu", "bf", "永久基本农田补划"),
+    _m("bf_balance_mu", "mu", "bf", "永久基本农田补划结余"),
+    _m("arable_opening_mu", "mu", "dltb", "期初耕地面积"),
+    _m("arable_loss_construction_legal_mu", "mu", "gxgc", "耕地流向建设用地（已批）"),
+    _m("arable_loss_construction_illegal_mu", "mu", "gxgc", "耕地流向建设用地（未批）"),
+    _m("arable_loss_ecological_mu", "mu", "gxgc", "耕地流向林草湿水（生态）"),
+    _m("arable_loss_restructuring_mu", "mu", "gxgc", "耕地流向园地坑塘等（结构调整）"),
+    _m("arable_loss_other_mu", "mu", "gxgc", "耕地流向其他地类"),
+    _m("arable_gain_mu", "mu", "gxgc", "其他地类流入耕地"),
+    _m("arable_gain_construction_mu", "mu", "gxgc", "建设用地复垦为耕地"),
+    _m("arable_gain_ecological_mu", "mu", "gxgc", "林草湿水恢复为耕地"),
+    _m("arable_gain_restructuring_mu", "mu", "gxgc", "园地坑塘等恢复为耕地"),
+    _m("arable_gain_other_mu", "mu", "gxgc", "其他地类流入耕地（其他）"),
+    _m("arable_internal_change_mu", "mu", "gxgc", "耕地内部变化（田坎系数、跨单位）"),
+    _m("ledger_residual_mu", "mu", "dltb", "耕地台账不平差额"),
+    _m("total_area_mu", "mu", "dltb", "图斑总面积"),
+    _m("group_arable_mu", "mu", "dltb", "耕地图斑面积（含田坎）"),
+    _m("group_agricultural_mu", "mu", "dltb", "其他农用地图斑面积"),
+    _m("group_construction_mu", "mu", "dltb", "建设用地图斑面积"),
+    _m("group_unused_mu", "mu", "dltb", "未利用地图斑面积"),
+    _m("group_unknown_mu", "mu", "dltb", "未知地类图斑面积"),
+    _m("construction_land_mu", "mu", "dltb", "建设用地面积"),
+    _m("landcover_cropland_mu", "mu", "", "遥感耕地面积"),
+    _m("landcover_built_mu", "mu", "", "遥感建设用地面积"),
+    _m("events_count", "count", "", "问责事项数"),
+    *(_m(name, "count", "", f"{kind}数") for kind, name in EVENT_METRICS.items()),
+    # -- 聊政发〔2018〕34号 indicators (limits and checks on the city row) ----------------------
+    _m("development_intensity", "ratio", "dltb", "国土开发强度"),
+    _m("development_intensity_limit", "ratio", "", "国土开发强度上限"),
+    _m("development_intensity_ok", "flag", "", "国土开发强度达标"),
+    _m("urban_industrial_space_mu", "mu", "dltb", "城镇工矿用地规模"),
+    _m("urban_industrial_space_mu_limit", "mu", "", "城镇工矿用地规模上限"),
+    _m("urban_industrial_space_mu_ok", "flag", "", "城镇工矿用地规模达标"),
+    _m("land_supply_rate", "ratio", "", "土地供应率"),
+    _m("land_supply_rate_limit", "ratio", "", "土地供应率下限"),
+    _m("land_supply_rate_ok", "flag", "", "土地供应率达标"),
+    _m("construction_land_per_gdp_change", "ratio", "dltb", "单位GDP建设用地较基期变化"),
+    _m("construction_land_per_gdp_change_limit", "ratio", "", "单位GDP建设用地下降目标"),
+    _m("construction_land_per_gdp_change_ok", "flag", "", "单位GDP建设用地下降达标"),
+    _m("opinion_trigger_target_missed", "flag", "", "未完成保护目标（扣分情形）"),
+    _m("opinion_trigger_events", "flag", "", "发生问责事项（扣分情形）"),
+    _m("opinion_trigger_illegal_ratio", "flag", "", "违法占用耕地比例达15%（扣分情形）"),
+]
+
+METRICS: dict[str, Metric] = {m.name: m for m in _CATALOGUE}
+"""Every fixed-name metric, in output order (checklist items are added per item found)."""
+
+CONTRACT_METRICS: tuple[str, ...] = tuple(m.name for m in _CATALOGUE if m.contract)
+
+CHECKLIST_PREFIX = "checklist."
+
+
+def metric_info(name: str) -> Metric:
+    """Catalogue entry of ``name``; ``checklist.<item>`` metrics are fractions on no basis."""
+    if name in METRICS:
+        return METRICS[name]
+    if name.startswith(CHECKLIST_PREFIX):
+        item = name[len(CHECKLIST_PREFIX):]
+        return Metric(name, "fraction", "", f"{item}得分率")
+    raise KeyError(f"unknown metric {name!r}")
+
+
+def metric_order(names) -> list[str]:
+    """Sort metric names: catalogue order, then checklist items alphabetically."""
+    position = {name: i for i, name in enumerate(METRICS)}
+    return sorted(names, key=lambda n: (position.get(n, len(position)), n))

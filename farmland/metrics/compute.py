@@ -1,0 +1,769 @@
+"""Compute every metric of a workspace per unit, year and phase: :func:`compute_metrics`.
+
+One pass per year, in ascending order, reading each layer once per year with only the columns
+it needs; geometry only where an overlay needs it (change pieces against approvals and basic
+farmland; every layer's features against development-zone polygons when the city has zones).
+A year-end snapshot read for year Y is kept, reduced, as the opening of Y+1. Layers without a
+``{year}`` in their source (approvals, high-standard farmland, tables) are read once per run.
+
+Missing inputs: XZQ and DLTB are required. A layer that is not configured leaves the metrics it
+feeds empty, with a warning naming them; a per-year file missing for an assessed year is an error
+(data contract: "a missing layer that a requested metric needs is an error"), for the period's
+base year (read for its stocks and as an opening balance) only a note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import WorkspaceError
+from ..layers import layer_exists, read_layer, read_table, read_targets
+from ..report import Report
+from ..workspace import Workspace
+from .attribution import CITY, COUNTY, LEVELS, TOWNSHIP, UnitSet, check_attributed
+from .flows import GBZNT_COLUMNS, bf_flows, checklist_parts, event_parts, hsf_parts, zbph_parts
+from .landcover import landcover_parts
+from .ledger import (DLTBGXGC_COLUMNS, LEDGER_TOLERANCE_MU, change_parts, classify_pieces,
+                     explain_residual, not_closing, residual_m2)
+from .occupation import JSYDSP_COLUMNS, WPZF_COLUMNS, approval_share, reported_occupation
+from .opinion import citystats_parts
+from .parts import aggregate_units, components_of, empty_evidence, evidence_rows, prefixed
+from .result import MetricsResult, build_table
+from .stocks import DLTB_COLUMNS, JBNTTB_COLUMNS, bf_snapshot, parcel_snapshot
+
+PHASES = ("annual", "midterm", "final")
+
+_NEEDED_FOR = {
+    "DLTB": "arable_mu, mean_quality_grade, arable_change_mu and the area ledger",
+    "JBNTTB": "basic_farmland_mu, bf_occupied_mu and bf_redesignated_mu",
+    "DLTBGXGC": "derived_construction_on_arable_mu, derived_illegal_arable_mu, the arable ledger "
+                "and bf_occupied_mu",
+    "JSYDSP": "the legal share of derived_construction_on_arable_mu",
+    "WPZF": "construction_on_arable_mu, illegal_arable_mu, illegal_ratio",
+    "GBZNT": "hsf_built_mu, hsf_completion",
+    "ZBPH": "occupied_mu, supplemented_mu, balance_mu",
+    "CHECKLIST": "checklist.<item>",
+    "EVENTS": "events_count and opinion_trigger_events",
+    "LANDCOVER": "landcover_cropland_mu, landcover_built_mu",
+    "CITYSTATS": "land_supply_rate and construction_land_per_gdp_change",
+}
+
+
+def compute_metrics(ws: Workspace, years: Iterable[int] | None = None, *,
+                    level: str | Sequence[str] = "county", phases: Sequence[str] = ("annual",),
+                    report: Report | None = None,
+                    progress: Callable[[str], None] | None = None) -> MetricsResult:
+    """Compute the assessment metrics of a workspace.
+
+    Parameters
+    ----------
+    ws : Workspace
+    years : iterable of int, optional
+        Data years for the annual phase (``--year``). Default: every data year of the period
+        (base year included) that has a DLTB snapshot. For ``midterm``/``final`` the span is the
+        phase's years up to the latest year given (a partial span is reported as a warning).
+    level : {"county", "township", "city"} or sequence of them
+        ``"county"`` gives the county rows *and* the city-total row, as the data contract's
+        ``farmland metrics`` output has; a sequence gives exactly the levels listed.
+    phases : sequence of {"annual", "midterm", "final"}
+    report : Report, optional
+        Where findings go (by default strict: the first error raises).
+    progress : callable(str), optional
+        Called with a short message before each layer is read.
+
+    Returns
+    -------
+    MetricsResult
+        ``.table`` (tidy: unit × phase × year × metric), ``.wide()`` and ``.evidence()``.
+
+    Notes
+    -----
+    Areas are in 亩 (m² × 0.0015 exactly) at full precision; ratios are fractions. Every area
+    metric carries its survey basis (口径): ``erdiao`` up to 2018, ``sandiao`` from the third
+    survey (2019-12-31), read from the codes found. The targets of the 2016–2020 period are on the
+    ``erdiao`` basis.
+    """
+    report = report if report is not None else Report(strict=True)
+    levels = _levels(level)
+    phases = tuple(dict.fromkeys(phases))
+    bad = [p for p in phases if p not in PHASES]
+    if bad or not phases:
+        raise WorkspaceError(f"unknown phase {bad or phases!r}: use annual, midterm or final.")
+    run = _Run(ws, levels, report, progress)
+    return run.execute(years, phases)
+
+
+def metrics_for_scoring(result: MetricsResult, phase: str, year: int | None = None):
+    """The county wide frame of one phase and year, and an evidence look-up for the scorer.
+
+    Parameters
+    ----------
+    result : MetricsResult
+    phase : {"annual", "midterm", "final"}
+    year : int, optional
+        The data year; for midterm/final a row is found when ``year`` is its last year, falls in
+        its span, or (a check held after the span) is later than it. Default: the latest.
+
+    Returns
+    -------
+    wide : DataFrame
+        ``result.wide(level="county", phase=phase)`` for that one year.
+    evidence : callable(xzqdm, metric) -> tuple of str
+    """
+    return result.for_scoring(phase, year)
+
+
+def _levels(level) -> tuple[str, ...]:
+    if isinstance(level, str):
+        if level not in LEVELS:
+            raise WorkspaceError(f"unknown level {level!r}: use county, township or city.")
+        return (COUNTY, CITY) if level == COUNTY else (level,)
+    levels = tuple(dict.fromkeys(level))
+    bad = [lv for lv in levels if lv not in LEVELS]
+    if bad or not levels:
+        raise WorkspaceError(f"unknown level {bad or levels!r}: use county, township or city.")
+    return levels
+
+
+class _Run:
+    """State of one computation: caches of layers read, components per level and year."""
+
+    def __init__(self, ws: Workspace, levels, report: Report, progress):
+        self.ws = ws
+        self.levels = levels
+        self.report = report
+        self.progress = progress or (lambda message: None)
+        self.base_levels = []
+        if COUNTY in levels or CITY in levels:
+            self.base_levels.append(COUNTY)
+        if TOWNSHIP in levels:
+            self.base_levels.append(TOWNSHIP)
+        self.units: UnitSet | None = None
+        self.xzq = None
+        self.assessed: set[int] = set()
+        self._static: dict[str, object] = {}
+        self._warned: set[str] = set()
+        self._snapshots: dict[int, object] = {}
+        self._stock_values: dict[int, dict] = {}
+        self._bf: dict[int, object] = {}
+        self.components: dict[str, dict[int, pd.DataFrame]] = {lv: {} for lv in (*self.base_levels, CITY)}
+        self.evidence: dict[str, dict[int, list]] = {lv: {} for lv in (*self.base_levels, CITY)}
+
+    # -- plan ----------------------------------------------------------------------------------
+
+    def execute(self, years, phases) -> MetricsResult:
+        period = self.ws.period
+        if years is None:
+            years = [y for y in period.data_years if layer_exists(self.ws, "DLTB", y)]
+            if not years:
+                raise WorkspaceError(f"no DLTB snapshot found for any year {period.data_years[0]}–"
+                                     f"{period.data_years[-1]}; check layers.DLTB in farmland.toml.")
+        years = sorted({int(y) for y in ([years] if np.isscalar(years) else years)})
+        annual_years = years if "annual" in phases else []
+        spans: dict[str, list[int]] = {}
+        for phase in ("midterm", "final"):
+            if phase not in phases:
+                continue
+            covered = period.covered_years(phase)
+            span = [y for y in covered if y <= years[-1]]
+            if not span:
+                self.report.warning("METRICS", "empty-span", f"the {phase} phase covers "
+                                    f"{covered[0]}–{covered[-1]}, after the latest year asked for "
+                                    f"({years[-1]}); it is left out.")
+                continue
+            if span != covered:
+                self.report.warning("METRICS", "partial-span", f"the {phase} phase covers "
+                                    f"{covered[0]}–{covered[-1]} but data up to {years[-1]} were asked "
+                                    f"for; its figures cover {span[0]}–{span[-1]} only.")
+            spans[phase] = span
+        compute_years = sorted(set(annual_years).union(*spans.values()))
+        self.assessed = {y for y in compute_years if y != period.base_year}
+
+        self.progress("读取 XZQ")
+        self.xzq = read_layer(self.ws, "XZQ", columns=["XZQDM", "XZQMC"], geometry=True,
+                              report=self.report, needed_for="the units of every metric")
+        if self.xzq is None:
+            raise WorkspaceError("XZQ could not be read; see the findings above.")
+        self.xzq["XZQDM"] = self.xzq["XZQDM"].astype(str)
+        for year in compute_years:
+            self._year(year)
+            # Keep only what the next year needs: its opening snapshot.
+            for old in [y for y in self._snapshots if y < year]:
+                del self._snapshots[old]
+            for old in [y for y in self._bf if y < year]:
+                del self._bf[old]
+
+        city_parts = self._city_parts(compute_years)
+        for year in compute_years:
+            self._aggregate_city(year, city_parts.get(year))
+        return build_table(self, annual_years, spans)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _configured(self, layer: str, what: str | None = None) -> bool:
+        if self.ws.has_layer(layer):
+            return True
+        if layer not in self._warned:
+            self._warned.add(layer)
+            needed = what or _NEEDED_FOR.get(layer, "its metrics")
+            if layer in ("EVENTS", "CITYSTATS"):
+                self.report.info(layer, "layer-not-configured", f"{layer} (optional) is not "
+                                 f"configured: {needed} "
+                                 + ("count no events." if layer == "EVENTS" else "are empty."))
+            else:
+                self.report.warning(layer, "layer-not-configured", f"{layer} is not configured in "
+                                    f"farmland.toml, so {needed} are empty.")
+        return False
+
+    def _read(self, layer: str, year: int | None, columns, geometry: bool, *, context=False):
+        if not self._configured(layer):
+            return None
+        per_year = self.ws.layers[layer].per_year
+        if not per_year and layer in self._static:
+            return self._static[layer]
+        if per_year and not self._present(layer, year):
+            if context or year not in self.assessed:
+                self.report.info(layer, "missing-year", f"{layer} has no file for {year}; "
+                                 f"{_NEEDED_FOR.get(layer, 'its metrics')} for {year} are empty.",
+                                 year=year)
+                return None
+        self.progress(f"读取 {layer} {year}" if per_year else f"读取 {layer}")
+        frame = read_layer(self.ws, layer, year if per_year else None, columns=columns,
+                           geometry=geometry, report=self.report, needed_for=_NEEDED_FOR.get(layer))
+        if not per_year:
+            self._static[layer] = frame
+        return frame
+
+    def _present(self, layer: str, year: int) -> bool:
+        """Files of ``layer`` for ``year`` exist and hold the named layer (base-year packages
+        often carry the snapshot but no change records)."""
+        if not layer_exists(self.ws, layer, year):
+            return False
+        name = self.ws.layers[layer].layer
+        if name is None:
+            return True
+        import pyogrio
+
+        for path in self.ws.paths(layer, year):
+            try:
+                names = {str(n).lower() for n in pyogrio.list_layers(path)[:, 0]}
+            except Exception:  # unreadable: let read_layer report it properly
+                return True
+            if name.lower() not in names:
+                return False
+        return True
+
+    def _table(self, layer: str):
+        if layer in self._static:
+            return self._static[layer]
+        frame = None
+        if self._configured(layer):
+            self.progress(f"读取 {layer}")
+            frame = read_table(self.ws, layer, report=self.report, needed_for=_NEEDED_FOR.get(layer))
+        self._static[layer] = frame
+        return frame
+
+    def _targets(self):
+        if "TARGETS" not in self._static:
+            frame = None
+            if self.ws.targets_path is not None:
+                self.progress("读取 targets")
+                frame = read_targets(self.ws, report=self.report)
+            else:
+                self.report.warning("TARGETS", "not-configured", "[targets] is not configured: "
+                                    "targets, attainment and completion ratios are empty.")
+            self._static["TARGETS"] = frame
+        return self._static["TARGETS"]
+
+    @property
+    def _zones(self) -> bool:
+        if COUNTY not in self.base_levels:
+            return False
+        if self.units is None:
+            return bool(self.ws.spatial_units)
+        return bool(self.units.zones)
+
+    # -- attribution ---------------------------------------------------------------------------
+
+    def _ensure_units(self, frame, year):
+        if self.units is not None:
+            return
+        codes = pd.Series(pd.unique(frame["ZLDWDM"].astype(object)), dtype=object).dropna()
+        prefixes = codes.astype(str).str.slice(0, 6).unique()
+        self.units = UnitSet.from_xzq(self.xzq, city_code=self.ws.city_code,
+                                      city_name=self.ws.city_name, spatial_units=self.ws.spatial_units,
+                                      parcel_codes=prefixes, report=self.report, year=year)
+
+    def _parcel_keys(self, frame, code_column: str, layer: str, year: int, ids, areas,
+                     fallback_column: str | None = None) -> dict[str, np.ndarray]:
+        """Unit keys of a parcel-like layer (every feature must be attributed)."""
+        codes = frame[code_column]
+        if fallback_column is not None and fallback_column in frame:
+            codes = codes.where(codes.notna(), frame[fallback_column])
+        county = self.units.county_of(codes)
+        keys = {}
+        if COUNTY in self.base_levels:
+            k = county
+            if self.units.zones and "geometry" in frame:
+                k, _ = self.units.move_to_zones(k, frame.geometry.values, frame.crs)
+            check_attributed(layer, year, k, ids, areas, self.report, field_name=code_column)
+            keys[COUNTY] = k
+        if TOWNSHIP in self.base_levels:
+            k = self.units.township_of(codes)
+            k = np.where(pd.isna(pd.Series(county, dtype=object)).to_numpy(), None, k)
+            check_attributed(layer, year, k, ids, areas, self.report, field_name=code_column,
+                             what="features (township level)")
+            keys[TOWNSHIP] = k
+        return keys
+
+    def _code_keys(self, frame, code_column: str, layer: str, year: int, ids, amounts):
+        """Unit keys of a layer or table coded by XZQDM (township level only for 9-digit codes)."""
+        codes = frame[code_column]
+        keys = {}
+        if COUNTY in self.base_levels:
+            k = self.units.county_of(codes)
+            if self.units.zones and "geometry" in frame:
+                counties = [c for c in self.units.codes if c not in self.units.zones]
+                # Rows coded with a zone's own code stay there; host-county rows move by position.
+                host = pd.Series(k, dtype=object).isin(counties).to_numpy()
+                moved, _ = self.units.move_to_zones(k, frame.geometry.values, frame.crs)
+                k = np.where(host, moved, k)
+            check_attributed(layer, year, k, ids, amounts, self.report, what="rows",
+                             field_name=code_column)
+            keys[COUNTY] = k
+        if TOWNSHIP in self.base_levels:
+            k = self.units.township_of(codes)
+            if pd.isna(pd.Series(k, dtype=object)).any():
+                key = f"{layer}-township"
+                if key not in self._warned:
+                    self._warned.add(key)
+                    self.report.info(layer, "no-township-code", f"{layer} rows carry county codes "
+                                     f"only ({code_column} shorter than 9 characters), so their "
+                                     "figures are empty at the township level.", year=year)
+                k = None
+            keys[TOWNSHIP] = k
+        return keys
+
+    # -- one year ------------------------------------------------------------------------------
+
+    def _snapshot(self, year: int, *, context=False):
+        if year in self._snapshots:
+            return self._snapshots[year]
+        frame = self._read("DLTB", year, DLTB_COLUMNS, geometry=self._zones, context=context)
+        if frame is None:
+            self._snapshots[year] = None
+            return None
+        self._ensure_units(frame, year)
+        if self._zones and "geometry" not in frame:
+            # Zones were discovered in this very read (no [units] spatial in farmland.toml): the
+            # geometry is needed to place parcels, so read it once more for this year only.
+            self.progress(f"读取 DLTB {year}（几何）")
+            shapes = read_layer(self.ws, "DLTB", year, columns=["BSM"], geometry=True,
+                                report=self.report)
+            import geopandas as gpd
+
+            frame = gpd.GeoDataFrame(frame, geometry=shapes.geometry.values, crs=shapes.crs)
+        ids = frame["BSM"].to_numpy(dtype=object)
+        keys = self._parcel_keys(frame, "ZLDWDM", "DLTB", year, ids,
+                                 frame["TBMJ"].to_numpy(dtype="float64", na_value=0.0))
+        snap = parcel_snapshot(frame, year, keys, self.ws.land_classes, self.report)
+        self._snapshots[year] = snap
+        self._stock_values[year] = snap.values
+        return snap
+
+    def _bf_snapshot(self, year: int, *, context=False):
+        if year in self._bf:
+            return self._bf[year]
+        frame = self._read("JBNTTB", year, JBNTTB_COLUMNS, geometry=True, context=context)
+        if frame is None:
+            self._bf[year] = None
+            return None
+        ids = frame["BSM"].to_numpy(dtype=object)
+        area = frame["YJJBNTMJ"].to_numpy(dtype="float64", na_value=0.0) if "YJJBNTMJ" in frame \
+            else np.zeros(len(frame))
+        keys = self._parcel_keys(frame, "ZLDWDM", "JBNTTB", year, ids, area)
+        snap = bf_snapshot(frame, year, keys, self.ws.land_classes, self.report)
+        self._bf[year] = snap
+        return snap
+
+    def _year(self, year: int) -> None:
+        snap = self._snapshot(year)
+        if snap is None:
+            # Non-strict report: the error is recorded; nothing can be computed for the year.
+            return
+        prev_year = year - 1
+        prev = None
+        if self._present("DLTB", prev_year):
+            prev = self._snapshot(prev_year, context=True)
+        else:
+            note = self.report.info if year <= self.ws.period.base_year else self.report.warning
+            note("DLTB", "no-previous-snapshot", f"no DLTB snapshot for {prev_year}: arable_change_mu "
+                 f"and the area ledger of {year} are empty.", year=year)
+        self._pieces = (None, None, None)
+        bf = self._bf_snapshot(year) if self._configured("JBNTTB") else None
+        bf_prev = None
+        if bf is not None and self._present("JBNTTB", prev_year):
+            bf_prev = self._bf_snapshot(prev_year, context=True)
+
+        parts: dict[str, dict[str, pd.DataFrame | None]] = {lv: {} for lv in self.base_levels}
+        evidence: dict[str, list] = {lv: [] for lv in self.base_levels}
+
+        def put(group, values, ev=None, levels=None):
+            for lv in levels or self.base_levels:
+                parts[lv][group] = None if values is None else values.get(lv)
+                if ev is not None and lv in ev:
+                    evidence[lv].append(ev[lv])
+
+        put("dltb", snap.values)
+        put("prev", None if prev is None else self._prev_values(prev, snap))
+        put("bf", None if bf is None else bf.values)
+        if bf is not None and bf_prev is not None:
+            for lv in self.base_levels:
+                prev_bf = bf_prev.values[lv]["bf_m2"].rename("bf_prev_m2")
+                if parts[lv]["prev"] is not None:
+                    parts[lv]["prev"] = parts[lv]["prev"].drop(columns="bf_prev_m2").join(
+                        prev_bf, how="outer").fillna(0.0)
+
+        self._changes(year, snap, prev, bf, bf_prev, put)
+        self._wpzf(year, put)
+        self._hsf(year, put)
+        self._tables(year, put)
+        self._landcover(year, put)
+
+        for lv in self.base_levels:
+            frame = self._assemble(lv, parts[lv])
+            self.components[lv][year] = frame
+            ev = pd.concat(evidence[lv], ignore_index=True) if evidence[lv] else empty_evidence()
+            ev = pd.concat([ev, self._ledger_findings(lv, year, frame, snap, prev)], ignore_index=True)
+            self.evidence[lv][year] = ev
+        self._basis_findings(year)
+
+    def _prev_values(self, prev, snap):
+        out = {}
+        for lv in self.base_levels:
+            now, before = snap.values[lv], prev.values[lv]
+            table = pd.DataFrame({"arable_prev_m2": before["arable_m2"]}).join(
+                pd.DataFrame(index=now.index), how="outer").fillna(0.0)
+            table["bf_prev_m2"] = np.nan
+            basis_now = _majority(now, "dltb").reindex(table.index)
+            basis_before = _majority(before, "dltb").reindex(table.index)
+            table["series_break"] = ((basis_now != basis_before) & basis_now.notna()
+                                     & basis_before.notna()).astype("float64")
+            out[lv] = table
+        return out
+
+    def _changes(self, year, snap, prev, bf, bf_prev, put):
+        names = ("gxgc", "bf_flow")
+        pieces = None
+        if self._configured("DLTBGXGC"):
+            pieces = self._read("DLTBGXGC", year, DLTBGXGC_COLUMNS, geometry=True)
+        if pieces is not None and not self.ws.layers["DLTBGXGC"].per_year:
+            when = pd.to_datetime(pieces.get("GXSJ"), errors="coerce") if "GXSJ" in pieces else None
+            if when is None:
+                raise WorkspaceError("DLTBGXGC has no {year} in its source and no GXSJ field to tell "
+                                     "the years apart; give one file per year.")
+            pieces = pieces[(when.dt.year == year).to_numpy()].reset_index(drop=True)
+        if pieces is None:
+            for name in names:
+                put(name, None)
+            return
+        n = len(pieces)
+        ids_raw = pieces["BGQTBBSM"] if "BGQTBBSM" in pieces else pd.Series([None] * n)
+        ids = prefixed("DLTBGXGC", ids_raw, fallback=np.arange(n))
+        area = pieces["TBBGMJ"].to_numpy(dtype="float64", na_value=0.0)
+        keys_before = self._parcel_keys(pieces, "BGQZLDWDM", "DLTBGXGC", year, ids, area)
+        keys_after = keys_before
+        if "BGHZLDWDM" in pieces:
+            keys_after = self._parcel_keys(pieces, "BGHZLDWDM", "DLTBGXGC", year, ids, area,
+                                           fallback_column="BGQZLDWDM")
+        classified = classify_pieces(pieces, year, self.ws.land_classes, snap.arable, self.report)
+
+        share = np.zeros(n)
+        approval_evidence = None
+        has_geometry = "geometry" in pieces
+        legality_known = has_geometry and self._configured("JSYDSP")
+        if not has_geometry:
+            self.report.warning("DLTBGXGC", "no-geometry", "the change records have no geometry, so "
+                                "they cannot be checked against approvals or basic farmland: "
+                                "derived_illegal_arable_mu and bf_occupied_mu are empty.", year=year)
+        candidates = np.flatnonzero(classified.to_construction)
+        if len(candidates) and legality_known:
+            approvals = self._approvals(pieces.crs)
+            if approvals is None:
+                legality_known = False
+            else:
+                dates = (pieces["GXSJ"].to_numpy() if "GXSJ" in pieces
+                         else np.full(n, np.datetime64("NaT")))
+                got, piece_idx, approval_idx = approval_share(
+                    np.asarray(pieces.geometry.values, dtype=object)[candidates], dates[candidates],
+                    year, approvals, self.report)
+                share[candidates] = got
+                used_pieces = candidates[piece_idx]
+                approval_ids = prefixed("JSYDSP", approvals["PZWH"].to_numpy(dtype=object)[approval_idx])
+                approval_evidence = {
+                    lv: evidence_rows(keys_before[lv][used_pieces], approval_ids,
+                                      ["derived_construction_on_arable_mu", "derived_illegal_ratio",
+                                       "arable_loss_construction_legal_mu"])
+                    for lv in self.base_levels}
+        values, ev = change_parts(classified, share, keys_before, keys_after, approval_evidence)
+        if not legality_known:
+            # Without approvals (or shapes to overlay them) legal and illegal are unknown, not 0.
+            for table in values.values():
+                table[["derived_illegal_m2", "loss_construction_legal_m2",
+                       "loss_construction_illegal_m2"]] = np.nan
+        put("gxgc", values, ev)
+        self._pieces = (classified, keys_before, keys_after)
+
+        if bf is not None and bf_prev is not None and bf.geometry is not None and has_geometry:
+            bf_values, bf_ev = bf_flows(bf_prev, bf, pieces.geometry.values, pieces.crs, ids,
+                                        classified.new_construction)
+            put("bf_flow", bf_values, bf_ev)
+        else:
+            put("bf_flow", None)
+
+    def _approvals(self, crs):
+        approvals = self._read("JSYDSP", None, JSYDSP_COLUMNS, geometry=True)
+        if approvals is None:
+            return None
+        if "JSYDSP-dates" not in self._warned:
+            self._warned.add("JSYDSP-dates")
+            undated = approvals["PZRQ"].isna().to_numpy()
+            if undated.any():
+                self.report.warning("JSYDSP", "undated-approval", "approvals without PZRQ cannot be "
+                                    "shown to be in force at a change date and are not used.",
+                                    field="PZRQ", ids=approvals["PZWH"].to_numpy(dtype=object)[undated])
+        if crs is not None and approvals.crs is not None and not approvals.crs.equals(crs):
+            approvals = approvals.to_crs(crs)
+        return approvals
+
+    def _wpzf(self, year, put):
+        frame = self._read("WPZF", year, WPZF_COLUMNS, geometry=self._zones)
+        if frame is None:
+            put("wpzf", None)
+            return
+        frame = frame[(frame["JCNF"] == year).to_numpy()].reset_index(drop=True)
+        ids = prefixed("WPZF", frame["JCBH"], fallback=np.arange(len(frame)))
+        keys = self._code_keys(frame, "XZQDM", "WPZF", year, ids,
+                               frame["ZYGDMJ"].to_numpy(dtype="float64", na_value=0.0))
+        keys = {lv: k for lv, k in keys.items() if k is not None}
+        values, ev = reported_occupation(frame, keys, year, self.report)
+        put("wpzf", values, ev)
+
+    def _hsf(self, year, put):
+        targets = self._targets()
+        column = f"hsf_task_mu_{year}"
+        task = {}
+        for lv in self.base_levels:
+            if targets is None or column not in targets:
+                task[lv] = None
+            else:
+                task[lv] = self._target_frame(targets, lv, {"hsf_task_mu": column})
+        if targets is not None and column not in targets and year in self.assessed:
+            self.report.info("TARGETS", "no-hsf-task", f"targets.csv has no column {column}: "
+                             f"hsf_task_mu and hsf_completion of {year} are empty.", year=year)
+        put("hsf_task", task)
+        put("targets", {lv: None if targets is None else self._target_frame(
+            targets, lv, {"arable_target_mu": "arable_target_mu",
+                          "bf_target_mu": "basic_farmland_target_mu"}) for lv in self.base_levels})
+
+        frame = self._read("GBZNT", year, GBZNT_COLUMNS, geometry=self._zones)
+        if frame is None:
+            put("hsf", None)
+            return
+        frame = frame[(frame["JSNF"] == year).to_numpy()].reset_index(drop=True)
+        ids = prefixed("GBZNT", frame["XMBH"], fallback=np.arange(len(frame)))
+        keys = self._code_keys(frame, "XZQDM", "GBZNT", year, ids,
+                               frame["JSMJ"].to_numpy(dtype="float64", na_value=0.0))
+        values, ev = hsf_parts(frame, {lv: k for lv, k in keys.items() if k is not None})
+        put("hsf", {lv: values.get(lv) for lv in keys if keys[lv] is not None}, ev)
+
+    def _target_frame(self, targets, level, columns):
+        codes = targets["xzqdm"].astype("string").str.strip()
+        if level == COUNTY:
+            select = codes.isin(self.units.codes).to_numpy(dtype=bool, na_value=False)
+        else:
+            select = (codes.str.len() == 9).to_numpy(dtype=bool, na_value=False)
+        key = "TARGETS-" + level
+        if key not in self._warned:
+            self._warned.add(key)
+            if level == COUNTY:
+                other = codes[~select & (codes.str.len() != 9).to_numpy(dtype=bool, na_value=True)]
+                if len(other):
+                    self.report.warning("TARGETS", "unknown-unit", "targets.csv rows whose xzqdm is "
+                                        "not a unit in XZQ are ignored.", ids=list(other))
+                missing = [c for c in self.units.codes if c not in set(codes.dropna())]
+                if missing:
+                    self.report.info("TARGETS", "no-target", "units without a row in targets.csv "
+                                     "have empty targets and attainment.", ids=missing)
+            dup = codes[select].duplicated()
+            if dup.any():
+                self.report.error("TARGETS", "duplicate-unit", "targets.csv lists a unit more than "
+                                  "once; keep one row per unit.", ids=list(codes[select][dup]))
+        chosen = targets[select]
+        out = pd.DataFrame({name: chosen[source].to_numpy(dtype="float64", na_value=np.nan)
+                            for name, source in columns.items()},
+                           index=pd.Index(codes[select].to_numpy(dtype=object), name="unit"))
+        return out[~out.index.duplicated()]
+
+    def _tables(self, year, put):
+        for layer, group, fn, amount in (("ZBPH", "zbph", zbph_parts, "area_mu"),
+                                         ("EVENTS", "events", event_parts, None),
+                                         ("CHECKLIST", "checklist", checklist_parts, "fraction")):
+            table = self._table(layer)
+            if table is None:
+                if layer == "EVENTS":
+                    # Optional: no file means no events were recorded.
+                    put(group, {lv: pd.DataFrame(columns=components_of("events"), dtype="float64")
+                                for lv in self.base_levels})
+                else:
+                    put(group, None)
+                continue
+            rows = table[(table["year"] == year).to_numpy()].reset_index(drop=True)
+            ids = prefixed(layer, rows["row"])
+            amounts = (rows[amount].to_numpy(dtype="float64", na_value=0.0) if amount
+                       else np.ones(len(rows)))
+            keys = self._code_keys(rows, "xzqdm", layer, year, ids, amounts)
+            values, ev = fn(rows, keys, year, self.report)
+            put(group, {lv: values.get(lv) for lv in self.base_levels}, ev)
+
+    def _landcover(self, year, put):
+        levels = [lv for lv in self.base_levels if lv == COUNTY]
+        if TOWNSHIP in self.base_levels:
+            put("landcover", None, levels=[TOWNSHIP])
+        if not levels:
+            return
+        if not self._configured("LANDCOVER"):
+            put("landcover", None, levels=levels)
+            return
+        if not layer_exists(self.ws, "LANDCOVER", year):
+            if year in self.assessed:
+                self.report.error("LANDCOVER", "missing-file", f"no LANDCOVER raster for {year} "
+                                  f"({self.ws.layers['LANDCOVER'].template}); it is needed for "
+                                  "landcover_cropland_mu and landcover_built_mu.", year=year,
+                                  exc=WorkspaceError)
+            else:
+                self.report.info("LANDCOVER", "missing-year", f"no LANDCOVER raster for {year}.",
+                                 year=year)
+            put("landcover", None, levels=levels)
+            return
+        path = self.ws.paths("LANDCOVER", year)[0]
+        self.progress(f"读取 LANDCOVER {year}")
+        values = landcover_parts(path, year, self.xzq, self.units, self.ws.landcover_classes,
+                                 self.report)
+        put("landcover", {COUNTY: values}, levels=levels)
+
+    # -- assembling ----------------------------------------------------------------------------
+
+    def _assemble(self, level: str, parts: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
+        if level == COUNTY:
+            index = pd.Index(self.units.codes, dtype=object, name="unit")
+        else:
+            index = pd.Index([], dtype=object)
+            for group in ("dltb", "prev", "bf", "gxgc"):
+                frame = parts.get(group)
+                if frame is not None:
+                    index = index.union(frame.index.astype(object))
+            index = pd.Index(sorted(index), dtype=object, name="unit")
+        frames = []
+        for group, frame in parts.items():
+            names = components_of(group) if group != "checklist" else None
+            # Units without records have 0 of a flow; without a target or task, an empty target.
+            fill = np.nan if group in ("targets", "hsf_task") else 0.0
+            if frame is None:
+                if names:
+                    frames.append(pd.DataFrame(np.nan, index=index, columns=names))
+                continue
+            frame = frame.reindex(index, fill_value=fill)
+            if names:
+                frame = frame.reindex(columns=names, fill_value=0.0)
+            frames.append(frame.astype("float64"))
+        return pd.concat(frames, axis=1)
+
+    def _ledger_findings(self, level, year, frame, snap, prev) -> pd.DataFrame:
+        residual = residual_m2(frame)
+        failing = not_closing(residual)
+        if not len(failing):
+            return empty_evidence()
+        classified, keys_before, keys_after = getattr(self, "_pieces", (None, None, None))
+        rows = explain_residual(prev.arable if prev is not None else None, snap.arable, classified,
+                                keys_before[level] if keys_before else None,
+                                keys_after[level] if keys_after else None, level, failing)
+        detail = ", ".join(f"{u} {residual[u] * 0.0015:+.4f} 亩" for u in failing[:8])
+        ids = rows["id"].tolist()
+        self.report.warning("METRICS", "ledger-not-closing", f"the {level} arable ledger of {year} "
+                            f"does not close (opening + gains − losses ≠ closing beyond "
+                            f"{LEDGER_TOLERANCE_MU} 亩): {detail}. "
+                            + ("Parcels and change records that explain it follow."
+                               if ids else "No single parcel explains it (rounding or areas "
+                               "re-measured without a change record)."), year=year, ids=ids)
+        return rows
+
+    def _basis_findings(self, year):
+        level = self.base_levels[0]
+        frame = self.components[level][year]
+        breaks = frame.index[frame["series_break"].fillna(0) > 0]
+        if len(breaks):
+            self.report.warning("METRICS", "series-break", f"arable_change_mu and the ledger of {year} "
+                                "compare a 二调-basis snapshot with a 三调-basis one (the 2019-12-31 "
+                                "break); the figures are kept and marked series_break = 1, but they "
+                                "mix two surveys and are not a real change.", year=year,
+                                ids=list(breaks))
+        sandiao = _majority(frame, "dltb") == "sandiao"
+        targets_set = frame["arable_target_mu"].notna().any()
+        if sandiao.any() and targets_set and "basis-targets" not in self._warned:
+            self._warned.add("basis-targets")
+            self.report.info("TARGETS", "target-basis", "the period's targets were set on the 二调 "
+                             "basis; from 2019 the stocks are on the 三调 basis, so attainment compares "
+                             "across the survey break.", year=year)
+
+    def _city_parts(self, years) -> dict[int, dict]:
+        if CITY not in self.levels:
+            return {}
+        stats = self._table("CITYSTATS") if self._configured("CITYSTATS") else None
+        base_year = self.ws.period.base_year
+        base = np.nan
+        if stats is not None:
+            values = self._stock_values.get(base_year)
+            if values is None and layer_exists(self.ws, "DLTB", base_year):
+                snap = self._snapshot(base_year, context=True)
+                values = snap.values if snap is not None else None
+            if values is None:
+                self.report.warning("DLTB", "no-base-snapshot", f"no DLTB snapshot for the base year "
+                                    f"{base_year}: construction_land_per_gdp_change is empty.")
+            else:
+                base = float(values[COUNTY]["group_construction_m2"].sum())
+        return {y: citystats_parts(stats, y, base_year, base) for y in years}
+
+    def _aggregate_city(self, year, city_parts):
+        if COUNTY not in self.components or year not in self.components[COUNTY]:
+            return
+        city = aggregate_units(self.components[COUNTY][year], self.ws.city_code)
+        for name, value in (city_parts or {}).items():
+            city[name] = value
+        self.components[CITY][year] = city
+        ev = self.evidence[COUNTY][year]
+        ev = ev.assign(unit=self.ws.city_code)
+        self.evidence[CITY][year] = ev
+
+    # -- naming --------------------------------------------------------------------------------
+
+    def unit_name(self, level: str, code: str) -> str:
+        if level == CITY:
+            return self.ws.city_name
+        if level == COUNTY:
+            return self.units.names.get(code, "")
+        return f"{self.units.county_name(code)} {code}".strip()
+
+
+def _majority(frame: pd.DataFrame, prefix: str) -> pd.Series:
+    erdiao = frame[f"{prefix}_erdiao_n"]
+    sandiao = frame[f"{prefix}_sandiao_n"]
+    out = pd.Series(np.where(sandiao > erdiao, "sandiao", np.where(erdiao > 0, "erdiao", None)),
+                    index=frame.index, dtype=object)
+    return out
+
+
+__all__ = ["PHASES", "compute_metrics", "metrics_for_scoring"]

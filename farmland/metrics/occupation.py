@@ -1,0 +1,175 @@
+"""Arable land occupied by new construction, and of it illegal: reported and derived.
+
+Two independent figures, kept side by side as a cross-check (data contract, "Outputs"):
+
+* **Reported** — the satellite-enforcement monitoring parcels (卫片执法, WPZF) of the year: ZYGDMJ
+  is the arable land occupied by new construction, WFZYGDMJ the part occupied illegally.
+* **Derived** — the change records (DLTBGXGC) arable → construction, net of 田坎 (a piece's
+  arable part is TBBGMJ × (1 − BGQKCXS), domain.md §1.4), split by the construction-land
+  approvals (JSYDSP) in force at the change date: the share of the piece's planar area covered by
+  approvals with PZRQ ≤ GXSJ is legal, the rest is not.
+
+The 15 % rule (监察部等令第15号 第三条(一); domain.md §4.3): in one calendar year, illegally occupied
+arable land reaching 15 % of the arable land occupied by new construction. The ratio is empty
+when nothing was occupied, and illegal occupation with nothing occupied is flagged anyway (every
+occupation was illegal).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..report import Report
+from .catalogue import ILLEGAL_RATIO_THRESHOLD
+from .parts import evidence_rows, group_sums, prefixed
+
+RATIO_TOLERANCE = 1e-9
+"""Relative slack when comparing a ratio with 15 %: areas in m² summed in binary floating point
+can land a hair below an exact 15.000 %, which "reaches 15 %" must still count."""
+
+WPZF_COLUMNS = ["JCBH", "XZQDM", "JCNF", "XZJSYDMJ", "ZYGDMJ", "WFZYGDMJ"]
+JSYDSP_COLUMNS = ["PZWH", "PZRQ", "XZQDM", "PZMJ", "ZYGDMJ"]
+
+
+def ratio(numerator, denominator):
+    """numerator ÷ denominator; NaN where the denominator is 0 or either side is NaN."""
+    numerator = np.asarray(numerator, dtype="float64")
+    denominator = np.asarray(denominator, dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = numerator / denominator
+    return np.where(denominator == 0, np.nan, out)
+
+
+def illegal_ratio_flag(illegal, occupied, threshold: float = ILLEGAL_RATIO_THRESHOLD) -> np.ndarray:
+    """1.0 where illegal ÷ occupied reaches ``threshold`` (or illegal > 0 with nothing occupied).
+
+    NaN where either input is NaN (the layer was missing), else 0.0 or 1.0.
+    """
+    illegal = np.asarray(illegal, dtype="float64")
+    occupied = np.asarray(occupied, dtype="float64")
+    share = ratio(illegal, occupied)
+    reached = share >= threshold * (1.0 - RATIO_TOLERANCE)
+    flag = np.where(occupied > 0, reached, illegal > 0).astype("float64")
+    return np.where(np.isnan(illegal) | np.isnan(occupied), np.nan, flag)
+
+
+def covered_share(targets, covers, keep=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Share of each target's planar area covered by the union of the covers it intersects.
+
+    Parameters
+    ----------
+    targets, covers : array-like of shapely geometries, same CRS
+    keep : callable(target_index, cover_index) -> bool array, optional
+        Filter on candidate pairs (e.g. the approval was in force at the change date).
+
+    Returns
+    -------
+    share : ndarray of float in [0, 1]
+    target_index, cover_index : ndarray of int
+        The pairs that were used (intersecting and kept).
+
+    Notes
+    -----
+    Covers may overlap each other (two approvals of the same land), so the intersections are
+    unioned per target before measuring: a padded 2-D array reduced by ``shapely.union_all``
+    along its rows keeps the work in GEOS, with no Python loop over targets.
+    """
+    targets = np.asarray(targets, dtype=object)
+    covers = np.asarray(covers, dtype=object)
+    share = np.zeros(len(targets))
+    empty = np.empty(0, dtype=np.intp)
+    if len(targets) == 0 or len(covers) == 0:
+        return share, empty, empty
+    tree = shapely.STRtree(covers)
+    t, c = tree.query(targets, predicate="intersects")
+    if keep is not None and len(t):
+        mask = np.asarray(keep(t, c), dtype=bool)
+        t, c = t[mask], c[mask]
+    if len(t) == 0:
+        return share, empty, empty
+    pieces = shapely.intersection(targets[t], covers[c])
+    order = np.argsort(t, kind="stable")
+    t, c, pieces = t[order], c[order], pieces[order]
+    uniq, start, counts = np.unique(t, return_index=True, return_counts=True)
+    covered = np.zeros(len(targets))
+    single = counts == 1
+    covered[uniq[single]] = shapely.area(pieces[start[single]])
+    if (~single).any():
+        multi = np.repeat(~single, counts)
+        rows = np.repeat(np.arange((~single).sum()), counts[~single])
+        rank = (np.arange(len(t)) - np.repeat(start, counts))[multi]
+        grid = np.full(((~single).sum(), counts.max()), None, dtype=object)
+        grid[rows, rank] = pieces[multi]
+        covered[uniq[~single]] = shapely.area(shapely.union_all(grid, axis=1))
+    area = shapely.area(targets)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(area > 0, covered / area, 0.0)
+    return np.clip(share, 0.0, 1.0), t, c
+
+
+def reported_occupation(wpzf: pd.DataFrame, keys: dict[str, np.ndarray], year: int,
+                        report: Report):
+    """Per-unit WPZF components (m²) and evidence, for monitoring parcels of ``year`` only.
+
+    ``wpzf`` must already be filtered to JCNF = year and attributed (``keys``).
+    """
+    occupied = np.nan_to_num(wpzf["ZYGDMJ"].to_numpy(dtype="float64", na_value=np.nan))
+    illegal = np.nan_to_num(wpzf["WFZYGDMJ"].to_numpy(dtype="float64", na_value=np.nan))
+    ids = prefixed("WPZF", wpzf["JCBH"], fallback=np.arange(len(wpzf)))
+    over = illegal > occupied + 0.005
+    if over.any():
+        report.warning("WPZF", "illegal-exceeds-occupied", "monitoring parcels whose illegally "
+                       "occupied arable area (WFZYGDMJ) exceeds their occupied arable area (ZYGDMJ); "
+                       "the figures are used as given, check them with the monitoring team.",
+                       year=year, ids=ids[over])
+    columns = {"wpzf_occupied_m2": occupied, "wpzf_illegal_m2": illegal}
+    values = {level: group_sums(key, columns) for level, key in keys.items()}
+    evidence = {}
+    for level, key in keys.items():
+        evidence[level] = pd.concat([
+            evidence_rows(key, ids, "construction_on_arable_mu", occupied > 0),
+            evidence_rows(key, ids, "illegal_arable_mu", illegal > 0),
+            evidence_rows(key, ids, ["illegal_ratio", "illegal_ratio_flag",
+                                     "opinion_trigger_illegal_ratio"], (occupied > 0) | (illegal > 0)),
+        ], ignore_index=True)
+    return values, evidence
+
+
+def approval_share(piece_geometry, change_dates, year: int, approvals: pd.DataFrame | None,
+                   report: Report) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Legal share of each change piece: planar share covered by approvals in force at GXSJ.
+
+    Parameters
+    ----------
+    piece_geometry : array of shapely geometries
+        The pieces (arable → construction) in their own CRS.
+    change_dates : array of datetime64
+        GXSJ per piece; a missing date counts as the year end (the change happened in ``year``).
+    approvals : GeoDataFrame or None
+        JSYDSP already in the pieces' CRS; None means no approvals (all illegal).
+
+    Returns
+    -------
+    share : ndarray in [0, 1]
+    piece_index, approval_index : the pairs used.
+    """
+    n = len(piece_geometry)
+    if approvals is None or len(approvals) == 0 or n == 0:
+        return np.zeros(n), np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    dates = pd.to_datetime(pd.Series(change_dates), errors="coerce").to_numpy(dtype="datetime64[ns]")
+    undated = np.isnat(dates)
+    if undated.any():
+        report.info("DLTBGXGC", "undated-change", f"{int(undated.sum())} arable → construction "
+                    f"pieces have no GXSJ; they are checked against approvals in force at "
+                    f"{year}-12-31.", year=year)
+        dates = np.where(undated, np.datetime64(f"{year}-12-31", "ns"), dates)
+    approved_on = approvals["PZRQ"].to_numpy(dtype="datetime64[ns]")
+
+    def in_force(piece_idx, approval_idx):
+        when = approved_on[approval_idx]
+        return ~np.isnat(when) & (when <= dates[piece_idx])
+
+    return covered_share(piece_geometry, np.asarray(approvals.geometry.values, dtype=object),
+                         keep=in_force)

@@ -1,0 +1,95 @@
+"""Indicators of the city's opinion on farmland protection (聊政发〔2018〕34号).
+
+City-level control figures for 2020:
+
+* 国土开发强度 (development intensity) = construction land ÷ total land area ≤ 18.31 %, with
+  construction land = Σ TBMJ of construction-group parcels and total = Σ TBMJ of all parcels;
+* 城镇工矿用地 (urban and industrial-mining space) ≤ 75.75 万亩: Σ TBDLMJ of construction
+  parcels with 城镇村属性码 201/202/203/204 (and their ``A`` 独立工业 variants), or in 二调 data
+  the codes 201–204;
+* 土地供应率 (land-supply rate) = supplied ÷ approved ≥ 80 % (CITYSTATS);
+* 单位GDP建设用地 (construction land per unit GDP): change against the period's base year,
+  target −23 % (CITYSTATS GDP, construction land from the DLTB snapshots).
+
+And the opinion's deduction triggers per unit, as 0/1 flags: a protection target missed, an
+accountability event (挂牌督办, 警示约谈, 公开通报, 重大违法案件), the 15 % illegal ratio reached.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .catalogue import OPINION_LIMITS
+from .occupation import ratio
+
+CITYSTATS_COLUMNS = ("approved_mu", "supplied_mu", "gdp_100m_yuan")
+
+
+def citystats_parts(stats: pd.DataFrame | None, year: int, base_year: int,
+                    base_construction_m2: float) -> dict[str, float]:
+    """City-only components of one year: approved and supplied 亩, GDP and the base year's figures.
+
+    Missing rows or columns give NaN (the indicator is then empty).
+    """
+    out = {"citystats_approved_mu": np.nan, "citystats_supplied_mu": np.nan, "gdp_100m_yuan": np.nan,
+           "base_construction_m2": base_construction_m2, "base_gdp_100m_yuan": np.nan}
+    if stats is None:
+        return out
+    years = stats["year"].to_numpy(dtype="float64", na_value=np.nan)
+
+    def value(column, when):
+        if column not in stats:
+            return np.nan
+        rows = stats.loc[years == when, column].to_numpy(dtype="float64", na_value=np.nan)
+        return float(rows.sum()) if len(rows) and not np.isnan(rows).all() else np.nan
+
+    out["citystats_approved_mu"] = value("approved_mu", year)
+    out["citystats_supplied_mu"] = value("supplied_mu", year)
+    out["gdp_100m_yuan"] = value("gdp_100m_yuan", year)
+    out["base_gdp_100m_yuan"] = value("gdp_100m_yuan", base_year)
+    return out
+
+
+def opinion_metrics(v: pd.DataFrame, m: dict[str, np.ndarray], level: str) -> dict[str, np.ndarray]:
+    """Opinion indicators from components ``v`` and already derived metrics ``m``.
+
+    Limits and ``*_ok`` checks are given on the city row only: the control figures are the
+    city's; a county's development intensity is shown for information.
+    """
+    def col(name):
+        return v[name].to_numpy(dtype="float64") if name in v else np.full(len(v), np.nan)
+
+    out = {}
+    out["development_intensity"] = ratio(col("group_construction_m2"), col("total_m2"))
+    out["urban_industrial_space_mu"] = m["urban_industrial_space_mu"]
+    if level == "city":
+        out["land_supply_rate"] = ratio(col("citystats_supplied_mu"), col("citystats_approved_mu"))
+        per_gdp = ratio(col("group_construction_m2"), col("gdp_100m_yuan"))
+        base_per_gdp = ratio(col("base_construction_m2"), col("base_gdp_100m_yuan"))
+        out["construction_land_per_gdp_change"] = ratio(per_gdp, base_per_gdp) - 1.0
+        for name, (limit, kind) in OPINION_LIMITS.items():
+            value = out[name]
+            out[f"{name}_limit"] = np.full(len(v), limit)
+            with np.errstate(invalid="ignore"):
+                ok = value <= limit if kind == "max" else value >= limit
+            out[f"{name}_ok"] = np.where(np.isnan(value), np.nan, ok.astype("float64"))
+
+    missed_arable = _below(m["arable_mu"], m["arable_target_mu"])
+    missed_bf = _below(m["basic_farmland_mu"], m["basic_farmland_target_mu"])
+    either = np.where((missed_arable == 1) | (missed_bf == 1), 1.0,
+                      np.where(np.isnan(missed_arable) | np.isnan(missed_bf), np.nan, 0.0))
+    out["opinion_trigger_target_missed"] = either
+    events = m["events_count"]
+    out["opinion_trigger_events"] = np.where(np.isnan(events), np.nan, (events > 0).astype("float64"))
+    out["opinion_trigger_illegal_ratio"] = m["illegal_ratio_flag"]
+    return out
+
+
+def _below(value, target) -> np.ndarray:
+    """1.0 where value < target, 0.0 where not, NaN where either is missing."""
+    value = np.asarray(value, dtype="float64")
+    target = np.asarray(target, dtype="float64")
+    with np.errstate(invalid="ignore"):
+        below = (value < target).astype("float64")
+    return np.where(np.isnan(value) | np.isnan(target), np.nan, below)

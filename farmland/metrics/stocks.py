@@ -1,0 +1,197 @@
+"""Stocks at a year end: retained arable land, basic farmland, quality grade, land by group.
+
+Retained arable land (耕地保有量) is Σ TBDLMJ over arable parcels (011/012/013, 0101/0102/0103):
+TBDLMJ already excludes the 田坎 deduction (三调: KCMJ = round(TBMJ × KCXS, 2); 二调 also 线状/零星
+地物), domain.md §3.4. Basic farmland is Σ YJJBNTMJ (older layers: JBNTMJ). The quality grade
+(耕地等别, 1 best … 15) is averaged over arable parcels that carry one, weighted by TBDLMJ.
+
+Everything here is computed per parcel with numpy and summed per unit with ``np.bincount``; no
+parcel ids are kept for stocks except the arable parcels' BSM, which the area ledger needs to
+explain a ledger that does not close.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..landclass import LandClassTable, describe_unknown
+from ..report import Report
+from .parts import group_sums
+
+DLTB_COLUMNS = ["BSM", "DLBM", "ZLDWDM", "TBMJ", "KCXS", "KCMJ", "XZDWMJ", "LXDWMJ", "TBDLMJ",
+                "GDDB", "CZCSXM"]
+JBNTTB_COLUMNS = ["BSM", "ZLDWDM", "DLBM", "TBMJ", "KCMJ", "YJJBNTMJ"]
+
+URBAN_INDUSTRIAL_CZCSXM = ("201", "201A", "202", "202A", "203", "203A", "204", "204A")
+"""城镇村属性码 of 城市, 建制镇, 村庄, 盐田及采矿 (A: their 独立工业用地), the opinion's 城镇工矿 space."""
+URBAN_INDUSTRIAL_ERDIAO = ("201", "202", "203", "204")
+"""二调 codes 201 城市, 202 建制镇, 203 村庄, 204 采矿用地: the same space in the older scheme."""
+
+GRADE_MIN, GRADE_MAX = 1, 15
+
+
+@dataclass
+class ParcelSnapshot:
+    """One DLTB year end, reduced to per-unit sums and the arable parcels' areas.
+
+    Attributes
+    ----------
+    values : dict
+        Level → DataFrame of the ``dltb`` components (m², parcel counts by scheme) per unit.
+    arable : DataFrame
+        Arable parcels only: ``BSM``, one key column per level, ``arable_m2`` (TBDLMJ, m²) and
+        ``kcxs`` (deduction coefficient), for the ledger.
+    """
+
+    year: int
+    values: dict[str, pd.DataFrame]
+    arable: pd.DataFrame
+
+
+@dataclass
+class BasicFarmlandSnapshot:
+    """One JBNTTB year end: per-unit sums plus what the year-on-year overlays need."""
+
+    year: int
+    values: dict[str, pd.DataFrame]
+    bsm: np.ndarray
+    keys: dict[str, np.ndarray]
+    area_m2: np.ndarray
+    geometry: np.ndarray | None
+    crs: object
+
+
+def _number(frame: pd.DataFrame, name: str) -> np.ndarray:
+    if name in frame:
+        return frame[name].to_numpy(dtype="float64", na_value=np.nan)
+    return np.full(len(frame), np.nan)
+
+
+def parcel_snapshot(frame: pd.DataFrame, year: int, keys: dict[str, np.ndarray],
+                    land_classes: LandClassTable, report: Report) -> ParcelSnapshot:
+    """Per-unit stock components of a DLTB snapshot.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        DLTB as read by :func:`farmland.layers.read_layer` (standard names, areas in m²).
+    keys : dict
+        Level → unit code per parcel (from :mod:`.attribution`).
+
+    Notes
+    -----
+    A parcel without TBDLMJ falls back to TBMJ − KCMJ (− XZDWMJ − LXDWMJ in 二调 data), with a
+    warning naming it; one without TBMJ counts 0 in the total area, also with a warning.
+    """
+    n = len(frame)
+    dlbm = frame["DLBM"]
+    group = land_classes.group_of(dlbm)
+    scheme = land_classes.scheme_of(dlbm)
+    ids = frame["BSM"].to_numpy(dtype=object)
+
+    unknown = land_classes.unknown_codes(dlbm)
+    if len(unknown):
+        report.warning("DLTB", "unknown-code", f"land-class codes not in the land-class table: "
+                       f"{describe_unknown(unknown)}. Their parcels count in no group's metrics "
+                       "(group_unknown_mu); fix the codes or report the table gap.", year=year,
+                       field="DLBM", ids=ids[group == "unknown"])
+
+    tbmj = _number(frame, "TBMJ")
+    if np.isnan(tbmj).any():
+        report.warning("DLTB", "missing-area", "parcels without TBMJ count 0 in the total area; "
+                       "fill TBMJ (statutory ellipsoidal area, m²).", year=year, field="TBMJ",
+                       ids=ids[np.isnan(tbmj)])
+        tbmj = np.nan_to_num(tbmj)
+    arable = group == "arable"
+    tbdlmj = _number(frame, "TBDLMJ")
+    missing = np.isnan(tbdlmj)
+    if missing.any():
+        fallback = tbmj - np.nan_to_num(_number(frame, "KCMJ"))
+        for older in ("XZDWMJ", "LXDWMJ"):
+            fallback -= np.nan_to_num(_number(frame, older))
+        tbdlmj = np.where(missing, fallback, tbdlmj)
+        if (missing & arable).any():
+            report.warning("DLTB", "missing-tbdlmj", "arable parcels without TBDLMJ were counted as "
+                           "TBMJ − KCMJ; fill TBDLMJ at the source.", year=year, field="TBDLMJ",
+                           ids=ids[missing & arable])
+
+    arable_m2 = np.where(arable, tbdlmj, 0.0)
+    gddb = _number(frame, "GDDB")
+    graded = arable & (gddb >= GRADE_MIN) & (gddb <= GRADE_MAX)
+    construction = group == "construction"
+    urban = np.zeros(n, dtype=bool)
+    if "CZCSXM" in frame:
+        czcsxm = frame["CZCSXM"].astype("string").str.strip().str.upper()
+        urban |= (scheme == "sandiao") & czcsxm.isin(URBAN_INDUSTRIAL_CZCSXM).to_numpy(
+            dtype=bool, na_value=False)
+    code_text = dlbm.astype("string").str.strip()
+    urban |= (scheme == "erdiao") & code_text.isin(URBAN_INDUSTRIAL_ERDIAO).to_numpy(
+        dtype=bool, na_value=False)
+    urban &= construction
+
+    columns = {
+        "arable_m2": arable_m2,
+        "grade_weighted_m2": np.where(graded, gddb * tbdlmj, 0.0),
+        "graded_m2": np.where(graded, tbdlmj, 0.0),
+        "total_m2": tbmj,
+        **{f"group_{g}_m2": np.where(group == g, tbmj, 0.0)
+           for g in ("arable", "agricultural", "construction", "unused", "unknown")},
+        "urban_industrial_m2": np.where(urban, tbdlmj, 0.0),
+        "dltb_erdiao_n": (scheme == "erdiao").astype("float64"),
+        "dltb_sandiao_n": (scheme == "sandiao").astype("float64"),
+    }
+    values = {level: group_sums(key, columns) for level, key in keys.items()}
+    for level, table in values.items():
+        _warn_mixed_scheme("DLTB", year, table, "dltb", report, level)
+
+    kcxs = _number(frame, "KCXS")
+    kcmj = _number(frame, "KCMJ")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kcxs = np.where(np.isnan(kcxs), np.where(tbmj > 0, kcmj / tbmj, np.nan), kcxs)
+    arable_frame = pd.DataFrame({"BSM": ids[arable], "arable_m2": arable_m2[arable],
+                                 "kcxs": np.nan_to_num(kcxs[arable])})
+    for level, key in keys.items():
+        arable_frame[level] = key[arable]
+    return ParcelSnapshot(year=year, values=values, arable=arable_frame)
+
+
+def _warn_mixed_scheme(layer: str, year, table: pd.DataFrame, prefix: str, report: Report,
+                       level: str) -> None:
+    erdiao, sandiao = table[f"{prefix}_erdiao_n"], table[f"{prefix}_sandiao_n"]
+    mixed = table.index[(erdiao > 0) & (sandiao > 0)]
+    if len(mixed):
+        detail = ", ".join(f"{u} ({int(erdiao[u])} 二调 / {int(sandiao[u])} 三调)" for u in mixed[:5])
+        report.warning(layer, "mixed-scheme", f"{level} units mix 二调 3-digit and 三调 4-digit codes "
+                       f"in one snapshot: {detail}. Their basis (口径) follows the majority; convert "
+                       "the minority codes at the source.", year=year)
+
+
+def bf_snapshot(frame: pd.DataFrame, year: int, keys: dict[str, np.ndarray],
+                land_classes: LandClassTable, report: Report) -> BasicFarmlandSnapshot:
+    """Per-unit basic-farmland area (Σ YJJBNTMJ, m²) and the parcels for year-on-year overlays."""
+    ids = frame["BSM"].to_numpy(dtype=object)
+    area = _number(frame, "YJJBNTMJ")
+    missing = np.isnan(area)
+    if missing.any():
+        fallback = np.nan_to_num(_number(frame, "TBMJ")) - np.nan_to_num(_number(frame, "KCMJ"))
+        area = np.where(missing, fallback, area)
+        report.warning("JBNTTB", "missing-area", "basic-farmland parcels without YJJBNTMJ were "
+                       "counted as TBMJ − KCMJ; fill YJJBNTMJ at the source.", year=year,
+                       field="YJJBNTMJ", ids=ids[missing])
+    if "DLBM" in frame:
+        scheme = land_classes.scheme_of(frame["DLBM"])
+    else:
+        scheme = np.full(len(frame), "unknown", dtype=object)
+    columns = {"bf_m2": area, "bf_erdiao_n": (scheme == "erdiao").astype("float64"),
+               "bf_sandiao_n": (scheme == "sandiao").astype("float64")}
+    values = {level: group_sums(key, columns) for level, key in keys.items()}
+    geometry = None
+    crs = None
+    if "geometry" in frame:
+        geometry = np.asarray(frame.geometry.values, dtype=object)
+        crs = frame.crs
+    return BasicFarmlandSnapshot(year=year, values=values, bsm=ids, keys=keys, area_m2=area,
+                                 geometry=geometry, crs=crs)

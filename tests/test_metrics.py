@@ -1,0 +1,478 @@
+"""Metrics on the tiny city (tests/tiny_city.py), every expected number worked out by hand.
+
+Conventions of the arithmetic below: areas in m², 亩 = m² × 0.0015; A = 东昌府区 371502, B = 阳谷县
+371521, Z = 经开区 371571 (a development zone: the cells x 200–300 of A), city = 371500.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from farmland import Workspace
+from farmland.errors import LayerError, WorkspaceError
+from farmland.metrics import CONTRACT_METRICS, TABLE_COLUMNS, compute_metrics, metrics_for_scoring
+from farmland.report import Report
+from tiny_city import PIECES, TOML, dltb, write_tiny_city
+
+A, B, Z, CITY = "371502", "371521", "371571", "371500"
+ALL_PHASES = ("annual", "midterm", "final")
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    return write_tiny_city(tmp_path_factory.mktemp("tiny") / "city")
+
+
+@pytest.fixture(scope="module")
+def run(city):
+    report = Report(strict=True)
+    messages = []
+    result = compute_metrics(Workspace.load(city), level="county", phases=ALL_PHASES,
+                             report=report, progress=messages.append)
+    return result, report, messages
+
+
+@pytest.fixture(scope="module")
+def result(run):
+    return run[0]
+
+
+def value(result, code, metric, phase="annual", year=2016):
+    t = result.table
+    row = t[(t["xzqdm"] == code) & (t["metric"] == metric) & (t["phase"] == phase) & (t["year"] == year)]
+    assert len(row) == 1, (code, metric, phase, year, len(row))
+    return float(row["value"].iloc[0])
+
+
+def check(result, expected: dict, phase="annual", year=2016):
+    for (code, metric), want in expected.items():
+        got = value(result, code, metric, phase, year)
+        if want is None:
+            assert math.isnan(got), (code, metric, got)
+        else:
+            assert got == pytest.approx(want, rel=1e-12, abs=1e-12), (code, metric, got, want)
+
+
+# -- stocks ------------------------------------------------------------------------------------
+
+
+def test_retained_arable_basic_farmland_and_attainment_2016(result):
+    check(result, {
+        # A: A16-01 TBDLMJ 4500 + a2 10000 + A16-03 7600 = 22100 m² → 33.15 亩 (target 33)
+        (A, "arable_mu"): 33.15, (A, "arable_target_mu"): 33.0,
+        (A, "arable_attainment"): 33.15 / 33.0, (A, "arable_margin_mu"): 0.15,
+        # B: b2 8500 + b3 10000 + B16-02 9000 = 27500 m² → 41.25 亩 (target 42)
+        (B, "arable_mu"): 41.25, (B, "arable_attainment"): 41.25 / 42.0,
+        (B, "arable_margin_mu"): -0.75,
+        # Z: its only arable parcel z1 became a pond (114) in 2016.
+        (Z, "arable_mu"): 0.0, (Z, "arable_attainment"): 0.0,
+        # city: 22100 + 27500 = 49600 m² → 74.4 亩; target 33 + 42 + 1 = 76
+        (CITY, "arable_mu"): 74.4, (CITY, "arable_target_mu"): 76.0,
+        (CITY, "arable_attainment"): 74.4 / 76.0,
+        # basic farmland 2016: A F1 4500 → 6.75; B F16-3 10000 + F5 9000 → 28.5; Z none
+        (A, "basic_farmland_mu"): 6.75, (B, "basic_farmland_mu"): 28.5, (Z, "basic_farmland_mu"): 0.0,
+        (A, "basic_farmland_attainment"): 6.75 / 20.0, (B, "basic_farmland_attainment"): 28.5 / 25.0,
+        (CITY, "basic_farmland_mu"): 35.25, (CITY, "basic_farmland_attainment"): 35.25 / 46.0,
+    })
+
+
+def test_quality_grade_is_weighted_by_tbdlmj_over_graded_arable_parcels(result):
+    check(result, {
+        # A: (4500×5 + 10000×7 + 7600×6) / (4500 + 10000 + 7600) = 138100 / 22100
+        (A, "mean_quality_grade"): 138100 / 22100,
+        # B: b3 has no grade → (8500×9 + 9000×10) / 17500 = 166500 / 17500
+        (B, "mean_quality_grade"): 166500 / 17500,
+        (Z, "mean_quality_grade"): None,  # no arable land: nothing to average
+        (CITY, "mean_quality_grade"): (138100 + 166500) / (22100 + 17500),
+    })
+
+
+def test_land_by_group_adds_up_to_the_total(result):
+    # A 2016: arable TBMJ 5000 + 10000 + 8000; 031 forest 2000; construction 5000 (202) + 10000 (203)
+    check(result, {(A, "group_arable_mu"): 34.5, (A, "group_agricultural_mu"): 3.0,
+                   (A, "group_construction_mu"): 22.5, (A, "total_area_mu"): 60.0,
+                   (CITY, "total_area_mu"): 150.0})
+
+
+def test_first_data_year_has_no_change_and_stocks_of_the_base_year(result):
+    # 2015: A 9000 + 10000 + 9500 = 28500 → 42.75; Z z1 10000 → 15; B 28000 → 42
+    check(result, {(A, "arable_mu"): 42.75, (Z, "arable_mu"): 15.0, (B, "arable_mu"): 42.0,
+                   (A, "arable_change_mu"): None, (CITY, "arable_change_mu"): None}, year=2015)
+
+
+# -- flows -------------------------------------------------------------------------------------
+
+
+def test_reported_occupation_reaching_exactly_15_percent_is_flagged(result):
+    check(result, {
+        # A: W1 + W2 → occupied 2000.1 + 1999.9 = 4000 m² (6 亩), illegal 300.3 + 299.7 = 600 m²
+        (A, "construction_on_arable_mu"): 6.0, (A, "illegal_arable_mu"): 0.9,
+        (A, "illegal_ratio"): 0.15, (A, "illegal_ratio_flag"): 1.0,
+        # B: W3 occupies nothing but is illegal (500 m²): ratio empty, flagged anyway
+        (B, "construction_on_arable_mu"): 0.0, (B, "illegal_arable_mu"): 0.75,
+        (B, "illegal_ratio"): None, (B, "illegal_ratio_flag"): 1.0,
+        # Z: W5 lies in the zone though coded 371502: 2000 m² occupied, 200 illegal → 10 %
+        (Z, "construction_on_arable_mu"): 3.0, (Z, "illegal_ratio"): 0.1,
+        (Z, "illegal_ratio_flag"): 0.0,
+        # city: occupied 6000 m² = 9 亩, illegal 1300 m² = 1.95 亩: ratio from sums, not averaged
+        (CITY, "construction_on_arable_mu"): 9.0, (CITY, "illegal_ratio"): 1300 / 6000,
+        (CITY, "illegal_ratio_flag"): 1.0,
+    })
+    # W4 (JCNF 2015) counts in 2015 only: 9999 m² → 14.9985 亩
+    assert value(result, A, "construction_on_arable_mu", year=2015) == pytest.approx(14.9985)
+
+
+def test_derived_occupation_net_of_tiankan_split_by_approvals_in_force(result):
+    check(result, {
+        # a1 → 202: 5000 m² × (1 − 0.10) = 4500 m² = 6.75 亩. J1 (x 0–25) and J1b (x 0–20)
+        # overlap; their union covers half of the piece (x 0–50) → legal 2250, illegal 2250.
+        (A, "derived_construction_on_arable_mu"): 6.75, (A, "derived_illegal_arable_mu"): 3.375,
+        (A, "derived_illegal_ratio"): 0.5,
+        # b1 → 203 on 2016-09-01; J2 was approved 2016-12-01, too late: all 15 亩 illegal.
+        (B, "derived_construction_on_arable_mu"): 15.0, (B, "derived_illegal_arable_mu"): 15.0,
+        (B, "derived_illegal_ratio"): 1.0,
+        (Z, "derived_illegal_ratio"): None,
+        (CITY, "derived_illegal_ratio"): (2250 + 10000) / (4500 + 10000),
+    })
+    # 2017: b3 → 203 on 2017-05-01 under J3 (2017-01-01): 15 亩, all legal.
+    check(result, {(B, "derived_construction_on_arable_mu"): 15.0,
+                   (B, "derived_illegal_arable_mu"): 0.0}, year=2017)
+
+
+def test_high_standard_farmland_against_the_task(result):
+    check(result, {
+        (A, "hsf_built_mu"): 30.0, (A, "hsf_task_mu"): 40.0, (A, "hsf_completion"): 0.75,  # G1
+        (B, "hsf_built_mu"): 60.0, (B, "hsf_completion"): 1.2,  # G3 (G2 is of 2015)
+        # G5 is coded 371502 but lies in the zone; the zone has no task → completion empty.
+        (Z, "hsf_built_mu"): 9.0, (Z, "hsf_task_mu"): None, (Z, "hsf_completion"): None,
+        # the city's task is the sum of the tasks set: 40 + 50; built 30 + 60 + 9
+        (CITY, "hsf_built_mu"): 99.0, (CITY, "hsf_task_mu"): 90.0, (CITY, "hsf_completion"): 99 / 90,
+    })
+
+
+def test_occupation_compensation_ledger(result):
+    check(result, {
+        (A, "occupied_mu"): 6.75, (A, "supplemented_mu"): 8.0, (A, "balance_mu"): 1.25,
+        (A, "paddy_balance_mu"): 1.0, (A, "grain_capacity_balance_t"): 3.2 - 2.7,
+        (A, "supplemented_upper_level_mu"): 8.0,  # P2 is 省统筹
+        (B, "occupied_mu"): 15.0, (B, "supplemented_mu"): 13.5, (B, "balance_mu"): -1.5,
+        (Z, "occupied_mu"): 0.0, (Z, "balance_mu"): 0.0,  # no rows: a flow of 0, not empty
+        (CITY, "balance_mu"): 21.5 - 21.75,
+    })
+
+
+def test_basic_farmland_occupied_and_redesignated(result):
+    check(result, {
+        # F1 (2015, 9000 m² net) is half covered by the a1 → 202 piece: 4500 m² = 6.75 亩
+        (A, "bf_occupied_mu"): 6.75, (A, "bf_redesignated_mu"): 0.0,
+        # F2 wholly under b1 → 203: 15 亩. F5 is new land (13.5 亩); F16-3 is F3 renumbered and
+        # lies on 2015 basic farmland, so it is not counted as 补划.
+        (B, "bf_occupied_mu"): 15.0, (B, "bf_redesignated_mu"): 13.5, (B, "bf_balance_mu"): -1.5,
+        # F4 went with z1 to a pond: lost (change −15) but not occupied by construction.
+        (Z, "bf_occupied_mu"): 0.0, (Z, "basic_farmland_change_mu"): -15.0,
+    })
+
+
+def test_area_ledger_closes_where_change_records_explain_everything(result):
+    check(result, {
+        # A: 42.75 − 3.375 (legal) − 3.375 (illegal) − 2.85 (a3 → 031: 2000 × 0.95) = 33.15
+        (A, "arable_opening_mu"): 42.75, (A, "arable_loss_construction_legal_mu"): 3.375,
+        (A, "arable_loss_construction_illegal_mu"): 3.375, (A, "arable_loss_ecological_mu"): 2.85,
+        (A, "arable_internal_change_mu"): 0.0, (A, "ledger_residual_mu"): 0.0,
+        (A, "arable_change_mu"): -9.6,
+        # Z: z1 → 114 pond, a restructuring loss of 15 亩
+        (Z, "arable_loss_restructuring_mu"): 15.0, (Z, "ledger_residual_mu"): 0.0,
+        # B: 42 − 15 + 13.5 (b4 104 → 012, net of the new parcel's KCXS 0.10: 9000 m²) = 40.5,
+        # but the snapshot says 41.25: b2's coefficient went 0.20 → 0.15 without a record.
+        (B, "arable_gain_mu"): 13.5, (B, "arable_gain_other_mu"): 13.5,
+        (B, "ledger_residual_mu"): 0.75, (B, "arable_change_mu"): -0.75,
+    })
+    assert result.evidence(B, "ledger_residual_mu", "annual", 2016) == ("DLTB:b2",)
+
+
+def test_ledger_that_does_not_close_is_a_warning_naming_the_parcel(run):
+    _, report, _ = run
+    ledger = [f for f in report.warnings if f.check == "ledger-not-closing"]
+    assert len(ledger) == 1
+    assert ledger[0].year == 2016 and ledger[0].ids == ("DLTB:b2",)
+    assert "371521 +0.7500 亩" in ledger[0].message
+
+
+def test_events_checklist_and_opinion_triggers(result):
+    check(result, {
+        (B, "events_count"): 2.0, (B, "events_interview_count"): 1.0,
+        (B, "events_major_case_count"): 1.0, (A, "events_count"): 0.0,  # A's 2015 event: not 2016
+        (A, "checklist.制度建设"): 0.75,  # mean of 1.0 and 0.5
+        (B, "checklist.动态监测"): 0.8, (B, "checklist.制度建设"): None,
+        # A met its arable target but not basic farmland (6.75 < 20); B missed arable (41.25 < 42)
+        (A, "opinion_trigger_target_missed"): 1.0, (B, "opinion_trigger_target_missed"): 1.0,
+        (A, "opinion_trigger_events"): 0.0, (B, "opinion_trigger_events"): 1.0,
+        (A, "opinion_trigger_illegal_ratio"): 1.0, (Z, "opinion_trigger_illegal_ratio"): 0.0,
+    })
+
+
+def test_city_opinion_indicators(result):
+    check(result, {
+        # construction land 2016: A16-02 5000 + a4 10000 + z2 10000 + B16-01 10000 = 35000 m²
+        # of 100000 m² in all → 35 %, over the 18.31 % limit
+        (CITY, "development_intensity"): 0.35, (CITY, "development_intensity_limit"): 0.1831,
+        (CITY, "development_intensity_ok"): 0.0,
+        # 城镇工矿 (二调 201–204): the same 35000 m² → 52.5 亩 ≤ 757 500 亩
+        (CITY, "urban_industrial_space_mu"): 52.5, (CITY, "urban_industrial_space_mu_ok"): 1.0,
+        (CITY, "land_supply_rate"): 170 / 200, (CITY, "land_supply_rate_ok"): 1.0,
+        # per GDP: 2016 52.5 亩 / 110 against 2015 (a4 + z2 = 30 亩) / 100
+        (CITY, "construction_land_per_gdp_change"): (52.5 / 110) / (30 / 100) - 1,
+        (CITY, "construction_land_per_gdp_change_ok"): 0.0,
+    })
+    county_metrics = set(result.table.loc[result.table["level"] == "county", "metric"])
+    assert "development_intensity_limit" not in county_metrics  # the limits are the city's
+
+
+def test_landcover_pixels_per_unit_with_the_zone_burnt_over_its_host(result):
+    # 10 m pixels, cropland west of x = 250: A (x 0–200) 400 px → 60 亩; Z 100 + 100 px;
+    # B all built-up
+    check(result, {(A, "landcover_cropland_mu"): 60.0, (A, "landcover_built_mu"): 0.0,
+                   (Z, "landcover_cropland_mu"): 15.0, (Z, "landcover_built_mu"): 15.0,
+                   (B, "landcover_built_mu"): 60.0, (CITY, "landcover_cropland_mu"): 75.0})
+
+
+# -- periods -----------------------------------------------------------------------------------
+
+
+def test_midterm_sums_flows_and_takes_stocks_at_the_last_year_end(result):
+    check(result, {
+        (A, "arable_mu"): 33.15, (B, "arable_mu"): 26.25,  # 2017: B lost b3 (15 亩)
+        (A, "arable_change_mu"): 33.15 - 42.75, (B, "arable_change_mu"): 26.25 - 42.0,
+        (B, "construction_on_arable_mu"): 0.0 + 15.0, (B, "illegal_arable_mu"): 0.75,
+        (B, "illegal_ratio"): 0.75 / 15.0,
+        # the 15 % rule is per calendar year: B reached it in 2016, so the span is flagged
+        (B, "illegal_ratio_flag"): 1.0,
+        (B, "derived_construction_on_arable_mu"): 30.0, (B, "derived_illegal_ratio"): 0.5,
+        (A, "hsf_built_mu"): 45.0, (A, "hsf_task_mu"): 80.0, (A, "hsf_completion"): 45 / 80,
+        (A, "checklist.制度建设"): 0.5,  # rows 1.0, 0.5 (2016) and 0.0 (2017)
+        (B, "occupied_mu"): 30.0, (B, "bf_occupied_mu"): 30.0, (B, "ledger_residual_mu"): 0.75,
+        (A, "arable_opening_mu"): 42.75,  # the first year's opening
+        (CITY, "land_supply_rate"): (170 + 90) / (200 + 100),
+    }, phase="midterm", year=2017)
+    t = result.table
+    mid = t[t["phase"] == "midterm"]
+    assert set(mid["start_year"]) == {2016} and set(mid["year"]) == {2017}
+
+
+def test_partial_final_span_is_reported(run):
+    result, report, _ = run
+    assert any(f.check == "partial-span" and "2016–2017" in f.message for f in report.warnings)
+    assert value(result, B, "arable_mu", "final", 2017) == pytest.approx(26.25)
+
+
+# -- units, evidence, table shape ----------------------------------------------------------------
+
+
+def test_zone_is_detected_and_said(run):
+    result, report, _ = run
+    info = [f for f in report.findings if f.check == "spatial-units"]
+    assert len(info) == 1 and "371571" in info[0].message
+    units = result.table.loc[result.table["level"] == "county", ["xzqdm", "xzqmc"]].drop_duplicates()
+    assert dict(units.itertuples(index=False)) == {A: "东昌府区", B: "阳谷县", Z: "聊城经济技术开发区"}
+
+
+def test_evidence_ids_per_figure(result):
+    ev = result.evidence
+    assert ev(A, "construction_on_arable_mu", "annual", 2016) == ("WPZF:W1", "WPZF:W2")
+    assert ev(Z, "construction_on_arable_mu", "annual", 2016) == ("WPZF:W5",)
+    assert ev(A, "derived_illegal_ratio", "annual", 2016) == ("DLTBGXGC:a1", "JSYDSP:J1", "JSYDSP:J1b")
+    assert ev(B, "bf_occupied_mu", "annual", 2016) == ("DLTBGXGC:b1", "JBNTTB:F2")
+    assert ev(B, "bf_redesignated_mu", "annual", 2016) == ("JBNTTB:F5",)
+    assert ev(A, "occupied_mu", "annual", 2016) == ("ZBPH:2",)  # spreadsheet row numbers
+    assert ev(B, "events_count", "annual", 2016) == ("EVENTS:2", "EVENTS:3")
+    assert ev(CITY, "hsf_built_mu", "annual", 2016) == ("GBZNT:G1", "GBZNT:G3", "GBZNT:G5")
+    assert ev(A, "arable_mu", "annual", 2016) == ()  # stocks carry no parcel list
+    assert ev(B, "construction_on_arable_mu", "midterm", 2017) == ("WPZF:W6",)
+    with pytest.raises(KeyError):
+        ev(A, "no_such_metric", "annual", 2016)
+
+
+def test_table_columns_units_and_basis(result):
+    t = result.table
+    assert list(t.columns) == TABLE_COLUMNS
+    assert not t.duplicated(["xzqdm", "level", "phase", "year", "metric"]).any()
+    rows = t.set_index(["xzqdm", "phase", "year", "metric"])
+    assert rows.loc[(A, "annual", 2016, "arable_mu"), "unit"] == "mu"
+    assert rows.loc[(A, "annual", 2016, "arable_mu"), "basis"] == "erdiao"
+    assert rows.loc[(A, "annual", 2016, "arable_target_mu"), "basis"] == "erdiao"
+    assert rows.loc[(A, "annual", 2016, "illegal_ratio_flag"), "unit"] == "flag"
+    assert rows.loc[(A, "annual", 2016, "occupied_mu"), "basis"] == ""
+    assert rows.loc[(A, "annual", 2016, "checklist.制度建设"), "unit"] == "fraction"
+
+
+def test_wide_puts_the_contract_columns_first(result):
+    wide = result.wide(level=("county", "city"), phase="annual", years=2016)
+    assert list(wide.columns[:3]) == ["xzqdm", "xzqmc", "year"]
+    assert list(wide.columns[3:3 + len(CONTRACT_METRICS)]) == list(CONTRACT_METRICS)
+    assert list(wide["xzqdm"]) == [A, B, Z, CITY]
+    assert wide.loc[wide["xzqdm"] == CITY, "arable_mu"].item() == pytest.approx(74.4)
+
+
+def test_metrics_for_scoring_picks_the_span_for_a_later_year(result):
+    frame, evidence = metrics_for_scoring(result, "midterm", 2018)  # held in the period's third year
+    assert list(frame["xzqdm"]) == [A, B, Z] and set(frame["year"]) == {2017}
+    assert evidence(B, "construction_on_arable_mu") == ("WPZF:W6",)
+    frame, _ = metrics_for_scoring(result, "annual", 2016)
+    assert frame.loc[frame["xzqdm"] == A, "arable_mu"].item() == pytest.approx(33.15)
+    with pytest.raises(WorkspaceError):
+        metrics_for_scoring(result, "annual", 2030)
+
+
+def test_progress_is_called_per_layer_read(run):
+    _, _, messages = run
+    assert "读取 DLTB 2016" in messages and "读取 DLTBGXGC 2017" in messages
+    assert messages.count("读取 JSYDSP") == 1  # a layer without {year} is read once per run
+
+
+# -- other levels ----------------------------------------------------------------------------------
+
+
+def test_township_level_groups_by_the_first_nine_characters(city):
+    result = compute_metrics(Workspace.load(city), [2016], level="township")
+    wide = result.wide(level="township").set_index("xzqdm")
+    # 371502001: A16-01 4500 + a2 10000 → 21.75; 371502002: A16-03 7600 → 11.4; 371502003: 0
+    # 371521001: b2 8500 → 12.75; 371521002: b3 10000 + B16-02 9000 → 28.5
+    assert wide["arable_mu"].to_dict() == pytest.approx(
+        {"371502001": 21.75, "371502002": 11.4, "371502003": 0.0, "371521001": 12.75,
+         "371521002": 28.5})
+    assert wide["arable_mu"].sum() == pytest.approx(74.4)  # = the city's
+    assert wide.loc["371521001", "ledger_residual_mu"] == pytest.approx(0.75)
+    # WPZF rows carry 6-digit codes only: no township figure rather than a wrong one
+    assert wide["construction_on_arable_mu"].isna().all()
+    assert set(result.table["level"]) == {"township"}
+
+
+def test_city_level_alone(city):
+    result = compute_metrics(Workspace.load(city), [2016], level="city")
+    assert set(result.table["xzqdm"]) == {CITY}
+    assert value(result, CITY, "arable_mu") == pytest.approx(74.4)
+
+
+# -- failures and findings ---------------------------------------------------------------------
+
+
+def test_parcel_matching_no_unit_is_an_error_naming_it(tmp_path):
+    parcels = dltb(2016)
+    parcels.loc[parcels["BSM"] == "a2", "ZLDWDM"] = "3715990010010000000"
+    root = write_tiny_city(tmp_path / "city", parcels={2016: parcels})
+    with pytest.raises(LayerError, match="a2"):
+        compute_metrics(Workspace.load(root), [2016])
+
+
+def test_series_break_is_marked_not_chained(tmp_path):
+    # The 2016 snapshot recoded to 三调 4-digit codes: comparing it with 二调 2015 is a break.
+    parcels = dltb(2016)
+    recode = {"012": "0102", "013": "0103", "202": "0702", "203": "0702", "031": "0301",
+              "114": "1104", "201": "0701"}
+    parcels["DLBM"] = parcels["DLBM"].map(recode)
+    root = write_tiny_city(tmp_path / "city", parcels={2016: parcels})
+    report = Report(strict=True)
+    result = compute_metrics(Workspace.load(root), [2016], report=report)
+    assert value(result, A, "series_break") == 1.0
+    assert value(result, A, "arable_change_mu") == pytest.approx(-9.6)  # kept, not dropped
+    rows = result.table.set_index(["xzqdm", "metric"])
+    assert rows.loc[(A, "arable_mu"), "basis"] == "sandiao"
+    assert rows.loc[(A, "arable_target_mu"), "basis"] == "erdiao"
+    assert any(f.check == "series-break" for f in report.warnings)
+    assert any(f.check == "target-basis" for f in report.findings)
+
+
+def test_a_layer_not_configured_leaves_its_metrics_empty_with_a_warning(tmp_path):
+    toml = TOML.replace('WPZF = "wpzf.gpkg:WPZF"\n', "")
+    root = write_tiny_city(tmp_path / "city", toml=toml)
+    report = Report(strict=True)
+    result = compute_metrics(Workspace.load(root), [2016], report=report)
+    assert math.isnan(value(result, A, "construction_on_arable_mu"))
+    assert math.isnan(value(result, A, "illegal_ratio_flag"))
+    assert value(result, A, "derived_construction_on_arable_mu") == pytest.approx(6.75)
+    assert any(f.layer == "WPZF" and f.check == "layer-not-configured" for f in report.warnings)
+
+
+def test_missing_change_records_of_an_assessed_year_is_an_error(tmp_path):
+    toml = TOML.replace('DLTBGXGC = "bgdc_{year}.gpkg:DLTBGXGC"',
+                        'DLTBGXGC = "gxgc_{year}.gpkg:DLTBGXGC"')
+    root = write_tiny_city(tmp_path / "city", toml=toml)
+    with pytest.raises(WorkspaceError, match="DLTBGXGC"):
+        compute_metrics(Workspace.load(root), [2016])
+
+
+def test_unknown_level_or_phase_is_refused(city):
+    ws = Workspace.load(city)
+    with pytest.raises(WorkspaceError, match="level"):
+        compute_metrics(ws, [2016], level="village")
+    with pytest.raises(WorkspaceError, match="phase"):
+        compute_metrics(ws, [2016], phases=("yearly",))
+
+
+TARGET_METRICS = ("arable_target_mu", "basic_farmland_target_mu", "hsf_task_mu")
+
+
+def test_city_rows_equal_the_sum_of_county_rows_for_every_additive_metric(result):
+    t = result.table
+    additive = t[t["unit"].isin(["mu", "t", "count"]) & ~t["metric"].str.endswith("_limit")
+                 & ~t["metric"].isin(TARGET_METRICS) & ~t["metric"].str.contains("margin")]
+    county = additive[additive["level"] == "county"].groupby(["phase", "year", "metric"])["value"] \
+        .sum(skipna=False)
+    city = additive[additive["level"] == "city"].set_index(["phase", "year", "metric"])["value"]
+    both = pd.concat({"county": county, "city": city}, axis=1)
+    assert len(both) > 100
+    np.testing.assert_allclose(both["city"], both["county"], rtol=1e-12, atol=1e-9)
+
+
+def test_ledger_explanation_names_records_whose_parcel_is_missing(tmp_path):
+    # The b4 → 012 record names a BGHTBBSM that is not in the 2016 snapshot: its gain is counted
+    # without a deduction (10000 m² instead of 9000), and B16-02 changed without a record.
+    pieces = [p if p[0] != "b4" else (p[0], "XX", *p[2:]) for p in PIECES[2016]]
+    root = write_tiny_city(tmp_path / "city", pieces={2016: pieces})
+    report = Report(strict=True)
+    result = compute_metrics(Workspace.load(root), [2016], report=report)
+    # B: 41.25 − (42 − 15 + 15) = −0.75 亩 (the +0.75 of b2 and −1.5 of the missing coefficient)
+    assert value(result, B, "ledger_residual_mu") == pytest.approx(-0.75)
+    assert set(result.evidence(B, "ledger_residual_mu", "annual", 2016)) == {
+        "DLTB:b2", "DLTB:B16-02", "DLTBGXGC:b4"}
+    assert any(f.check == "unresolved-after-parcel" and f.ids == ("DLTBGXGC:b4",)
+               for f in report.warnings)
+
+
+def test_without_approvals_legality_is_unknown_but_the_ledger_still_closes(tmp_path):
+    toml = TOML.replace('JSYDSP = "approvals.gpkg:JSYDSP"\n', "")
+    root = write_tiny_city(tmp_path / "city", toml=toml)
+    result = compute_metrics(Workspace.load(root), [2016], report=Report(strict=True))
+    assert value(result, A, "derived_construction_on_arable_mu") == pytest.approx(6.75)
+    assert math.isnan(value(result, A, "derived_illegal_arable_mu"))
+    assert math.isnan(value(result, A, "arable_loss_construction_legal_mu"))
+    assert value(result, A, "ledger_residual_mu") == pytest.approx(0.0, abs=1e-12)
+
+
+def test_renamed_county_codes_are_attributed_to_the_unit_xzq_uses():
+    import geopandas as gpd
+
+    from farmland.metrics.attribution import UnitSet
+
+    xzq = gpd.GeoDataFrame({"XZQDM": ["371503", "371502"], "XZQMC": ["茌平区", "东昌府区"]},
+                           geometry=[None, None])
+    report = Report(strict=True)
+    units = UnitSet.from_xzq(xzq, city_code=CITY, city_name="聊城市",
+                             parcel_codes={"371523", "371502"}, report=report)
+    assert units.zones == ()  # 371503 has parcels under its old code: not a development zone
+    codes = ["3715230010010000000", "3715020010010000000", "371503", "3715990010010000000"]
+    assert list(units.county_of(codes)) == ["371503", "371502", "371503", None]
+    assert list(units.township_of(codes)) == ["371503001", "371502001", None, "371599001"]
+    assert any(f.check == "unit-renamed" for f in report.findings)
+
+
+def test_county_and_township_in_one_run(city):
+    result = compute_metrics(Workspace.load(city), [2016], level=("county", "township"))
+    assert set(result.table["level"]) == {"county", "township"}
+    county = result.wide(level="county").set_index("xzqdm")["arable_mu"]
+    township = result.wide(level="township").set_index("xzqdm")["arable_mu"]
+    assert county.sum() == pytest.approx(township.sum()) == pytest.approx(74.4)
