@@ -389,6 +389,9 @@ def read_layer(
     if not parts:
         return None
     target_crs = _common_crs(ws, parts)
+    # Each file's own CRS, for checks that must be made in the frame the data were drawn in.
+    source_crs = {str(p[SOURCE_COLUMN].iloc[0]): p.crs for p in parts
+                  if getattr(p, "crs", None) is not None and len(p)}
     if any(isinstance(p, gpd.GeoDataFrame) for p in parts):
         parts = [p.to_crs(target_crs) if p.crs is not None and not p.crs.equals(target_crs) else p
                  for p in parts]
@@ -400,6 +403,7 @@ def read_layer(
     frame.attrs["layer"] = layer
     frame.attrs["year"] = year
     frame.attrs["files"] = [str(p) for p in paths]
+    frame.attrs["source_crs"] = source_crs
     return frame
 
 

@@ -99,3 +99,34 @@ def test_cli_bad_toml_exits_1(ws):
     (ws / "farmland.toml").write_text("[city\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["validate", str(ws)])
     assert result.exit_code == 1 and "not valid TOML" in result.output and "Traceback" not in result.output
+
+
+def test_parcels_are_checked_for_overlap_in_their_own_zone(tmp_path):
+    """A zone-38 county read beside a zone-39 one: its split edges must not look like overlaps.
+
+    Two 2 km × 1 km parcels share an edge; one carries an extra vertex in the middle of it (as a
+    split leaves). Straight in zone 38, that edge bends by ~1 mm in zone 39, which would look like
+    a 0.4 m² overlap if checked there.
+    """
+    import geopandas as gpd
+    from builders import WORKSPACE_TOML, xzq_frame
+
+    toml = WORKSPACE_TOML.replace('DLTB = "bgdc_{year}.gpkg:DLTB"', 'DLTB = "counties/*/dltb_{year}.gpkg:DLTB"')
+    root = write_workspace(tmp_path / "ws", toml=toml)
+    x, y = 38_400_000.0, 4_000_000.0  # zone 38, ~112.9°E: well away from CM 114°E and 117°E
+    left = shapely.box(x, y, x + 2000, y + 1000)
+    right = shapely.Polygon([(x + 2000, y), (x + 4000, y), (x + 4000, y + 1000), (x + 2000, y + 1000),
+                             (x + 2000, y + 500)])
+    west = dltb_frame(2016).iloc[:2].copy()
+    west["geometry"] = [left, right]
+    west = west.set_crs("EPSG:4526", allow_override=True)
+    east = dltb_frame(2016).iloc[2:]
+    for code, part in (("a_371521", east), ("b_371502", west)):  # the zone-39 file sorts first
+        (root / "counties" / code).mkdir(parents=True)
+        for year in range(2015, 2021):
+            part.assign(SJNF=year).to_file(root / "counties" / code / f"dltb_{year}.gpkg", layer="DLTB")
+    report = validate_workspace(root, check_areas=False)
+    assert "overlap" not in _checks(report), [f.render() for f in report.errors]
+    # …while in zone 39 the two really do appear to overlap: the check is not vacuous.
+    moved = gpd.GeoSeries([left, right], crs="EPSG:4526").to_crs("EPSG:4527").values
+    assert shapely.area(shapely.intersection(moved[0], moved[1])) > 0.3
