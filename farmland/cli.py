@@ -214,5 +214,154 @@ def metrics(ctx, workspace, year, level, phase, output, overwrite):
         click.echo(render_metrics(table))
 
 
+rules_opt = click.option("--rules", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                         help="Rule-set TOML for the phase (default: the shipped rules; see docs/rules.md).")
+
+
+@main.command("score")
+@workspace_arg
+@phase_opt
+@year_opt
+@rules_opt
+@click.option("--assume", "assumptions", multiple=True, metavar="UNIT.METRIC[+|-]=VALUE",
+              help="What-if: override a metric, e.g. 371521.supplemented_mu+=120 (repeatable), or a TOML file.")
+@click.option("--robust", is_flag=True, help="Also show distances to gates and grade boundaries and rank intervals "
+                                             "under ±20 % weights (seeded Monte Carlo).")
+@output_opt
+@overwrite_opt
+@click.pass_context
+def score_command(ctx, workspace, phase, year, rules, assumptions, robust, output, overwrite):
+    """考核评分 — score the annual self-check, mid-term check or final assessment.
+
+    Points per indicator, deductions, total (0–100), rank, grade (优秀/良好/合格/不合格)
+    and consequence (表扬 / 整改). --year is the data year; midterm and final take
+    their span from the workspace's [period]. The final score folds in the annual and
+    mid-term results (第九、十二条).
+
+    \b
+    Example:
+      farmland score sample_data/liaocheng --phase final
+      farmland score sample_data/liaocheng --phase annual --year 2020 --assume 371521.supplemented_mu+=120
+    """
+    from .display import render_table
+    from .pipeline import score_workspace
+    from .scorecard import score_display_frame
+
+    if phase == "annual" and year is None:
+        raise click.UsageError("--year is required for the annual phase.", ctx=ctx)
+    report = Report(strict=True)
+    result, metrics = score_workspace(workspace, phase=phase, year=year, rules=rules, report=report,
+                                      progress=_progress(ctx))
+    _show_warnings(ctx, report)
+    if assumptions:
+        from .scoring import load_assumptions, what_if
+
+        parsed = []
+        for text in assumptions:
+            parsed.extend(load_assumptions(text) if text.endswith(".toml") else [text])
+        wide, evidence = metrics.for_scoring(phase, result.year)
+        scenario = what_if(wide, result.rules, parsed, year=result.year, evidence=evidence)
+        click.echo(scenario.to_text())
+        result = scenario.scenario
+    click.echo(render_table(score_display_frame(result)))
+    if robust:
+        from .scoring import robustness
+
+        click.echo("")
+        click.echo(robustness(result).to_text())
+    if output is not None:
+        from .output import write_table
+        from .pipeline import _flat
+
+        write_table(_flat(result.table), output, overwrite=overwrite, sheet_name=phase)
+        if not ctx.obj.get("quiet"):
+            click.echo(f"wrote {output}", err=True)
+
+
+@main.command()
+@workspace_arg
+@phase_opt
+@year_opt
+@rules_opt
+@click.option("--unit", "-u", "unit", required=True, help="County code (XZQDM), e.g. 371521.")
+@click.pass_context
+def explain(ctx, workspace, phase, year, rules, unit):
+    """评分说明 — the trail behind every point of one county, in Chinese.
+
+    Each rule: clause, metric values used, points awarded or lost, and the evidence
+    ids (parcels, change pieces, enforcement parcels, ledger rows) behind them.
+
+    \b
+    Example:
+      farmland explain sample_data/liaocheng --phase annual --year 2018 --unit 371522
+    """
+    from .pipeline import score_workspace
+
+    if phase == "annual" and year is None:
+        raise click.UsageError("--year is required for the annual phase.", ctx=ctx)
+    report = Report(strict=True)
+    result, _ = score_workspace(workspace, phase=phase, year=year, rules=rules, report=report,
+                                progress=_progress(ctx))
+    if unit not in set(result.table["xzqdm"]):
+        raise click.BadParameter(f"{unit} is not a scored unit; units: {', '.join(result.table['xzqdm'])}.",
+                                 param_hint="--unit")
+    _show_warnings(ctx, report)
+    click.echo(result.explain(unit))
+
+
+@main.command("calendar")
+@click.option("--period", "period_start", type=int, default=2016, show_default=True,
+              help="First year of the five-year period.")
+@click.pass_context
+def calendar_command(ctx, period_start):
+    """考核日程 — each check of a period, what it covers and its deadlines.
+
+    From the county method (第四、九、十一、十二、十四、十六条), kept as data.
+
+    \b
+    Example:
+      farmland calendar --period 2016
+    """
+    from .scoring import calendar_text
+
+    click.echo(calendar_text(period_start))
+
+
+@main.command()
+@workspace_arg
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (written atomically).")
+@click.option("--rules-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder with annual.toml / midterm.toml / final.toml replacing the shipped rule sets.")
+@overwrite_opt
+@click.pass_context
+def assess(ctx, workspace, output, rules_dir, overwrite):
+    """完整考核 — validate, compute every metric, score all three phases, write reports.
+
+    Writes metrics (CSV/Excel), scores and trails per phase, per-county HTML
+    scorecards, explanations and a manifest (SHA-256 of inputs and outputs) to
+    the output folder, then prints the final-assessment table.
+
+    \b
+    Example:
+      farmland assess sample_data/liaocheng -o out/liaocheng
+    """
+    from .display import render_table
+    from .output import check_target
+    from .pipeline import assess as run_assessment
+    from .pipeline import write_assessment
+    from .scorecard import score_display_frame
+
+    check_target(output, overwrite=overwrite)  # fail before the long computation, not after
+    assessment = run_assessment(workspace, progress=_progress(ctx), rules_dir=rules_dir)
+    _show_warnings(ctx, assessment.report)
+    write_assessment(assessment, output, overwrite=overwrite)
+    final = assessment.final
+    ws = assessment.workspace
+    click.echo(f"{ws.city_name} 期末考核 final assessment {ws.period.start}–{ws.period.end}")
+    click.echo(render_table(score_display_frame(final)))
+    click.echo(f"\nwrote {output} (scorecards: {output / 'scorecards' / 'final' / 'index.html'})")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -40,6 +40,8 @@ COLUMN_LABELS = {
     "verdict": "结果",
     "deductions": "扣分",
     "bonuses": "加分",
+    "vetoes": "否决项",
+    "consequence": "奖惩",
 }
 
 

@@ -1,0 +1,278 @@
+"""The whole assessment in one pass: load → validate → metrics → scoring → reports.
+
+Each CLI command is a few lines over one function here; notebooks call the same functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import LayerError, WorkspaceError
+from .metrics import MetricsResult, compute_metrics
+from .output import atomic_path, write_excel
+from .report import Report
+from .scoring import ScoreResult, load_rules, score
+from .workspace import Workspace
+
+Progress = Callable[[str], None] | None
+
+
+def load_workspace(workspace: str | os.PathLike | Workspace) -> Workspace:
+    return workspace if isinstance(workspace, Workspace) else Workspace.load(workspace)
+
+
+def _span_years(ws: Workspace, phase: str, year: int | None) -> list[int]:
+    """Data years to compute for a phase: one year (annual) or the period up to ``year``."""
+    if phase == "annual":
+        if year is None:
+            raise WorkspaceError("the annual phase needs a data year (--year).")
+        if year not in ws.period.data_years:
+            raise WorkspaceError(
+                f"--year {year} is outside the workspace's years {ws.period.base_year}–{ws.period.end}; "
+                "pick a year of the [period] in farmland.toml."
+            )
+        return [year]
+    covered = ws.period.covered_years(phase)
+    last = covered[-1] if year is None else min(year, covered[-1])
+    if year is not None and year < covered[0]:
+        raise WorkspaceError(
+            f"--year {year} is before the {phase} span {covered[0]}–{covered[-1]}; omit --year to assess "
+            "the whole span."
+        )
+    return [y for y in covered if y <= last]
+
+
+def run_metrics(workspace, *, year: int | None, level: str = "county", phase: str = "annual",
+                report: Report | None = None, progress: Progress = None) -> pd.DataFrame:
+    """The contract's ``farmland metrics`` table: one row per unit (and a city-total row)."""
+    ws = load_workspace(workspace)
+    years = _span_years(ws, phase, year)
+    result = compute_metrics(ws, years, level=level, phases=(phase,), report=report, progress=progress)
+    wide = result.wide(level=("county", "city") if level == "county" else level, phase=phase)
+    if phase == "annual":
+        wide = wide[wide["year"] == year]
+    return wide.reset_index(drop=True)
+
+
+@dataclass
+class Assessment:
+    """Everything one run produced: metrics, scores per phase and year, and the findings."""
+
+    workspace: Workspace
+    metrics: MetricsResult
+    annual: dict[int, ScoreResult] = field(default_factory=dict)
+    midterm: ScoreResult | None = None
+    final: ScoreResult | None = None
+    report: Report | None = None
+
+    def results(self) -> list[tuple[str, ScoreResult]]:
+        """(label, result) for every scored phase, in calendar order."""
+        out = [(f"annual_{y}", r) for y, r in sorted(self.annual.items())]
+        if self.midterm is not None:
+            out.append(("midterm", self.midterm))
+        if self.final is not None:
+            out.append(("final", self.final))
+        return out
+
+
+def score_workspace(workspace, *, phase: str, year: int | None = None, rules: str | os.PathLike | None = None,
+                    report: Report | None = None, progress: Progress = None,
+                    metrics: MetricsResult | None = None) -> tuple[ScoreResult, MetricsResult]:
+    """Score one phase. The final phase folds in the annual and mid-term results (第九、十二条).
+
+    Parameters
+    ----------
+    rules : path, optional
+        A rule-set TOML for this phase; default: the shipped rule set of the phase.
+    metrics : MetricsResult, optional
+        Already computed metrics covering the phase (and, for final, the annual years and the
+        mid-term), to avoid reading the data twice.
+    """
+    ws = load_workspace(workspace)
+    report = report if report is not None else Report(strict=True)
+    rule_set = load_rules(rules, phase=phase)
+    years = _span_years(ws, phase, year)
+    needs_fold = phase == "final" and rule_set.fold is not None
+    if metrics is None:
+        phases = ("annual", "midterm", "final") if needs_fold else (phase,)
+        all_years = sorted(set(years) | (set(ws.period.years) if needs_fold else set()))
+        metrics = compute_metrics(ws, all_years, level="county", phases=phases, report=report,
+                                  progress=progress)
+    folded = None
+    if needs_fold:
+        annual = [_score_phase(metrics, "annual", y, load_rules(phase="annual")) for y in ws.period.years
+                  if y <= years[-1]]
+        midterm = _score_phase(metrics, "midterm", ws.period.midterm_years[-1], load_rules(phase="midterm"))
+        folded = {"annual": annual, "midterm": midterm}
+    result = _score_phase(metrics, phase, years[-1], rule_set, folded=folded)
+    return result, metrics
+
+
+def _score_phase(metrics: MetricsResult, phase: str, year: int, rule_set, *, folded=None) -> ScoreResult:
+    wide, evidence = metrics.for_scoring(phase, year)
+    return score(wide, rule_set, year=year, evidence=evidence, folded=folded)
+
+
+def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike | None = None) -> Assessment:
+    """Validate, compute every metric for every year and level, and score all three phases.
+
+    Validation errors stop the run (a score on broken data would be wrong without saying so);
+    warnings are kept in ``Assessment.report``.
+
+    Parameters
+    ----------
+    rules_dir : path, optional
+        A folder with ``annual.toml``, ``midterm.toml`` and ``final.toml`` replacing the shipped
+        rule sets (any of them may be absent).
+    """
+    from .validate import render_report, validate_workspace
+
+    ws = load_workspace(workspace)
+    say = progress or (lambda message: None)
+    say("validate")
+    checked = validate_workspace(ws, progress=progress)
+    if not checked.ok:
+        errors = render_report(Report(strict=False, findings=checked.errors), ws.root)
+        raise LayerError(f"the workspace has errors; nothing was assessed.\n{errors}")
+    report = Report(strict=True, findings=list(checked.findings))
+    metrics = compute_metrics(ws, ws.period.data_years, level=("county", "township", "city"),
+                              phases=("annual", "midterm", "final"), report=report, progress=progress)
+
+    def rules_for(phase):
+        custom = Path(rules_dir) / f"{phase}.toml" if rules_dir else None
+        return load_rules(custom if custom is not None and custom.exists() else None, phase=phase)
+
+    say("score")
+    annual = {y: _score_phase(metrics, "annual", y, rules_for("annual")) for y in ws.period.years}
+    midterm = _score_phase(metrics, "midterm", ws.period.midterm_years[-1], rules_for("midterm"))
+    final_rules = rules_for("final")
+    folded = {"annual": list(annual.values()), "midterm": midterm} if final_rules.fold is not None else None
+    final = _score_phase(metrics, "final", ws.period.end, final_rules, folded=folded)
+    return Assessment(ws, metrics, annual, midterm, final, report)
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def _flat(frame: pd.DataFrame) -> pd.DataFrame:
+    """Tuples and dicts (evidence, inputs) as stable text, for CSV and Excel."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            sample = frame[column].dropna()
+            if len(sample) and isinstance(sample.iloc[0], (tuple, list)):
+                frame[column] = frame[column].map(lambda v: "; ".join(map(str, v)) if v is not None else "")
+            elif len(sample) and isinstance(sample.iloc[0], dict):
+                frame[column] = frame[column].map(
+                    lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True) if v is not None else "")
+    return frame
+
+
+def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write every output of a run into ``outdir`` atomically (a new folder replaces the old one).
+
+    Layout: ``metrics.csv`` (tidy, with evidence ids), ``metrics.xlsx`` (wide, one sheet per
+    level and phase, Chinese headers), ``scores_<phase>.csv`` and ``scores.xlsx``, ``trail_<phase>.csv``
+    (every point with rule, clause, values and evidence), ``scorecards/<phase>/<xzqdm>.html`` with
+    an ``index.html`` summary, ``explain/<phase>/<xzqdm>.txt``, ``validation.txt`` and
+    ``manifest.json`` (SHA-256 of every input, rule set and output; software versions).
+    """
+    from .labels import COLUMN_LABELS
+    from .scorecard import render_scorecard, render_summary
+    from .validate import render_report
+
+    ws = assessment.workspace
+    outdir = Path(outdir)
+    with atomic_path(outdir, overwrite=overwrite) as tmp:
+        tmp.mkdir()
+        table = _flat(assessment.metrics.table)
+        table.to_csv(tmp / "metrics.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+        sheets = {}
+        for level in ("county", "township", "city"):
+            for phase in ("annual", "midterm", "final"):
+                wide = assessment.metrics.wide(level=level, phase=phase)
+                if len(wide):
+                    sheets[f"{level}_{phase}"] = _flat(wide)
+        write_excel(sheets, tmp / "metrics.xlsx", headers=COLUMN_LABELS)
+        score_sheets = {}
+        for name, result in assessment.results():
+            _flat(result.table).to_csv(tmp / f"scores_{name}.csv", index=False, encoding="utf-8-sig",
+                                       lineterminator="\n")
+            _flat(result.trail).to_csv(tmp / f"trail_{name}.csv", index=False, encoding="utf-8-sig",
+                                       lineterminator="\n")
+            score_sheets[name] = _flat(result.table)
+            cards = tmp / "scorecards" / name
+            notes = tmp / "explain" / name
+            cards.mkdir(parents=True)
+            notes.mkdir(parents=True)
+            period = (ws.period.start, result.year)
+            (cards / "index.html").write_text(render_summary(result, city_name=ws.city_name, period=period),
+                                              encoding="utf-8")
+            for code in result.table["xzqdm"]:
+                (cards / f"{_safe_name(code)}.html").write_text(
+                    render_scorecard(result, code, city_name=ws.city_name, period=period), encoding="utf-8")
+                (notes / f"{_safe_name(code)}.txt").write_text(result.explain(code) + "\n", encoding="utf-8")
+        write_excel(score_sheets, tmp / "scores.xlsx", headers=COLUMN_LABELS)
+        if assessment.report is not None:
+            (tmp / "validation.txt").write_text(render_report(assessment.report, ws.root) + "\n", encoding="utf-8")
+        _write_manifest(assessment, tmp)
+    return outdir
+
+
+def _safe_name(code: str) -> str:
+    # Unit codes come from input data: keep them from naming paths outside the folder.
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(code)) or "_"
+
+
+def _input_files(ws: Workspace) -> list[Path]:
+    """Every file the run read: the workspace file, targets, and each layer's files of every year."""
+    from .layers import layer_exists
+
+    found = {ws.file}
+    if ws.targets_path is not None and ws.targets_path.exists():
+        found.add(ws.targets_path)
+    for name, source in ws.layers.items():
+        for year in ws.period.data_years if source.per_year else [None]:
+            if layer_exists(ws, name, year):
+                for path in ws.paths(name, year):
+                    if path.is_dir():  # a FileGDB is a folder of files
+                        found.update(p for p in path.rglob("*") if p.is_file())
+                    else:
+                        found.add(path)
+    return sorted(found)
+
+
+def _write_manifest(assessment: Assessment, folder: Path) -> None:
+    from importlib.metadata import version
+
+    import pyogrio
+
+    from .layers import file_sha256
+
+    ws = assessment.workspace
+    inputs = {str(path.relative_to(ws.root)) if path.is_relative_to(ws.root) else str(path): file_sha256(path)
+              for path in _input_files(ws)}
+    rules = {name: result.rules.sha256 for name, result in assessment.results()}
+    outputs = {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+    packages = {name: version(name) for name in ("farmland", "numpy", "pandas", "shapely", "pyproj", "pyogrio",
+                                                  "geopandas", "rasterio")}
+    manifest = {
+        "workspace": str(ws.file.name),
+        "city": {"code": ws.city_code, "name": ws.city_name},
+        "period": {"start": ws.period.start, "end": ws.period.end, "base_year": ws.period.base_year},
+        "land_class_table": ws.land_classes.version,
+        "inputs_sha256": inputs,
+        "rule_sets_sha256": rules,
+        "software": {"python": platform.python_version(), "gdal": pyogrio.__gdal_version_string__, **packages},
+        "outputs_sha256": outputs,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+                                          encoding="utf-8")
+
