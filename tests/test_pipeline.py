@@ -1,0 +1,114 @@
+"""The main job end to end on the bundled sample: metrics, score, explain, calendar, assess."""
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pyogrio
+import pytest
+from click.testing import CliRunner
+
+from farmland.cli import main
+from farmland.metrics import CONTRACT_METRICS
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "liaocheng"
+COUNTIES = {"371502", "371521", "371522", "371523", "371524", "371525", "371526", "371581", "371571"}
+
+
+def run(*args):
+    result = CliRunner().invoke(main, ["-q", *map(str, args)])
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def assessed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("assess") / "liaocheng"
+    result = run("assess", SAMPLE, "-o", out)
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_metrics_cli_writes_the_contract_columns(tmp_path):
+    out = tmp_path / "m2020.csv"
+    result = run("metrics", SAMPLE, "--year", 2020, "-o", out)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out, dtype={"xzqdm": str})
+    assert list(frame.columns[: 3 + len(CONTRACT_METRICS)]) == ["xzqdm", "xzqmc", "year", *CONTRACT_METRICS]
+    assert set(frame["xzqdm"]) == COUNTIES | {"371500"}
+    counties = frame[frame["xzqdm"] != "371500"]
+    city = frame[frame["xzqdm"] == "371500"].iloc[0]
+    # The city row is the sum of the units, ratios recomputed from the sums.
+    assert city["arable_mu"] == pytest.approx(counties["arable_mu"].sum(), abs=1e-6)
+    assert city["arable_target_mu"] == 8_446_400
+    assert city["basic_farmland_target_mu"] == 7_240_500
+    assert city["illegal_ratio"] == pytest.approx(city["illegal_arable_mu"] / city["construction_on_arable_mu"])
+
+
+def test_metrics_cli_township_level(tmp_path):
+    out = tmp_path / "t.parquet"
+    assert run("metrics", SAMPLE, "--year", 2018, "--level", "township", "-o", out).exit_code == 0
+    frame = pd.read_parquet(out)
+    assert (frame["xzqdm"].str.len() == 9).all() and frame["xzqdm"].nunique() > 20
+
+
+def test_score_final_table_invariants(tmp_path):
+    out = tmp_path / "final.csv"
+    result = run("score", SAMPLE, "--phase", "final", "-o", out)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out, dtype={"xzqdm": str})
+    assert set(table["xzqdm"]) == COUNTIES
+    assert table["total"].between(0, 100).all()
+    ordered = table.sort_values("total", ascending=False)
+    assert ordered["rank"].is_monotonic_increasing
+    vetoed = table["vetoes"].fillna("") != ""
+    assert (table.loc[vetoed, "grade"] == "不合格").all()
+
+
+def test_explain_traces_a_deduction_to_ids_in_the_inputs():
+    result = run("explain", SAMPLE, "--phase", "annual", "--year", 2017, "--unit", "371522")
+    assert result.exit_code == 0, result.output
+    assert "扣分" in result.output
+    ids = set(re.findall(r"WPZF:(\d+)", result.output))
+    assert ids, result.output
+    monitored = set(pyogrio.read_dataframe(SAMPLE / "wpzf_2017.gpkg", columns=["JCBH"], read_geometry=False)["JCBH"])
+    assert ids <= monitored
+
+
+def test_explain_unknown_unit_is_a_usage_error():
+    result = run("explain", SAMPLE, "--phase", "midterm", "--unit", "999999")
+    assert result.exit_code == 2 and "not a scored unit" in result.output
+
+
+def test_what_if_changes_the_score():
+    result = run("score", SAMPLE, "--phase", "annual", "--year", 2020,
+                 "--assume", "371526.supplemented_mu+=5000")
+    assert result.exit_code == 0, result.output
+    assert "371526" in result.output
+
+
+def test_calendar():
+    result = run("calendar", "--period", 2016)
+    assert result.exit_code == 0
+    assert "2018年3月底前" in result.output and "2021" in result.output
+
+
+def test_assess_writes_every_output(assessed):
+    out, printed = assessed
+    assert "期末考核" in printed and "冠县" in printed
+    for name in ("metrics.csv", "metrics.xlsx", "scores_final.csv", "scores_midterm.csv", "scores_annual_2020.csv",
+                 "trail_final.csv", "scores.xlsx", "validation.txt", "manifest.json"):
+        assert (out / name).is_file(), name
+    cards = {p.stem for p in (out / "scorecards" / "final").glob("*.html")}
+    assert cards == COUNTIES | {"index"}
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert "farmland.toml" in manifest["inputs_sha256"]
+    assert "scores_final.csv" in manifest["outputs_sha256"]
+    assert not any(p.name.endswith(".partial") for p in out.parent.iterdir())
+
+
+def test_assess_refuses_to_overwrite(assessed):
+    out, _ = assessed
+    result = run("assess", SAMPLE, "-o", out)
+    assert result.exit_code == 1 and "--overwrite" in result.output
