@@ -424,9 +424,12 @@ def _check_hsf(ws, report, unit_codes, say):
 def _check_years(frame, ws, layer, report, ids):
     outside = ~frame["year"].between(ws.period.base_year, ws.period.end)
     if outside.any():
-        report.error(layer, "year-outside-period", f"year outside the period {ws.period.start}–"
-                     f"{ws.period.end} (base {ws.period.base_year}); fix the year or the [period].",
-                     field="year", ids=ids[outside])
+        # Ledger and checklist rows are scored, so a wrong year silently drops points; events and
+        # city statistics of other years are merely unused.
+        severity = "error" if layer in ("ZBPH", "CHECKLIST") else "warning"
+        report.add(severity, layer, "year-outside-period", f"year outside the period {ws.period.start}–"
+                   f"{ws.period.end} (base {ws.period.base_year}); fix the year or the [period].",
+                   field="year", ids=ids[outside])
 
 
 def _check_tables(ws, report, unit_codes, say):
