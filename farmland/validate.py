@@ -141,6 +141,17 @@ def _check_dltb(ws, year, report, unit_codes, say, check_areas):
         _recomputed_area_check(frame, ids, year, report)
 
 
+def _no_negative(frame, fields, ids, layer, year, report):
+    for field in fields:
+        if field not in frame:
+            continue
+        negative = frame[field] < 0
+        if negative.any():
+            report.error(layer, "negative-area", f"{field} is negative for {int(negative.sum())} features; "
+                         "areas cannot be below zero. Fix them at the source.", year=year, field=field,
+                         ids=ids[negative])
+
+
 def _ids_checks(frame, field, layer, year, report):
     ids = frame[field]
     blank = ids.isna() | (ids == "")
@@ -182,13 +193,7 @@ def _code_checks(ws, codes, ids, layer, field, year, report):
 def _area_checks(frame, ids, year, report):
     if "TBMJ" not in frame:
         return
-    for field in ("TBMJ", "KCMJ", "TBDLMJ"):
-        if field in frame:
-            negative = frame[field] < 0
-            if negative.any():
-                report.error("DLTB", "negative-area", f"{field} is negative for {int(negative.sum())} "
-                             "parcels; areas are in m² and cannot be below zero.", year=year, field=field,
-                             ids=ids[negative])
+    _no_negative(frame, ("TBMJ", "KCMJ", "TBDLMJ"), ids, "DLTB", year, report)
     if "KCMJ" in frame:
         over = frame["KCMJ"] > frame["TBMJ"] + AREA_TOLERANCE_M2
         if over.any():
@@ -309,10 +314,7 @@ def _check_basic_farmland(ws, year, report, unit_codes, say):
     if "DLBM" in frame:
         _code_checks(ws, frame["DLBM"], ids, "JBNTTB", "DLBM", year, report)
     if "YJJBNTMJ" in frame:
-        negative = frame["YJJBNTMJ"] < 0
-        if negative.any():
-            report.error("JBNTTB", "negative-area", "YJJBNTMJ is negative.", year=year, field="YJJBNTMJ",
-                         ids=ids[negative])
+        _no_negative(frame, ("YJJBNTMJ",), ids, "JBNTTB", year, report)
         if "TBMJ" in frame:
             over = frame["YJJBNTMJ"] > frame["TBMJ"] + AREA_TOLERANCE_M2
             if over.any():
@@ -332,10 +334,7 @@ def _check_changes(ws, year, report, unit_codes, say):
         frame.index.astype(str))
     _code_checks(ws, frame["BGQDLBM"], ids, "DLTBGXGC", "BGQDLBM", year, report)
     _code_checks(ws, frame["BGHDLBM"], ids, "DLTBGXGC", "BGHDLBM", year, report)
-    negative = frame["TBBGMJ"] < 0
-    if negative.any():
-        report.error("DLTBGXGC", "negative-area", "TBBGMJ is negative.", year=year, field="TBBGMJ",
-                     ids=ids[negative])
+    _no_negative(frame, ("TBBGMJ",), ids, "DLTBGXGC", year, report)
     if "BGQKCXS" in frame:
         bad = (frame["BGQKCXS"] < 0) | (frame["BGQKCXS"] > 1)
         if bad.any():
@@ -370,11 +369,7 @@ def _check_enforcement(ws, year, report, unit_codes, say):
     if off.any():
         report.error("WPZF", "year-mismatch", f"JCNF differs from {year} in the {year} file.", year=year,
                      field="JCNF", ids=ids[off])
-    for field in ("XZJSYDMJ", "ZYGDMJ", "WFZYGDMJ"):
-        negative = frame[field] < 0
-        if negative.any():
-            report.error("WPZF", "negative-area", f"{field} is negative.", year=year, field=field,
-                         ids=ids[negative])
+    _no_negative(frame, ("XZJSYDMJ", "ZYGDMJ", "WFZYGDMJ"), ids, "WPZF", year, report)
     over = frame["WFZYGDMJ"] > frame["ZYGDMJ"] + AREA_TOLERANCE_M2
     if over.any():
         report.error("WPZF", "illegal-exceeds-occupied", "WFZYGDMJ (illegally occupied arable) exceeds "
@@ -415,9 +410,7 @@ def _check_hsf(ws, report, unit_codes, say):
     if outside.any():
         report.warning("GBZNT", "year-outside-period", f"JSNF outside {ws.period.base_year}–{ws.period.end}; "
                        "these projects count in no assessed year.", field="JSNF", ids=ids[outside])
-    negative = frame["JSMJ"] < 0
-    if negative.any():
-        report.error("GBZNT", "negative-area", "JSMJ is negative.", field="JSMJ", ids=ids[negative])
+    _no_negative(frame, ("JSMJ",), ids, "GBZNT", None, report)
     _unit_mismatch(frame["XZQDM"], ids, unit_codes, report, "GBZNT", None, "XZQDM")
 
 
@@ -457,10 +450,7 @@ def _check_tables(ws, report, unit_codes, say):
                 if bad.any():
                     report.warning(layer, "bad-value", f"source should be one of {', '.join(ZBPH_SOURCES)}.",
                                    field="source", ids=rows[bad])
-            negative = frame["area_mu"] < 0
-            if negative.any():
-                report.error(layer, "negative-area", "area_mu is negative.", field="area_mu",
-                             ids=rows[negative])
+            _no_negative(frame, ("area_mu",), rows, layer, None, report)
         if layer == "CHECKLIST":
             bad = ~frame["fraction"].between(0, 1)
             if bad.any():
@@ -483,9 +473,7 @@ def _check_targets(ws, report, unit_codes):
         if missing.any():
             report.error("TARGETS", "missing-target", f"{field} is empty; every unit needs its targets in 亩.",
                          field=field, ids=rows[missing])
-        negative = targets[field] < 0
-        if negative.any():
-            report.error("TARGETS", "negative-area", f"{field} is negative.", field=field, ids=rows[negative])
+        _no_negative(targets, (field,), rows, "TARGETS", None, report)
     dup = targets["xzqdm"][targets["xzqdm"].duplicated(keep=False)]
     if len(dup):
         report.error("TARGETS", "duplicate-id", "units listed twice in targets.", field="xzqdm",
