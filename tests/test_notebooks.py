@@ -1,0 +1,196 @@
+"""The exploratory notebook runs top to bottom on the bundled sample, without Jupyter.
+
+Every code cell is run in order in one namespace with ``exec``, from ``notebooks/`` (where Jupyter
+starts the kernel, so ``../sample_data/liaocheng`` resolves as it does for an analyst). A cell whose
+last statement is an expression is evaluated like Jupyter does, so the tables it shows can be
+compared with the outputs committed in the file: stale outputs after a library change fail here.
+"""
+
+import ast
+import contextlib
+import importlib.util
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_liaocheng_assessment.ipynb"
+COUNTIES = {"371502", "371521", "371522", "371523", "371524", "371525", "371526", "371581", "371571"}
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+
+
+def _notebook() -> dict:
+    return json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+
+
+def _code_cells(nb: dict) -> list[dict]:
+    return [cell for cell in nb["cells"] if cell["cell_type"] == "code"]
+
+
+def _run_cell(source: str, name: str, namespace: dict):
+    """Run one cell; return (stdout, value of a trailing expression or None), as Jupyter would."""
+    tree = ast.parse(source, filename=name)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    out = io.StringIO()
+    value = None
+    with contextlib.redirect_stdout(out):
+        exec(compile(tree, name, "exec"), namespace)
+        if last is not None:
+            value = eval(compile(ast.Expression(last.value), name, "eval"), namespace)
+    return out.getvalue(), value
+
+
+@pytest.fixture(scope="module")
+def executed():
+    """(namespace, [(cell, stdout, value)]) of one run of the whole notebook."""
+    if HAS_MATPLOTLIB:
+        import matplotlib
+
+        matplotlib.use("Agg")  # no display in tests; the chart cell must still run
+    namespace = {"__name__": "__main__"}
+    runs = []
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.chdir(NOTEBOOK.parent)
+        for cell in _code_cells(_notebook()):
+            stdout, value = _run_cell("".join(cell["source"]), f"{NOTEBOOK.name}:{cell['id']}", namespace)
+            runs.append((cell, stdout, value))
+    if HAS_MATPLOTLIB:
+        import matplotlib.pyplot as plt
+
+        plt.close("all")
+    return namespace, runs
+
+
+def _stdout(runs) -> str:
+    return "".join(stdout for _, stdout, _ in runs)
+
+
+# -- the file itself --------------------------------------------------------------------------
+
+
+def test_committed_file_is_executed_and_free_of_volatile_metadata():
+    nb = _notebook()
+    cells = _code_cells(nb)
+    assert 15 <= len(nb["cells"]) <= 25
+    # Executed once, top to bottom: counts 1..n with no gaps or re-runs.
+    assert [cell["execution_count"] for cell in cells] == list(range(1, len(cells) + 1))
+    assert all(cell["metadata"] == {} for cell in nb["cells"]), "cell metadata (execution timestamps) left in"
+    assert set(nb["metadata"]) <= {"kernelspec", "language_info"}
+    assert "version" not in nb["metadata"].get("language_info", {})
+    outputs = [out for cell in cells for out in cell["outputs"]]
+    assert not any(out["output_type"] == "error" for out in outputs)
+    assert not any(out.get("name") == "stderr" for out in outputs), "warnings in the committed outputs"
+    assert len(NOTEBOOK.read_bytes()) < 150_000, "outputs should stay small: truncate long frames"
+
+
+def test_committed_outputs_match_a_fresh_run(executed):
+    """Printed text and shown tables of every cell equal what the library gives today."""
+    _, runs = executed
+    for cell, stdout, value in runs:
+        if HAS_MATPLOTLIB and "import matplotlib" in "".join(cell["source"]):
+            continue  # committed without matplotlib: its branch prints a different line
+        committed_stdout = "".join("".join(out["text"]) for out in cell["outputs"]
+                                   if out["output_type"] == "stream" and out["name"] == "stdout")
+        assert stdout == committed_stdout, f"stale printed output in {cell['id']}"
+        shown = [out for out in cell["outputs"] if out["output_type"] == "execute_result"]
+        if value is None:
+            assert not shown, f"{cell['id']} shows a result but its last line is not an expression"
+        else:
+            assert "".join(shown[0]["data"]["text/plain"]) == repr(value), f"stale table in {cell['id']}"
+
+
+# -- facts the notebook states ----------------------------------------------------------------
+
+
+def test_workspace_validates_and_sums_to_the_published_city_total(executed):
+    ns, runs = executed
+    assert ns["report"].ok
+    assert "结果 result: OK, no errors" in _stdout(runs)
+    # The sample's 2020 year end (sample_data/liaocheng/README.md): 847.46 万亩 = Σ TBDLMJ × 0.0015 / 10⁴.
+    assert round(ns["city_arable_wanmu"], 2) == 847.46
+    by_county = ns["by_county"]
+    assert set(by_county.index) == COUNTIES - {"371571"}  # the zone has no ZLDWDM code of its own
+    # Net arable area never exceeds the gross parcel area it is deducted from.
+    assert (by_county["arable_wanmu"] <= by_county["TBMJ_wanmu"]).all()
+
+
+def test_area_comparison_planar_exceeds_ellipsoidal_by_the_scale_factor(executed):
+    areas = executed[0]["areas"]
+    assert len(areas) == (executed[0]["dltb"]["source_file"] == "counties/371502/bgdc_2020.gpkg").sum()
+    # Zone 39 has its central meridian at 117°E; 东昌府区 spans 115.68°–116.25°E, i.e. y = 67–118 km
+    # west of it at 36.5°N (1° ≈ 111.3 km × cos 36.5°). The Gauss-Krüger area scale is ≈ 1 + (y/R)²,
+    # R ≈ 6 371 km: (67/6371)² ≈ 111 ppm … (118/6371)² ≈ 343 ppm; allow ~10 % either side.
+    assert areas["planar_excess_ppm"].between(100, 380).all()
+    # Recomputed areas are checks: within 0.5 % of TBMJ (validate's threshold), most agree to 0.01 m².
+    relative = (areas["ellipsoidal_minus_TBMJ_m2"] / areas["TBMJ_m2"]).abs()
+    assert (relative < 0.005).all()
+    assert (areas["ellipsoidal_minus_TBMJ_m2"].abs() <= 0.01).mean() > 0.5
+
+
+def test_attainment_and_ratios_for_2020(executed):
+    ns, _ = executed
+    targets, ratios = ns["targets"], ns["ratios"]
+    city = targets.loc["371500"]
+    # 聊政发〔2018〕34号 targets: 844.64 and 724.05 万亩.
+    assert city["arable_target_wanmu"] == pytest.approx(844.64)
+    assert city["basic_farmland_target_wanmu"] == pytest.approx(724.05)
+    assert city["arable_attainment"] == pytest.approx(city["arable_wanmu"] / city["arable_target_wanmu"])
+    # The notebook says reported and derived ratios agree on the synthetic sample (it prints 0.00 %);
+    # they are computed from different layers, so only to floating-point noise.
+    assert np.nanmax(np.abs(ratios["derived_illegal_ratio"] - ratios["illegal_ratio"])) < 1e-6
+    assert ns["flagged"].loc["371525", 2016] and not ns["flagged"].loc["371525", 2017]
+    assert ns["break_years"] == [2019]
+
+
+def test_evidence_ids_are_found_in_the_wpzf_layer(executed):
+    ns, _ = executed
+    wpzf_ids = [i for i in ns["ids"] if i.startswith("WPZF:")]
+    assert wpzf_ids and len(ns["cases"]) == len(wpzf_ids)
+    assert ns["cases"]["WFZYGDMJ"].sum() * 0.0015 == pytest.approx(ns["wide"].at[ns["code"], "illegal_arable_mu"])
+
+
+def test_final_scores_and_the_county_the_notebook_follows(executed):
+    ns, runs = executed
+    table = ns["result"].table
+    assert len(table) == 9 and set(table["xzqdm"]) == COUNTIES
+    assert sorted(table["rank"]) == list(range(1, 10))  # no ties on the sample
+    gaotang = table.set_index("xzqdm").loc[ns["UNIT"]]
+    # The markdown: "second by points, yet 不合格" because of the 占补 veto.
+    assert (gaotang["rank"], gaotang["grade"], gaotang["vetoes"]) == (2, "不合格", "R-BALANCE-VETO")
+    assert "371526 高唐县 — 期末考核（2020 年数据）" in _stdout(runs)
+    assert "权重扰动下的名次区间" in _stdout(runs)
+
+
+def test_what_if_crosses_the_balance_veto_between_2000_and_2010_mu(executed):
+    scenarios = executed[0]["scenarios"]
+    unit = executed[0]["UNIT"]
+
+    def after(extra):
+        s = scenarios[extra].scenario
+        row = s.table.set_index("xzqdm").loc[unit]
+        return s.metrics.set_index("xzqdm").at[unit, "balance_mu"], row["grade"]
+
+    # balance = supplemented − occupied = 16 822.33 − 18 829.68 = −2 007.35 亩 before.
+    balance, grade = after(2000)
+    assert balance == pytest.approx(-2007.35 + 2000) and grade == "不合格"  # still 7.35 亩 short
+    balance, grade = after(2010)
+    assert balance == pytest.approx(-2007.35 + 2010) and grade == "良好"
+
+
+def test_calendar_lists_the_final_assessment(executed):
+    out = _stdout(executed[1])
+    assert "2016—2020 年规划期耕地保护责任目标考核日程" in out
+    assert "2021 年 · 期末考核：检查 2016—2020 年" in out
+
+
+def test_chart_cell_runs_with_or_without_matplotlib(executed):
+    out = _stdout(executed[1])
+    if HAS_MATPLOTLIB:
+        assert "matplotlib 未安装" not in out
+    else:
+        assert "matplotlib 未安装，跳过图表" in out
+    series = executed[0]["series"]
+    assert isinstance(series, pd.DataFrame) and list(series.index) == list(range(2015, 2021))
