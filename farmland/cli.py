@@ -203,9 +203,10 @@ def metrics(ctx, workspace, year, level, phase, output, overwrite):
                         progress=_progress(ctx))
     _show_warnings(ctx, report)
     if output is not None:
+        from .labels import COLUMN_LABELS
         from .output import write_table
 
-        write_table(table, output, overwrite=overwrite)
+        write_table(table, output, overwrite=overwrite, headers=COLUMN_LABELS)
         if not ctx.obj.get("quiet"):
             click.echo(f"wrote {len(table)} rows to {output}", err=True)
     else:
@@ -270,10 +271,12 @@ def score_command(ctx, workspace, phase, year, rules, assumptions, robust, outpu
         click.echo("")
         click.echo(robustness(result).to_text())
     if output is not None:
+        from .labels import COLUMN_LABELS
         from .output import write_table
-        from .pipeline import _flat
+        from .pipeline import flatten_for_text
 
-        write_table(_flat(result.table), output, overwrite=overwrite, sheet_name=phase)
+        write_table(flatten_for_text(result.table), output, overwrite=overwrite, sheet_name=phase,
+                    headers=COLUMN_LABELS)
         if not ctx.obj.get("quiet"):
             click.echo(f"wrote {output}", err=True)
 

@@ -161,7 +161,7 @@ def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike
 # -- writing ------------------------------------------------------------------------------------
 
 
-def _flat(frame: pd.DataFrame) -> pd.DataFrame:
+def flatten_for_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Tuples and dicts (evidence, inputs) as stable text, for CSV and Excel."""
     frame = frame.copy()
     for column in frame.columns:
@@ -192,22 +192,22 @@ def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overw
     outdir = Path(outdir)
     with atomic_path(outdir, overwrite=overwrite) as tmp:
         tmp.mkdir()
-        table = _flat(assessment.metrics.table)
+        table = flatten_for_text(assessment.metrics.table)
         table.to_csv(tmp / "metrics.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
         sheets = {}
         for level in ("county", "township", "city"):
             for phase in ("annual", "midterm", "final"):
                 wide = assessment.metrics.wide(level=level, phase=phase)
                 if len(wide):
-                    sheets[f"{level}_{phase}"] = _flat(wide)
+                    sheets[f"{level}_{phase}"] = flatten_for_text(wide)
         write_excel(sheets, tmp / "metrics.xlsx", headers=COLUMN_LABELS)
         score_sheets = {}
         for name, result in assessment.results():
-            _flat(result.table).to_csv(tmp / f"scores_{name}.csv", index=False, encoding="utf-8-sig",
+            flatten_for_text(result.table).to_csv(tmp / f"scores_{name}.csv", index=False, encoding="utf-8-sig",
                                        lineterminator="\n")
-            _flat(result.trail).to_csv(tmp / f"trail_{name}.csv", index=False, encoding="utf-8-sig",
+            flatten_for_text(result.trail).to_csv(tmp / f"trail_{name}.csv", index=False, encoding="utf-8-sig",
                                        lineterminator="\n")
-            score_sheets[name] = _flat(result.table)
+            score_sheets[name] = flatten_for_text(result.table)
             cards = tmp / "scorecards" / name
             notes = tmp / "explain" / name
             cards.mkdir(parents=True)
