@@ -24,7 +24,7 @@ import shapely
 
 from .crs import check_crs, infer_crs_from_eastings
 from .errors import CRSError, DataFileError, LayerError, WorkspaceError
-from .report import Report
+from .report import Report, shown_path
 from .schema import DATE, ID_FIELD, NUMBER, SCHEMAS, TEXT, FieldSpec
 from .workspace import Workspace
 
@@ -74,7 +74,7 @@ def _missing_field_message(layer: str, path: Path, res: FieldResolution, user_ma
             parts.append(name)
     example = res.missing_required[0]
     return (
-        f"{path.name} has no field {', '.join(parts)} (found: {', '.join(res.available[:15])}"
+        f"{shown_path(path)} has no field {', '.join(parts)} (found: {', '.join(res.available[:15])}"
         f"{' …' if len(res.available) > 15 else ''}). Map it in farmland.toml: "
         f"[fields.{layer}] {example} = \"<name in your data>\"."
     )
@@ -124,7 +124,7 @@ def _shapefile_encoding(path: Path, layer: str, year, configured: str | None, re
         report.warning(
             layer,
             "encoding-detected",
-            f"{path.name} has no .cpg file; its text was detected as {detected} (GBK) and read so. "
+            f"{shown_path(path)} has no .cpg file; its text was detected as {detected} (GBK) and read so. "
             f"Add a .cpg, or set layers.{layer} = {{ source = \"…\", encoding = \"GBK\" }} to make it "
             "explicit.",
             file=path,
@@ -196,8 +196,8 @@ def _open_info(path: Path, layer_name: str | None, layer: str, year, encoding, r
         report.error(
             layer,
             "ambiguous-layer",
-            f"{path.name} holds several layers ({', '.join(names)}); name one in farmland.toml, e.g. "
-            f"layers.{layer} = \"{path.name}:{names[0]}\".",
+            f"{shown_path(path)} holds several layers ({', '.join(names)}); name one in farmland.toml, e.g. "
+            f"layers.{layer} = \"{shown_path(path)}:{names[0]}\".",
             file=path,
             year=year,
             exc=WorkspaceError,
@@ -211,7 +211,7 @@ def _open_info(path: Path, layer_name: str | None, layer: str, year, encoding, r
             report.error(
                 layer,
                 "missing-layer",
-                f"{path.name} has no layer {layer_name!r} (it has: {', '.join(names) or 'none'}). "
+                f"{shown_path(path)} has no layer {layer_name!r} (it has: {', '.join(names) or 'none'}). "
                 f"Fix layers.{layer} in farmland.toml.",
                 file=path,
                 year=year,
@@ -265,7 +265,7 @@ def _coerce(frame: pd.DataFrame, layer: str, specs: dict[str, FieldSpec], ids: p
                 report.error(
                     layer,
                     "code-stored-as-number",
-                    f"field {name} in {Path(path).name} is stored as a number ({source_type}), so "
+                    f"field {name} in {shown_path(path)} is stored as a number ({source_type}), so "
                     "leading zeros of land-class codes are lost (0101 水田 would read as 101, the "
                     f"二调 code of 铁路用地). Re-export {name} as text.",
                     file=path,
@@ -280,7 +280,7 @@ def _coerce(frame: pd.DataFrame, layer: str, specs: dict[str, FieldSpec], ids: p
                 report.error(
                     layer,
                     "not-a-number",
-                    f"field {name} in {Path(path).name} has {int(bad.sum())} values that are not "
+                    f"field {name} in {shown_path(path)} has {int(bad.sum())} values that are not "
                     f"numbers (e.g. {column[bad].iloc[0]!r}). Fix them at the source.",
                     file=path,
                     year=year,
@@ -295,7 +295,7 @@ def _coerce(frame: pd.DataFrame, layer: str, specs: dict[str, FieldSpec], ids: p
                 report.error(
                     layer,
                     "bad-date",
-                    f"field {name} in {Path(path).name} has {int(bad.sum())} values that are not "
+                    f"field {name} in {shown_path(path)} has {int(bad.sum())} values that are not "
                     f"dates (e.g. {column[bad].iloc[0]!r}); use YYYY-MM-DD or YYYYMMDD.",
                     file=path,
                     year=year,
@@ -451,7 +451,7 @@ def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], ge
 
     feature_count = info.get("features", -1)
     if feature_count == 0:
-        report.warning(layer, "empty-layer", f"{path.name} layer {layer_name!r} has no features.",
+        report.warning(layer, "empty-layer", f"{shown_path(path)} layer {layer_name!r} has no features.",
                        file=path, year=year)
 
     read_names = [res.actual[name] for name in wanted if name in res.actual]
@@ -496,7 +496,7 @@ def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], ge
             report.info(
                 layer,
                 "area-computed",
-                f"{path.name} has no TBMJ; parcel areas were computed by the statutory ellipsoidal "
+                f"{shown_path(path)} has no TBMJ; parcel areas were computed by the statutory ellipsoidal "
                 f"method in its own CRS ({crs.name}).",
                 file=path,
                 year=year,
@@ -530,7 +530,7 @@ def _checked_crs(info, path, layer, year, src, report):
                     report.error(
                         layer,
                         "crs-conflict",
-                        f"{path.name} is in {crs.name} but layers.{layer}.crs declares "
+                        f"{shown_path(path)} is in {crs.name} but layers.{layer}.crs declares "
                         f"{declared_crs.name}. Remove the declaration or fix the file's .prj.",
                         file=path,
                         year=year,
@@ -542,13 +542,13 @@ def _checked_crs(info, path, layer, year, src, report):
             return check_crs(declared)
         crs = infer_crs_from_eastings(info.get("total_bounds"))
     except CRSError as exc:
-        report.error(layer, "bad-crs", f"{path.name}: {exc}", file=path, year=year, exc=CRSError)
+        report.error(layer, "bad-crs", f"{shown_path(path)}: {exc}", file=path, year=year, exc=CRSError)
         return None
     if crs is None:
         report.error(
             layer,
             "missing-crs",
-            f"{path.name} has no coordinate reference system and its eastings carry no zone "
+            f"{shown_path(path)} has no coordinate reference system and its eastings carry no zone "
             "prefix to infer one from. Add the .prj (e.g. EPSG:4527 for zone 39), or declare "
             f"layers.{layer} = {{ source = \"…\", crs = \"EPSG:4548\" }}.",
             file=path,
@@ -559,7 +559,7 @@ def _checked_crs(info, path, layer, year, src, report):
     report.warning(
         layer,
         "crs-inferred",
-        f"{path.name} has no CRS; {crs.name} was inferred from the zone prefix of its 8-digit "
+        f"{shown_path(path)} has no CRS; {crs.name} was inferred from the zone prefix of its 8-digit "
         "eastings. Add the .prj to make it explicit.",
         file=path,
         year=year,
@@ -575,7 +575,7 @@ def _check_geometry(frame, layer, path, year, ids: pd.Series, report: Report):
         severity(
             layer,
             "empty-geometry",
-            f"{path.name} has {int(missing.sum())} features with empty or missing geometry. "
+            f"{shown_path(path)} has {int(missing.sum())} features with empty or missing geometry. "
             "Restore their shapes from the source database (or delete the features if they are "
             "leftovers).",
             file=path,
@@ -592,7 +592,7 @@ def _check_geometry(frame, layer, path, year, ids: pd.Series, report: Report):
         report.warning(
             layer,
             "invalid-geometry-repaired",
-            f"{path.name}: {int(invalid.sum())} invalid geometries (e.g. {reasons[0]}) were "
+            f"{shown_path(path)}: {int(invalid.sum())} invalid geometries (e.g. {reasons[0]}) were "
             "repaired with make_valid; stored areas (TBMJ) are kept. Fix them at the source to "
             "silence this.",
             file=path,
@@ -661,7 +661,7 @@ def read_table(ws: Workspace, layer: str, *, report: Report | None = None, neede
             report.error(layer, "bad-encoding", f"{path} is neither UTF-8 nor GBK text; save it as "
                          "UTF-8 CSV.", file=path, exc=DataFileError)
             return None
-        report.warning(layer, "encoding-detected", f"{Path(path).name} is not UTF-8; it was read as "
+        report.warning(layer, "encoding-detected", f"{shown_path(path)} is not UTF-8; it was read as "
                        "GBK. Save it as UTF-8 to silence this.", file=path)
     import io
 
@@ -678,7 +678,7 @@ def read_table(ws: Workspace, layer: str, *, report: Report | None = None, neede
         report.error(
             layer,
             "missing-field",
-            f"{Path(path).name} has no column {', '.join(missing)} (found: "
+            f"{shown_path(path)} has no column {', '.join(missing)} (found: "
             f"{', '.join(frame.columns)}). Add it; the columns are listed in the data contract.",
             file=path,
             field=missing[0],

@@ -45,7 +45,13 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     tmp = tmp_dir / path.name
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as exc:
+            if isinstance(exc, OutputError):
+                raise
+            raise OutputError(f"could not write {path}: {exc.strerror or exc}. Nothing was replaced; free "
+                              "some space or pick another folder.") from exc
         if not tmp.exists():
             raise OutputError(f"nothing was written for {path}.")
         for produced in sorted(tmp_dir.iterdir()):

@@ -144,6 +144,8 @@ def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike
     report = Report(strict=True, findings=list(checked.findings))
     metrics = compute_metrics(ws, ws.period.data_years, level=("county", "township", "city"),
                               phases=("annual", "midterm", "final"), report=report, progress=progress)
+    # Validation already reported what reading each layer found; the metrics pass reads it again.
+    report.findings = list(dict.fromkeys(report.findings))
 
     def rules_for(phase):
         custom = Path(rules_dir) / f"{phase}.toml" if rules_dir else None

@@ -10,12 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .errors import FarmlandError, LayerError, preview_ids
 
 ERROR = "error"
 WARNING = "warning"
 INFO = "info"
+
+
+def shown_path(path) -> str:
+    """A file as messages name it: relative to the working folder when inside it, else in full.
+
+    County databases share their base names (counties/371521/bgdc_2018.gpkg), so the base name
+    alone would not say which county's file is wrong.
+    """
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import shapely
 from .errors import WorkspaceError
 from .landclass import describe_unknown, scheme_for_year
 from .layers import SOURCE_COLUMN, layer_exists, read_layer, read_table, read_targets
-from .report import Report
+from .report import Report, shown_path
 from .schema import EVENT_KINDS, ZBPH_KINDS, ZBPH_SOURCES
 from .workspace import Workspace
 
@@ -57,17 +57,49 @@ def validate_workspace(path: str | os.PathLike | Workspace, *, progress: Callabl
     units = _check_units(ws, report, say)
     unit_codes = set(units) if units is not None else None
     _check_targets(ws, report, unit_codes)
+    present: dict[int, set[str]] = {}
     for year in ws.period.data_years:
-        _check_dltb(ws, year, report, unit_codes, say, check_areas)
+        present[year] = _check_dltb(ws, year, report, unit_codes, say, check_areas)
         _check_basic_farmland(ws, year, report, unit_codes, say)
         if year != ws.period.base_year:
             _check_changes(ws, year, report, unit_codes, say)
             _check_enforcement(ws, year, report, unit_codes, say)
         _check_landcover(ws, year, report, say)
+    if units is not None:
+        _check_units_present(ws, units, present, report)
     _check_approvals(ws, report, unit_codes, say)
     _check_hsf(ws, report, unit_codes, say)
     _check_tables(ws, report, unit_codes, say)
     return report
+
+
+def _check_units_present(ws, units, present: dict[int, set[str] | None], report: Report) -> None:
+    """Every county must have parcels in every snapshot: a missing county database reads as zero.
+
+    A unit with parcels in no year at all is a development zone (attributed by geometry).
+    """
+    from .metrics.attribution import KNOWN_RENAMES
+
+    renames = {**KNOWN_RENAMES, **{new: old for old, new in KNOWN_RENAMES.items()}}
+    read = {year: codes for year, codes in present.items() if codes is not None}
+    for unit in units:
+        if unit in ws.spatial_units:
+            continue
+        names = {unit, renames.get(unit, unit)}
+        years_with = [y for y, codes in read.items() if names & codes]
+        if not years_with:
+            report.warning("XZQ", "unit-without-parcels", f"unit {unit} has no parcels coded with it in any "
+                           "year; it is treated as a development zone and its parcels are attributed by "
+                           f"geometry. List it in farmland.toml as [units] spatial = [\"{unit}\"] if that is "
+                           "right; otherwise its county database is missing.", ids=[unit])
+            continue
+        missing = [y for y in read if y not in years_with]
+        if missing:
+            source = ws.layers["DLTB"].describe()
+            report.error("DLTB", "unit-missing-in-year", f"unit {unit} has parcels in "
+                         f"{', '.join(map(str, years_with))} but none in {', '.join(map(str, missing))}: its "
+                         f"database for those years is missing or empty (layers.DLTB = \"{source}\"). Its "
+                         "area would count as zero; add the file.", ids=[unit], field="ZLDWDM")
 
 
 def _check_units(ws: Workspace, report: Report, say) -> list[str] | None:
@@ -111,15 +143,17 @@ def _unit_mismatch(codes: pd.Series, ids: pd.Series, unit_codes, report: Report,
         )
 
 
-def _check_dltb(ws, year, report, unit_codes, say, check_areas):
+def _check_dltb(ws, year, report, unit_codes, say, check_areas) -> set[str] | None:
+    """Check one snapshot; return the county codes (ZLDWDM[:6]) that have parcels in it."""
     say(f"DLTB {year}")
     frame = read_layer(ws, "DLTB", year, report=report)
     if frame is None:
-        return
+        return None
     if len(frame) == 0:
         report.error("DLTB", "empty-layer", "the land-use layer has no parcels for this year; check the "
                      "source file.", year=year)
-        return
+        return set()
+    start = len(report.findings)
     ids = frame["BSM"].fillna("(no BSM)")
     _ids_checks(frame, "BSM", "DLTB", year, report)
     _code_checks(ws, frame["DLBM"], ids, "DLTB", "DLBM", year, report)
@@ -139,6 +173,25 @@ def _check_dltb(ws, year, report, unit_codes, say, check_areas):
     _overlap_check(frame, ids, "DLTB", year, report)
     if check_areas:
         _recomputed_area_check(frame, ids, year, report)
+    _attach_files(report, start, frame, "BSM")
+    return set(frame["ZLDWDM"].dropna().str[:6].unique())
+
+
+def _attach_files(report: Report, start: int, frame, id_field: str) -> None:
+    """Name the files behind the findings added since ``start`` (county databases share base names)."""
+    import dataclasses
+
+    if SOURCE_COLUMN not in frame or frame[SOURCE_COLUMN].nunique() < 2:
+        return
+    sources = frame.set_index(frame[id_field].astype(str))[SOURCE_COLUMN].astype(str)
+    for i in range(start, len(report.findings)):
+        finding = report.findings[i]
+        if finding.file or not finding.ids:
+            continue
+        files = sorted(set(sources[sources.index.isin(finding.ids)]))
+        if files:
+            shown = ", ".join(files[:3]) + (" …" if len(files) > 3 else "")
+            report.findings[i] = dataclasses.replace(finding, file=shown)
 
 
 def _no_negative(frame, fields, ids, layer, year, report):
@@ -310,6 +363,7 @@ def _check_basic_farmland(ws, year, report, unit_codes, say):
     if frame is None:
         return
     ids = frame["BSM"].fillna("(no BSM)")
+    start = len(report.findings)
     _ids_checks(frame, "BSM", "JBNTTB", year, report)
     if "DLBM" in frame:
         _code_checks(ws, frame["DLBM"], ids, "JBNTTB", "DLBM", year, report)
@@ -321,6 +375,7 @@ def _check_basic_farmland(ws, year, report, unit_codes, say):
                 report.error("JBNTTB", "net-area-exceeds-area", "YJJBNTMJ (net basic-farmland area) exceeds "
                              "the parcel area TBMJ.", year=year, field="YJJBNTMJ", ids=ids[over])
     _unit_mismatch(frame["ZLDWDM"], ids, unit_codes, report, "JBNTTB", year, "ZLDWDM")
+    _attach_files(report, start, frame, "BSM")
 
 
 def _check_changes(ws, year, report, unit_codes, say):
@@ -520,7 +575,9 @@ def render_report(report: Report, workspace) -> str:
         for finding in found:
             where = finding.layer + (f" {finding.year}" if finding.year is not None else "")
             field = f" [{finding.field}]" if finding.field else ""
-            lines.append(f"  - {where}{field}: {finding.message}")
+            shown = shown_path(finding.file) if finding.file else ""
+            file = f" ({shown})" if shown and shown not in finding.message else ""
+            lines.append(f"  - {where}{field}{file}: {finding.message}")
     errors, warnings = len(report.errors), len(report.warnings)
     lines.append("")
     if errors:

@@ -297,6 +297,26 @@ class _Run:
                                       city_name=self.ws.city_name, spatial_units=self.ws.spatial_units,
                                       parcel_codes=prefixes, report=self.report, year=year)
 
+    def _check_units_present(self, frame, year: int) -> None:
+        """Every county needs parcels in every snapshot: a missing county database reads as zero.
+
+        Zones are the units no parcel is coded with; one that has coded parcels in a later year
+        was a county whose database was missing in the year the zones were found.
+        """
+        units = self.units
+        prefixes = pd.Series(pd.unique(frame["ZLDWDM"].dropna().astype(str).str.slice(0, 6)), dtype=object)
+        coded = {units.aliases.get(c, c) for c in prefixes}
+        missing = [c for c in units.codes if c not in units.zones and c not in coded]
+        mistaken = [c for c in units.zones if c in coded and c not in self.ws.spatial_units]
+        problem = missing or mistaken
+        if problem:
+            source = self.ws.layers["DLTB"].describe()
+            self.report.error("DLTB", "unit-missing-in-year", f"no parcel of the {year} snapshot belongs to "
+                              f"{', '.join(f'{c} {units.names[c]}' for c in problem)} although the unit has "
+                              f"parcels in other years: its database is missing or empty (layers.DLTB = "
+                              f"\"{source}\"). Its area would count as zero; add the file.",
+                              year=year, field="ZLDWDM", ids=problem)
+
     def _parcel_keys(self, frame, code_column: str, layer: str, year: int, ids, areas,
                      fallback_column: str | None = None) -> dict[str, np.ndarray]:
         """Unit keys of a parcel-like layer (every feature must be attributed)."""
@@ -357,6 +377,7 @@ class _Run:
             self._snapshots[year] = None
             return None
         self._ensure_units(frame, year)
+        self._check_units_present(frame, year)
         if self._zones and "geometry" not in frame:
             # Zones were discovered in this very read (no [units] spatial in farmland.toml): the
             # geometry is needed to place parcels, so read it once more for this year only.
