@@ -154,7 +154,7 @@ def area(ctx, source, output, field, rounding, overwrite):
 
 @main.command()
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--parcels", type=click.IntRange(min=50), default=4000, show_default=True,
+@click.option("--parcels", type=click.IntRange(min=200), default=4000, show_default=True,
               help="Number of land-use parcels in the city.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same city).")
 @overwrite_opt

@@ -457,12 +457,14 @@ class CountySimulation:
         legal_net = orders.arable_net(P, pieces, arable, kind="construction_legal")
         ill_codes, ill_w = T.ILLEGAL_TARGETS[scheme]
         ill_mask = arable & P.quad & (P.kcxs == 0)  # 田坎-free, so the occupied area is the piece's
-        if exact and len(legal_tuned):
+        if exact and len(legal_tuned) and ill_mask.any():
             p = legal_tuned[0]
-            legal_cents, illegal_cents = _exact_fifteen_percent(min(legal_goal, 0.85 * P.tbmj[p]))
+            # illegal = 3/17 × legal must fit in 85 % of the largest parcel that can take it (tiny
+            # cities have few such parcels).
+            largest = float(P.tbmj[ill_mask].max())
+            legal_cents, illegal_cents = _exact_fifteen_percent(
+                min(legal_goal, 0.85 * P.tbmj[p], 17 / 3 * 0.85 * largest * 0.999))
             q = pick(ill_mask & (P.tbmj * 85 >= illegal_cents), 1)
-            if len(q) == 0:
-                raise RuntimeError(f"internal: no parcel of {spec.name} can carry the exact-15% case")
             tuned = _Orders()
             tuned.add(legal_tuned, "construction_legal", construction_codes(1),
                       split=np.ones(1, bool), cents=np.array([legal_cents]), legal=True)
@@ -493,7 +495,7 @@ class CountySimulation:
         P, table, rng = self.parcels, self.table, self.rng
         o = orders.frame()
         k = len(o)
-        parent = o["parent"].to_numpy()
+        parent = o["parent"].to_numpy(np.intp)  # an empty year's frame would give floats
         split = o["split"].to_numpy(bool)
         new_code = o["code"].to_numpy(object)
         gxsj = self._dates(year, k)
