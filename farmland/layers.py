@@ -618,22 +618,27 @@ def _polygonal_part(geoms):
 
 
 def _derive_areas(frame: pd.DataFrame, layer: str) -> None:
-    """Fill KCMJ/TBDLMJ (DLTB) and YJJBNTMJ (JBNTTB) when a layer lacks them (data contract)."""
+    """Fill KCMJ/TBDLMJ (DLTB) and YJJBNTMJ (JBNTTB) where a layer lacks them, column or cell.
+
+    Data contract: KCMJ = round(TBMJ × KCXS, 2), TBDLMJ = TBMJ − KCMJ (older data also subtract
+    XZDWMJ and LXDWMJ), YJJBNTMJ = TBMJ − KCMJ.
+    """
     from .units import round_half_up
 
-    if layer == "DLTB" and "TBMJ" in frame:
-        if "KCMJ" not in frame:
-            kcxs = frame["KCXS"].fillna(0.0) if "KCXS" in frame else 0.0
-            frame["KCMJ"] = round_half_up(frame["TBMJ"] * kcxs, 2)
-        if "TBDLMJ" not in frame:
-            deduction = frame["KCMJ"].fillna(0.0)
-            for older in ("XZDWMJ", "LXDWMJ"):
-                if older in frame:
-                    deduction = deduction + frame[older].fillna(0.0)
-            frame["TBDLMJ"] = frame["TBMJ"] - deduction
-    if layer == "JBNTTB" and "YJJBNTMJ" not in frame and "TBMJ" in frame:
-        frame["YJJBNTMJ"] = frame["TBMJ"] - (frame["KCMJ"].fillna(0.0) if "KCMJ" in frame else 0.0)
+    def fill(column: str, values) -> None:
+        values = pd.Series(values, index=frame.index, dtype="float64")
+        frame[column] = frame[column].fillna(values) if column in frame else values
 
+    if layer == "DLTB" and "TBMJ" in frame:
+        kcxs = frame["KCXS"].fillna(0.0) if "KCXS" in frame else 0.0
+        fill("KCMJ", round_half_up(frame["TBMJ"] * kcxs, 2))
+        deduction = frame["KCMJ"].fillna(0.0)
+        for older in ("XZDWMJ", "LXDWMJ"):
+            if older in frame:
+                deduction = deduction + frame[older].fillna(0.0)
+        fill("TBDLMJ", frame["TBMJ"] - deduction)
+    if layer == "JBNTTB" and "TBMJ" in frame:
+        fill("YJJBNTMJ", frame["TBMJ"] - (frame["KCMJ"].fillna(0.0) if "KCMJ" in frame else 0.0))
 
 
 def read_table(ws: Workspace, layer: str, *, report: Report | None = None, needed_for: str | None = None,

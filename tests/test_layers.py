@@ -260,3 +260,15 @@ def test_inputs_are_not_modified(tmp_path):
     read_table(ws, "ZBPH")
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
     assert before == after
+
+
+def test_net_area_filled_cell_by_cell(tmp_path):
+    ws = _workspace(tmp_path)
+    frame = dltb_frame(2015)
+    frame["KCMJ"] = [None, 0.0, 0.0, 0.0]
+    frame["TBDLMJ"] = [None, 10000.0, None, 10000.0]
+    frame.to_file(tmp_path / "bgdc_2015.gpkg", layer="DLTB")
+    loaded = read_layer(ws, "DLTB", 2015)
+    # row 1: KCMJ = round(10000 × 0.1, 2) = 1000, TBDLMJ = 9000; row 3: TBDLMJ = 10000 − 0
+    assert loaded["KCMJ"].tolist() == [1000.0, 0.0, 0.0, 0.0]
+    assert loaded["TBDLMJ"].tolist() == [9000.0, 10000.0, 10000.0, 10000.0]

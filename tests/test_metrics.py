@@ -476,3 +476,41 @@ def test_county_and_township_in_one_run(city):
     county = result.wide(level="county").set_index("xzqdm")["arable_mu"]
     township = result.wide(level="township").set_index("xzqdm")["arable_mu"]
     assert county.sum() == pytest.approx(township.sum()) == pytest.approx(74.4)
+
+
+def test_touching_polygons_do_not_overlap_even_across_zones():
+    """Slivers are not land: edge-adjacent parcels, also after a zone-38 file is brought to zone 39."""
+    import geopandas as gpd
+    import shapely
+
+    from farmland.metrics.occupation import covered_share, overlaps
+
+    x, y = 38_400_000.0, 4_000_000.0
+    left = shapely.box(x, y, x + 2000, y + 1000)
+    right = shapely.Polygon([(x + 2000, y), (x + 4000, y), (x + 4000, y + 1000), (x + 2000, y + 1000),
+                             (x + 2000, y + 500)])  # a split left a vertex mid-edge
+    real = shapely.box(x + 1990, y, x + 4000, y + 1000)  # a true 10 m × 1 km overlap with `left`
+    moved = gpd.GeoSeries([left, right, real], crs="EPSG:4526").to_crs("EPSG:4527").values
+    assert shapely.area(shapely.intersection(moved[0], moved[1])) > 0.3  # the raw sliver is there
+    shared = overlaps(moved[[0, 0]], moved[[1, 2]])
+    assert shapely.is_empty(shared[0])
+    assert shapely.area(shared[1]) == pytest.approx(10_000, rel=5e-3)  # zone 39 scale is ~1.003 here
+    share, _, _ = covered_share(moved[[1]], moved[[0]])
+    assert share[0] == 0.0
+
+
+def test_derived_occupation_is_counted_where_the_construction_stands(tmp_path):
+    """Pieces are attributed by BGHZLDWDM for occupation (domain.md §1.4), by BGQZLDWDM for the loss.
+
+    Move the 2016 a1 → 202 piece into 阳谷县 after the change (a boundary adjustment): its
+    5000 m² × (1 − 0.10) × 0.0015 = 6.75 亩 of occupation goes to B (15 + 6.75 = 21.75 亩), while
+    A's arable ledger still loses it, so A's ledger closes as before.
+    """
+    from tiny_city import PIECES, B1
+
+    moved = [(*p[:5], B1, *p[6:]) if p[1] == "A16-02" else p for p in PIECES[2016]]
+    root = write_tiny_city(tmp_path / "city", pieces={2016: moved})
+    result = compute_metrics(Workspace.load(root), [2016])
+    assert value(result, A, "derived_construction_on_arable_mu") == pytest.approx(0.0)
+    assert value(result, B, "derived_construction_on_arable_mu") == pytest.approx(21.75)
+    assert value(result, A, "ledger_residual_mu") == pytest.approx(0.0, abs=0.01)

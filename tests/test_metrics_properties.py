@@ -147,7 +147,7 @@ def test_city_equals_the_sum_of_counties_and_ratios_come_from_sums(n_units, seed
     targets = ("arable_target_mu", "basic_farmland_target_mu", "hsf_task_mu")
     for metric in additive:
         if metric in targets or "margin" in metric:
-            continue  # targets add up over the units that have one (checked below)
+            continue  # targets: checked below
         expected = county_metrics[metric].sum(skipna=False)
         got = city_metrics[metric].iloc[0]
         if np.isnan(expected):
@@ -155,11 +155,21 @@ def test_city_equals_the_sum_of_counties_and_ratios_come_from_sums(n_units, seed
         else:
             assert got == pytest.approx(expected, rel=1e-9, abs=1e-6), metric
     for metric in targets:
+        # A county without a target leaves the city's empty (only zones may lack one).
         got, values = city_metrics[metric].iloc[0], county_metrics[metric]
-        if values.isna().all():
-            assert np.isnan(got)
+        if values.isna().any():
+            assert np.isnan(got), metric
         else:
             assert got == pytest.approx(values.sum(), rel=1e-9)
+    zone = counties.index[0]
+    with_zone = counties.copy()
+    with_zone.loc[zone, ["arable_target_mu", "bf_target_mu"]] = np.nan
+    rest = with_zone.drop(index=zone)
+    city = aggregate_units(with_zone, "371500", zones=[zone])
+    for column in ("arable_target_mu", "bf_target_mu"):
+        expected = rest[column].sum(skipna=False) if len(rest) else np.nan
+        assert np.isnan(city[column].iloc[0]) if np.isnan(expected) else \
+            city[column].iloc[0] == pytest.approx(expected, rel=1e-9)
     occupied = counties["wpzf_occupied_m2"].sum(skipna=False)
     illegal = counties["wpzf_illegal_m2"].sum(skipna=False)
     ratio = city_metrics["illegal_ratio"].iloc[0]

@@ -226,8 +226,10 @@ class _Run:
             return self._static[layer]
         if per_year and not self._present(layer, year):
             if context or year not in self.assessed:
+                outcome = ("0: no records" if layer in ("WPZF", "DLTBGXGC") and year not in self.assessed
+                           else "empty")
                 self.report.info(layer, "missing-year", f"{layer} has no file for {year}; "
-                                 f"{_NEEDED_FOR.get(layer, 'its metrics')} for {year} are empty.",
+                                 f"{_NEEDED_FOR.get(layer, 'its metrics')} for {year} are {outcome}.",
                                  year=year)
                 return None
         self.progress(f"读取 {layer} {year}" if per_year else f"读取 {layer}")
@@ -490,6 +492,8 @@ class _Run:
         if pieces is None:
             for name in names:
                 put(name, None)
+            if self._no_records("DLTBGXGC", year):
+                self._put_zero(put, "gxgc")
             return
         n = len(pieces)
         ids_raw = pieces["BGQTBBSM"] if "BGQTBBSM" in pieces else pd.Series([None] * n)
@@ -525,7 +529,7 @@ class _Run:
                 used_pieces = candidates[piece_idx]
                 approval_ids = prefixed("JSYDSP", approvals["PZWH"].to_numpy(dtype=object)[approval_idx])
                 approval_evidence = {
-                    lv: evidence_rows(keys_before[lv][used_pieces], approval_ids,
+                    lv: evidence_rows(keys_after[lv][used_pieces], approval_ids,
                                       ["derived_construction_on_arable_mu", "derived_illegal_ratio",
                                        "arable_loss_construction_legal_mu"])
                     for lv in self.base_levels}
@@ -560,10 +564,23 @@ class _Run:
             approvals = approvals.to_crs(crs)
         return approvals
 
+    def _no_records(self, layer: str, year: int) -> bool:
+        """A configured per-year layer without a file for a year that is not assessed (the base
+        year's package usually has no change records or monitoring): no records, so its flows
+        are 0 (data contract: "a flow with no records in the year is 0"), not unknown."""
+        return (self._configured(layer) and self.ws.layers[layer].per_year and year not in self.assessed
+                and not self._present(layer, year))
+
+    def _put_zero(self, put, group: str) -> None:
+        put(group, {lv: pd.DataFrame(columns=components_of(group), dtype="float64") for lv in self.base_levels})
+
     def _wpzf(self, year, put):
         frame = self._read("WPZF", year, WPZF_COLUMNS, geometry=self._zones)
         if frame is None:
-            put("wpzf", None)
+            if self._no_records("WPZF", year):
+                self._put_zero(put, "wpzf")
+            else:
+                put("wpzf", None)
             return
         frame = frame[(frame["JCNF"] == year).to_numpy()].reset_index(drop=True)
         ids = prefixed("WPZF", frame["JCBH"], fallback=np.arange(len(frame)))
@@ -761,7 +778,7 @@ class _Run:
     def _aggregate_city(self, year, city_parts):
         if COUNTY not in self.components or year not in self.components[COUNTY]:
             return
-        city = aggregate_units(self.components[COUNTY][year], self.ws.city_code)
+        city = aggregate_units(self.components[COUNTY][year], self.ws.city_code, self.units.zones)
         for name, value in (city_parts or {}).items():
             city[name] = value
         self.components[CITY][year] = city

@@ -94,7 +94,7 @@ def derive_metrics(v: pd.DataFrame, level: str) -> pd.DataFrame:
         m[f"arable_gain_{kind}_mu"] = gain
     m["arable_internal_change_mu"] = mu("internal_m2")
     # Construction losses in all (legal + illegal): the split is unknown without approvals.
-    losses = m["derived_construction_on_arable_mu"] + sum(m[f"arable_loss_{k}_mu"] for k in _KINDS[1:])
+    losses = mu("loss_construction_m2") + sum(m[f"arable_loss_{k}_mu"] for k in _KINDS[1:])
     m["ledger_residual_mu"] = m["arable_mu"] - (m["arable_opening_mu"] + m["arable_gain_mu"] - losses
                                                  + m["arable_internal_change_mu"])
 

@@ -19,7 +19,7 @@ import shapely
 from ..report import Report
 from ..schema import ZBPH_KINDS
 from .catalogue import EVENT_METRICS
-from .occupation import covered_share
+from .occupation import covered_share, overlaps
 from .parts import CHECKLIST_N, CHECKLIST_SUM, evidence_rows, group_sums, prefixed
 
 GBZNT_COLUMNS = ["XMBH", "XMMC", "XZQDM", "JSNF", "JSMJ"]
@@ -181,7 +181,7 @@ def bf_flows(prev, now, piece_geometry, piece_crs, piece_ids, new_construction: 
         tree = shapely.STRtree(prev_geoms)
         piece_idx, bf_idx = tree.query(pieces[selected], predicate="intersects")
         if len(piece_idx):
-            overlap = shapely.area(shapely.intersection(pieces[selected][piece_idx], prev_geoms[bf_idx]))
+            overlap = shapely.area(overlaps(pieces[selected][piece_idx], prev_geoms[bf_idx]))
             parcel_area = shapely.area(prev_geoms[bf_idx])
             with np.errstate(invalid="ignore", divide="ignore"):
                 share = np.where(parcel_area > 0, overlap / parcel_area, 0.0)

@@ -155,8 +155,8 @@ def change_parts(pieces: ChangePieces, legal_share: np.ndarray, keys_before: dic
     illegal = np.where(p.to_construction, p.before_m2 - legal, 0.0)
     internal_both = ~p.loss & ~p.gain
     before_columns = {
-        "derived_occupied_m2": np.where(p.to_construction, p.before_m2, 0.0),
-        "derived_illegal_m2": illegal,
+        # The ledger's loss stays with the unit the arable land left ...
+        "loss_construction_m2": np.where(p.to_construction, p.before_m2, 0.0),
         "loss_construction_legal_m2": legal,
         "loss_construction_illegal_m2": illegal,
         **{f"loss_{k}_m2": np.where(p.after_kind == k, loss, 0.0) for k in _KINDS[1:]},
@@ -167,6 +167,10 @@ def change_parts(pieces: ChangePieces, legal_share: np.ndarray, keys_before: dic
     }
     gain = p.after_m2 * p.gain
     after_columns = {
+        # ... while occupation by construction is counted where the construction now stands
+        # (BGHZLDWDM, domain.md §1.4), as WPZF's XZQDM, which these figures cross-check.
+        "derived_occupied_m2": np.where(p.to_construction, p.before_m2, 0.0),
+        "derived_illegal_m2": illegal,
         **{f"gain_{k}_m2": np.where(p.before_kind == k, gain, 0.0) for k in _KINDS},
         # ... and the new arable part arrives in the unit after it (usually the same unit).
         "internal_m2": np.where(internal_both, p.after_m2, 0.0),
@@ -178,9 +182,9 @@ def change_parts(pieces: ChangePieces, legal_share: np.ndarray, keys_before: dic
         values[level] = before.add(after, fill_value=0.0)
         kb, ka = keys_before[level], keys_after[level]
         rows = [
-            evidence_rows(kb, p.ids, ["derived_construction_on_arable_mu", "derived_illegal_ratio"],
+            evidence_rows(ka, p.ids, ["derived_construction_on_arable_mu", "derived_illegal_ratio"],
                           p.to_construction & (p.before_m2 > 0)),
-            evidence_rows(kb, p.ids, "derived_illegal_arable_mu", illegal > 0),
+            evidence_rows(ka, p.ids, "derived_illegal_arable_mu", illegal > 0),
             evidence_rows(kb, p.ids, "arable_loss_construction_legal_mu", legal > 0),
             evidence_rows(kb, p.ids, "arable_loss_construction_illegal_mu", illegal > 0),
             *(evidence_rows(kb, p.ids, f"arable_loss_{k}_mu", (p.after_kind == k) & (loss > 0))
@@ -249,7 +253,7 @@ def residual_m2(values: pd.DataFrame) -> pd.Series:
     """closing − (opening + gains − losses + internal), m², per unit (NaN where a part is NaN)."""
     gains = sum(values[f"gain_{k}_m2"] for k in _KINDS)
     # All arable → construction, legal or not: the split can be unknown without approvals.
-    losses = values["derived_occupied_m2"] + sum(values[f"loss_{k}_m2"] for k in _KINDS[1:])
+    losses = values["loss_construction_m2"] + sum(values[f"loss_{k}_m2"] for k in _KINDS[1:])
     return values["arable_m2"] - (values["arable_prev_m2"] + gains - losses + values["internal_m2"])
 
 

@@ -37,7 +37,7 @@ COMPONENT_GROUPS: dict[str, dict[str, str]] = {
     "prev": {"arable_prev_m2": FIRST, "bf_prev_m2": FIRST, "series_break": MAX},
     "wpzf": {"wpzf_occupied_m2": SUM, "wpzf_illegal_m2": SUM},
     "gxgc": {
-        "derived_occupied_m2": SUM, "derived_illegal_m2": SUM,
+        "derived_occupied_m2": SUM, "derived_illegal_m2": SUM, "loss_construction_m2": SUM,
         "loss_construction_legal_m2": SUM, "loss_construction_illegal_m2": SUM,
         **{f"loss_{k}_m2": SUM for k in _KINDS[1:]},
         **{f"gain_{k}_m2": SUM for k in _KINDS},
@@ -76,22 +76,25 @@ def aggregation(component: str) -> str:
     raise KeyError(f"unknown component {component!r}")
 
 
-def aggregate_units(frame: pd.DataFrame, code: str) -> pd.DataFrame:
+def aggregate_units(frame: pd.DataFrame, code: str, zones=()) -> pd.DataFrame:
     """One row (index ``code``) combining the units of ``frame``: the city from its counties.
 
     Every component adds up over units, and NaN propagates (a layer missing for one unit leaves
-    the total empty) — except targets and tasks: the city's target is the sum of the targets
-    set (data contract: "the city row: the sum of the counties'"), and a development zone
-    usually has none of its own, its land having been counted in its host county's target. A
-    flag component (series break) is raised by any unit.
+    the total empty; data contract: "a target or task that was not set is empty, and so is
+    anything computed from it"). The one exception is a development zone (``zones``) without
+    targets or tasks of its own: its land was counted in its host county's target, so it leaves
+    the city's target as the sum of the counties'. A flag component (series break) is raised by
+    any unit.
     """
+    optional = frame.index.isin(list(zones))
     row = {}
     for column in frame.columns:
         values = frame[column].to_numpy(dtype="float64", na_value=np.nan)
         if aggregation(column) == MAX:
             row[column] = values.max()
         elif column in TARGET_COMPONENTS:
-            row[column] = np.nan if np.isnan(values).all() else np.nansum(values)
+            counted = values[~(optional & np.isnan(values))]
+            row[column] = counted.sum() if len(counted) else np.nan
         else:
             row[column] = values.sum()
     return pd.DataFrame([row], index=pd.Index([code], dtype=object, name="unit"), dtype="float64")
