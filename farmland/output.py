@@ -24,12 +24,14 @@ TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
 
 
 def check_target(path: str | os.PathLike, *, overwrite: bool) -> Path:
-    """Refuse an existing output without ``overwrite`` and a missing parent folder."""
+    """Refuse an existing output without ``overwrite``; create missing parent folders."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputError(f"{path} already exists; pass --overwrite to replace it.")
-    if not path.parent.exists():
-        raise OutputError(f"the folder {path.parent} does not exist; create it first.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the folder {path.parent}: {exc.strerror or exc}.") from None
     return path
 
 

@@ -57,3 +57,10 @@ def test_excel_text_never_becomes_a_formula(tmp_path):
 def test_unknown_suffix(tmp_path):
     with pytest.raises(OutputError, match=".csv, .parquet or .xlsx"):
         write_table(FRAME, tmp_path / "m.txt")
+
+
+def test_missing_parent_folders_are_created(tmp_path):
+    # The README's quick start writes to out/liaocheng on a fresh clone, where out/ does not exist.
+    path = tmp_path / "out" / "deeper" / "m.csv"
+    write_table(FRAME, path)
+    assert path.exists() and sorted(p.name for p in path.parent.iterdir()) == ["m.csv"]
