@@ -28,17 +28,7 @@ TABLE_VERSION = "2024.1"
 """Version of the bundled table: bump it when a code, group or crosswalk row changes."""
 
 GROUPS = ("arable", "agricultural", "construction", "unused")
-FLOW_KINDS = ("arable", "construction", "ecological", "restructuring", "other")
 UNKNOWN = "unknown"
-
-GROUP_NAMES_ZH = {
-    "arable": "耕地",
-    "agricultural": "其他农用地",
-    "construction": "建设用地",
-    "unused": "未利用地",
-    UNKNOWN: "未知地类",
-}
-
 
 def normalize_codes(codes) -> pd.Series:
     """Return land-class codes as clean text: stripped, letters upper-cased, '' for missing.

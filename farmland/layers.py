@@ -23,7 +23,7 @@ import pyogrio
 import shapely
 
 from .crs import check_crs, infer_crs_from_eastings
-from .errors import CRSError, DataFileError, LayerError, WorkspaceError
+from .errors import CRSError, DataFileError, WorkspaceError
 from .report import Report, shown_path
 from .schema import DATE, ID_FIELD, NUMBER, SCHEMAS, TEXT, FieldSpec
 from .workspace import Workspace
@@ -247,7 +247,7 @@ def _as_text(values: pd.Series) -> pd.Series:
         # A float column holding whole numbers (ids stored as Real) prints without ".0".
         finite = values.notna()
         out = pd.Series(np.full(len(values), None, dtype=object), index=values.index)
-        out[finite] = values[finite].map("{:.0f}".format)
+        out[finite] = values[finite].round().astype("int64").astype(str).astype(object)
         return out
     text = values.astype("string").str.strip()
     return text.astype(object).where(text.notna(), None)
@@ -366,8 +366,8 @@ def read_layer(
     -------
     geopandas.GeoDataFrame or pandas.DataFrame
         Standard field names, text codes and ids as ``str``, numbers as float64 (areas in m²),
-        dates as datetime64, a categorical ``source_file`` column, and the geometry in the
-        workspace's common CRS (that of the first file read when XZQ is absent). ``None`` when
+        dates as datetime64, a categorical ``source_file`` column, and the geometry in the CRS of
+        the first file read (``attrs["source_crs"]`` keeps each file's own). ``None`` when
         the report collects (non-strict) and the layer could not be read at all.
     """
     import geopandas as gpd
@@ -388,7 +388,7 @@ def read_layer(
             parts.append(part)
     if not parts:
         return None
-    target_crs = _common_crs(ws, parts)
+    target_crs = _common_crs(parts)
     # Each file's own CRS, for checks that must be made in the frame the data were drawn in.
     source_crs = {str(p[SOURCE_COLUMN].iloc[0]): p.crs for p in parts
                   if getattr(p, "crs", None) is not None and len(p)}
@@ -407,7 +407,7 @@ def read_layer(
     return frame
 
 
-def _common_crs(ws: Workspace, parts):
+def _common_crs(parts):
     crs_list = [p.crs for p in parts if getattr(p, "crs", None) is not None]
     if not crs_list:
         return None
@@ -503,7 +503,12 @@ def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], ge
             )
         if not geometry:
             frame = pd.DataFrame(frame.drop(columns="geometry"))
-    _derive_areas(frame, layer)
+    filled = _derive_areas(frame, layer)
+    for field, mask in filled.items():
+        report.warning(layer, "area-filled", f"{shown_path(path)}: {int(mask.sum())} features have no {field}; "
+                       "it was filled per the data contract (KCMJ = round(TBMJ × KCXS, 2), TBDLMJ = TBMJ − "
+                       "KCMJ, YJJBNTMJ = TBMJ − KCMJ). Fill it at the source to make it explicit.",
+                       file=path, year=year, field=field, ids=ids[mask.to_numpy()])
     if not isinstance(frame, gpd.GeoDataFrame) and read_geometry and geometry:
         frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)
     return frame
@@ -585,9 +590,9 @@ def _check_geometry(frame, layer, path, year, ids: pd.Series, report: Report):
     invalid = ~missing & ~shapely.is_valid(geoms)
     if invalid.any():
         reasons = shapely.is_valid_reason(geoms[invalid][:3])
-        repaired = shapely.make_valid(geoms[invalid])
-        # make_valid may turn a bow-tie into a collection; keep only its polygonal part.
-        repaired = _polygonal_part(repaired)
+        # The "structure" method keeps polygons polygonal (a bow-tie becomes two triangles) and
+        # drops collapsed rings, instead of returning collections with lines in them.
+        repaired = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
         frame.loc[invalid, "geometry"] = repaired
         report.warning(
             layer,
@@ -602,32 +607,26 @@ def _check_geometry(frame, layer, path, year, ids: pd.Series, report: Report):
     return frame
 
 
-def _polygonal_part(geoms):
-    types = shapely.get_type_id(geoms)
-    collection = types == 7
-    if collection.any():
-        parts, index = shapely.get_parts(geoms[collection], return_index=True)
-        keep = np.isin(shapely.get_type_id(parts), (3, 6))
-        merged = shapely.multipolygons(parts[keep], indices=index[keep]) if keep.any() else None
-        fixed = np.array([shapely.Polygon()] * int(collection.sum()), dtype=object)
-        if merged is not None:
-            fixed[np.unique(index[keep])] = merged
-        geoms = geoms.copy()
-        geoms[collection] = fixed
-    return geoms
-
-
-def _derive_areas(frame: pd.DataFrame, layer: str) -> None:
+def _derive_areas(frame: pd.DataFrame, layer: str) -> dict[str, pd.Series]:
     """Fill KCMJ/TBDLMJ (DLTB) and YJJBNTMJ (JBNTTB) where a layer lacks them, column or cell.
 
     Data contract: KCMJ = round(TBMJ × KCXS, 2), TBDLMJ = TBMJ − KCMJ (older data also subtract
-    XZDWMJ and LXDWMJ), YJJBNTMJ = TBMJ − KCMJ.
+    XZDWMJ and LXDWMJ), YJJBNTMJ = TBMJ − KCMJ. Returns, per field present but with blank
+    cells, the mask of the cells filled (a field absent altogether is the data's schema, not a gap).
     """
     from .units import round_half_up
 
+    filled: dict[str, pd.Series] = {}
+
     def fill(column: str, values) -> None:
         values = pd.Series(values, index=frame.index, dtype="float64")
-        frame[column] = frame[column].fillna(values) if column in frame else values
+        if column in frame:
+            blank = frame[column].isna() & values.notna()
+            if blank.any():
+                filled[column] = blank
+            frame[column] = frame[column].fillna(values)
+        else:
+            frame[column] = values
 
     if layer == "DLTB" and "TBMJ" in frame:
         kcxs = frame["KCXS"].fillna(0.0) if "KCXS" in frame else 0.0
@@ -639,6 +638,7 @@ def _derive_areas(frame: pd.DataFrame, layer: str) -> None:
         fill("TBDLMJ", frame["TBMJ"] - deduction)
     if layer == "JBNTTB" and "TBMJ" in frame:
         fill("YJJBNTMJ", frame["TBMJ"] - (frame["KCMJ"].fillna(0.0) if "KCMJ" in frame else 0.0))
+    return filled
 
 
 def read_table(ws: Workspace, layer: str, *, report: Report | None = None, needed_for: str | None = None,
@@ -715,10 +715,9 @@ def read_targets(ws: Workspace, *, report: Report | None = None) -> pd.DataFrame
     frame = read_table(ws, "TARGETS", report=report, path=ws.targets_path)
     if frame is None:
         return None
-    for column in frame.columns:
-        if column.startswith("hsf_task_mu_"):
-            frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    return frame
+    tasks = {c: FieldSpec(c, NUMBER) for c in frame.columns if c.startswith("hsf_task_mu_")}
+    rows = "row " + frame["row"].astype(str)
+    return _coerce(frame, "TARGETS", tasks, rows, ws.targets_path, None, report, {})
 
 
 def layer_exists(ws: Workspace, layer: str, year: int | None = None) -> bool:

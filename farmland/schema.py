@@ -147,9 +147,3 @@ ZBPH_KINDS = ("占用", "补充")
 ZBPH_SOURCES = ("本地", "省统筹", "国家统筹", "跨县易地")
 EVENT_KINDS = ("挂牌督办", "警示约谈", "公开通报", "重大违法案件")
 
-
-def field_spec(layer: str, name: str) -> FieldSpec:
-    for spec in SCHEMAS[layer]:
-        if spec.name == name:
-            return spec
-    raise KeyError(f"{layer} has no standard field {name}")

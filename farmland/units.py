@@ -13,7 +13,6 @@ M2_TO_MU = 0.0015
 """亩 per square metre (exact)."""
 
 MU_PER_WANMU = 10_000.0
-MU_PER_HECTARE = 15.0
 
 
 def m2_to_mu(area_m2):

@@ -21,6 +21,7 @@ from .errors import WorkspaceError
 from .landclass import describe_unknown, scheme_for_year
 from .layers import SOURCE_COLUMN, layer_exists, read_layer, read_table, read_targets
 from .report import Report, shown_path
+from .metrics.occupation import SLIVER_WIDTH_M
 from .schema import EVENT_KINDS, ZBPH_KINDS, ZBPH_SOURCES
 from .workspace import Workspace
 
@@ -170,9 +171,10 @@ def _check_dltb(ws, year, report, unit_codes, say, check_areas) -> set[str] | No
             report.warning("DLTB", "year-mismatch", f"SJNF differs from the snapshot year {year}; check "
                            "that the right year's database is configured.", year=year, field="SJNF",
                            ids=ids[off])
-    _overlap_check(frame, ids, "DLTB", year, report)
+    own = _in_own_crs(frame, frame.geometry.values) if "geometry" in frame else None
+    _overlap_check(frame, ids, "DLTB", year, report, own)
     if check_areas:
-        _recomputed_area_check(frame, ids, year, report)
+        _recomputed_area_check(frame, ids, year, report, own)
     _attach_files(report, start, frame, "BSM")
     return set(frame["ZLDWDM"].dropna().str[:6].unique())
 
@@ -265,17 +267,14 @@ def _area_checks(frame, ids, year, report):
                          "source.", year=year, field="TBDLMJ", ids=ids[off])
 
 
-SLIVER_WIDTH_M = 0.1
-"""Mean width below which an overlap between files of different zones is a reprojection sliver.
+def _overlap_check(frame, ids, layer, year, report, own):
+    """Overlapping parcels: within a file in its own CRS (``own``), between files beyond slivers.
 
-A boundary that is straight in one Gauss-Krüger zone is slightly curved in the next (about
-0.5 mm of sagitta on a 1 km edge at Liaocheng's 150 km from the central meridian), so county
-databases delivered in zones 38 and 39 overlap by hair-thin slivers once brought to one CRS.
-Their areas come from each file's own TBMJ, so nothing is counted twice.
-"""
-
-
-def _overlap_check(frame, ids, layer, year, report):
+    A boundary that is straight in one Gauss-Krüger zone is slightly curved in the next (about
+    0.5 mm of sagitta on a 1 km edge at Liaocheng's 150 km from the central meridian), so county
+    databases delivered in zones 38 and 39 overlap by hair-thin slivers once brought to one CRS;
+    their areas come from each file's own TBMJ, so nothing is counted twice.
+    """
     if "geometry" not in frame:
         return
     geoms = frame.geometry.values
@@ -298,7 +297,6 @@ def _overlap_check(frame, ids, layer, year, report):
     across_files = sources[first] != sources[second]
     # Parcels of one file are compared in that file's own CRS: a straight edge of a zone-38 file
     # bends when brought to zone 39, so neighbours would seem to overlap where they do not.
-    own = _in_own_crs(frame, geoms)
     left = np.where(across_files, geoms[first], own[first])
     right = np.where(across_files, geoms[second], own[second])
     shared = shapely.intersection(left, right)
@@ -333,13 +331,12 @@ def _in_own_crs(frame, geoms):
     return own
 
 
-def _recomputed_area_check(frame, ids, year, report):
+def _recomputed_area_check(frame, ids, year, report, own):
     from .area import ellipsoidal_area
 
     if "TBMJ" not in frame or "geometry" not in frame:
         return
     # Measured in each file's own zone, as TBMJ was.
-    own = _in_own_crs(frame, frame.geometry.values)
     recomputed = np.full(len(frame), np.nan)
     sources = frame[SOURCE_COLUMN].astype(str).to_numpy()
     for source in np.unique(sources):
@@ -529,6 +526,11 @@ def _check_targets(ws, report, unit_codes):
             report.error("TARGETS", "missing-target", f"{field} is empty; every unit needs its targets in 亩.",
                          field=field, ids=rows[missing])
         _no_negative(targets, (field,), rows, "TARGETS", None, report)
+    blank = targets["xzqdm"].isna()
+    if blank.any():
+        report.error("TARGETS", "missing-code", "rows without xzqdm: every target row needs the unit's code.",
+                     field="xzqdm", ids=rows[blank])
+    targets = targets[~blank]
     dup = targets["xzqdm"][targets["xzqdm"].duplicated(keep=False)]
     if len(dup):
         report.error("TARGETS", "duplicate-id", "units listed twice in targets.", field="xzqdm",

@@ -272,3 +272,39 @@ def test_net_area_filled_cell_by_cell(tmp_path):
     # row 1: KCMJ = round(10000 × 0.1, 2) = 1000, TBDLMJ = 9000; row 3: TBDLMJ = 10000 − 0
     assert loaded["KCMJ"].tolist() == [1000.0, 0.0, 0.0, 0.0]
     assert loaded["TBDLMJ"].tolist() == [9000.0, 10000.0, 10000.0, 10000.0]
+
+
+def test_bowtie_with_a_collapsed_hole_is_repaired_not_crashed(tmp_path):
+    # make_valid's default turned this into a collection holding a MultiPolygon, which the old
+    # repair step could not take apart (TypeError).
+    ws = _workspace(tmp_path)
+    frame = dltb_frame(2015)
+    frame.loc[0, "geometry"] = shapely.Polygon(
+        [(X0, Y0), (X0 + 100, Y0 + 100), (X0 + 100, Y0), (X0, Y0 + 100)],
+        [[(X0 + 20, Y0 + 20), (X0 + 21, Y0 + 21), (X0 + 20, Y0 + 20)]])
+    frame.to_file(tmp_path / "bgdc_2015.gpkg", layer="DLTB")
+    report = Report(strict=True)
+    loaded = read_layer(ws, "DLTB", 2015, report=report)
+    assert loaded.geometry.iloc[0].geom_type == "MultiPolygon" and loaded.geometry.is_valid.all()
+    assert loaded.geometry.iloc[0].area == pytest.approx(5000.0)
+
+
+def test_blank_net_area_cells_are_filled_with_a_counted_warning(tmp_path):
+    ws = _workspace(tmp_path)
+    frame = dltb_frame(2015)
+    frame["TBDLMJ"] = [None, 10000.0, 10000.0, 10000.0]
+    frame.to_file(tmp_path / "bgdc_2015.gpkg", layer="DLTB")
+    report = Report(strict=True)
+    loaded = read_layer(ws, "DLTB", 2015, report=report)
+    assert loaded["TBDLMJ"].iloc[0] == 9000.0
+    [warning] = [f for f in report.warnings if f.check == "area-filled"]
+    assert warning.field == "TBDLMJ" and warning.ids == ("20150001",)
+
+
+def test_task_that_is_not_a_number_names_the_row(tmp_path):
+    ws = _workspace(tmp_path)
+    targets = pd.read_csv(tmp_path / "targets.csv", dtype=str)
+    targets["hsf_task_mu_2018"] = ["1,200.5", "300"]
+    targets.to_csv(tmp_path / "targets.csv", index=False)
+    with pytest.raises(LayerError, match=r"hsf_task_mu_2018.*row 2"):
+        read_targets(ws)

@@ -145,6 +145,7 @@ class _Run:
         self.xzq = None
         self.assessed: set[int] = set()
         self._static: dict[str, object] = {}
+        self._presence: dict[tuple[str, int], bool] = {}
         self._warned: set[str] = set()
         self._snapshots: dict[int, object] = {}
         self._stock_values: dict[int, dict] = {}
@@ -241,7 +242,13 @@ class _Run:
 
     def _present(self, layer: str, year: int) -> bool:
         """Files of ``layer`` for ``year`` exist and hold the named layer (base-year packages
-        often carry the snapshot but no change records)."""
+        often carry the snapshot but no change records). Asked many times per year: cached."""
+        key = (layer, year)
+        if key not in self._presence:
+            self._presence[key] = self._look_for(layer, year)
+        return self._presence[key]
+
+    def _look_for(self, layer: str, year: int) -> bool:
         if not layer_exists(self.ws, layer, year):
             return False
         name = self.ws.layers[layer].layer

@@ -18,10 +18,6 @@ from .opinion import opinion_metrics
 from .parts import CHECKLIST_N, CHECKLIST_SUM
 
 _KINDS = ("construction", "ecological", "restructuring", "other")
-CITY_ONLY = {name for name in METRICS if name.endswith(("_limit", "_ok"))} | {
-    "land_supply_rate", "construction_land_per_gdp_change"}
-
-
 def derive_metrics(v: pd.DataFrame, level: str) -> pd.DataFrame:
     """Metrics (columns) per unit (index) from components ``v``.
 

@@ -23,9 +23,6 @@ import pandas as pd
 from .catalogue import OPINION_LIMITS
 from .occupation import ratio
 
-CITYSTATS_COLUMNS = ("approved_mu", "supplied_mu", "gdp_100m_yuan")
-
-
 def citystats_parts(stats: pd.DataFrame | None, year: int, base_year: int,
                     base_construction_m2: float) -> dict[str, float]:
     """City-only components of one year: approved and supplied 亩, GDP and the base year's figures.

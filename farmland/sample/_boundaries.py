@@ -70,8 +70,3 @@ def project(geoms, src_epsg: int, dst_epsg: int):
         return np.column_stack([x, y])
 
     return shapely.transform(geoms, _xy)
-
-
-def county_polygons(lonlat: dict[str, shapely.Geometry], spec: CountySpec, epsg: int) -> shapely.Geometry:
-    """One county's polygon in ``epsg`` (its delivery zone, or the common zone for the city layers)."""
-    return project(lonlat[spec.xzqdm], 4326, epsg)

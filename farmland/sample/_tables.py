@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CITY_CODE = "371500"
-CITY_NAME = "聊城市"
 BASE_YEAR = 2015
 PERIOD = (2016, 2020)
 YEARS = tuple(range(BASE_YEAR, PERIOD[1] + 1))
