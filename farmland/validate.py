@@ -457,7 +457,14 @@ def _check_hsf(ws, report, unit_codes, say):
     if frame is None:
         return
     ids = frame["XMBH"].fillna("(no XMBH)")
-    _ids_checks(frame, "XMBH", "GBZNT", None, report)
+    # A project is often mapped as several polygons sharing its XMBH: legitimate, but if each
+    # repeats the project's total JSMJ it would be counted once per polygon.
+    dup = frame["XMBH"][frame["XMBH"].notna() & frame["XMBH"].duplicated(keep=False)]
+    if len(dup):
+        report.warning("GBZNT", "repeated-project", f"{dup.nunique()} projects are mapped as several features "
+                       f"({len(dup)} in all); their JSMJ is summed over the features, so each must carry its "
+                       "own part of the built area, not the project total.", field="XMBH",
+                       ids=sorted(dup.unique()))
     outside = ~frame["JSNF"].between(ws.period.base_year, ws.period.end)
     if outside.any():
         report.warning("GBZNT", "year-outside-period", f"JSNF outside {ws.period.base_year}–{ws.period.end}; "

@@ -130,3 +130,17 @@ def test_parcels_are_checked_for_overlap_in_their_own_zone(tmp_path):
     # …while in zone 39 the two really do appear to overlap: the check is not vacuous.
     moved = gpd.GeoSeries([left, right], crs="EPSG:4526").to_crs("EPSG:4527").values
     assert shapely.area(shapely.intersection(moved[0], moved[1])) > 0.3
+
+
+def test_project_mapped_as_several_features_is_a_warning(ws):
+    import geopandas as gpd
+
+    from builders import square
+
+    gpd.GeoDataFrame({"XMBH": ["GB1", "GB1"], "XZQDM": ["371502", "371502"], "JSNF": [2016, 2016],
+                      "JSMJ": [5000.0, 5000.0]}, geometry=[square(0), square(1)], crs="EPSG:4527"
+                     ).to_file(ws / "hsf.gpkg", layer="GBZNT")
+    toml = (ws / "farmland.toml").read_text(encoding="utf-8") + 'GBZNT = "hsf.gpkg:GBZNT"\n'
+    (ws / "farmland.toml").write_text(toml, encoding="utf-8")
+    report = validate_workspace(ws, check_areas=False)
+    assert report.ok and "repeated-project" in _checks(report, "warning")
