@@ -223,8 +223,10 @@ class _Run:
         if not self._configured(layer):
             return None
         per_year = self.ws.layers[layer].per_year
-        if not per_year and layer in self._static:
-            return self._static[layer]
+        cached = self._static.get(layer) if not per_year else None
+        # A static layer is read once, unless a later use needs the geometry the first did not.
+        if cached is not None and (not geometry or "geometry" in cached):
+            return cached
         if per_year and not self._present(layer, year):
             if context or year not in self.assessed:
                 outcome = ("0: no records" if layer in ("WPZF", "DLTBGXGC") and year not in self.assessed
