@@ -95,11 +95,9 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike, *, overwrite: bool
 
 def write_excel(sheets: dict[str, pd.DataFrame], path: Path, *, headers: dict[str, str] | None = None) -> None:
     """Write sheets with openpyxl; text cells forced to text (no formula injection), fixed dates."""
-    try:
-        import openpyxl
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise OutputError("writing .xlsx needs openpyxl: pip install 'farmland[excel]'.") from None
     import datetime as dt
+
+    import openpyxl
 
     workbook = openpyxl.Workbook()
     workbook.remove(workbook.active)
