@@ -43,6 +43,14 @@ class OutputError(FarmlandError, OSError):
     """An output cannot be written safely (exists without --overwrite, unwritable folder)."""
 
 
+def closest_match(word: str, choices) -> str | None:
+    """The choice closest to a mistyped ``word`` (for "did you mean …?" hints), or None."""
+    import difflib
+
+    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
 def preview_ids(ids: Iterable[object], limit: int = 5) -> str:
     """Format the first ``limit`` ids and the total count, e.g. ``"'a', 'b' … (7 in all)"``.
 

@@ -13,7 +13,6 @@ Example
 
 from __future__ import annotations
 
-import difflib
 import glob
 import os
 import tomllib
@@ -21,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import WorkspaceError
+from .errors import WorkspaceError, closest_match
 from .landclass import LandClassTable
 
 WORKSPACE_FILE = "farmland.toml"
@@ -55,8 +54,8 @@ _LAYER_TABLE_KEYS = {"source", "encoding", "crs"}
 
 
 def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
+    close = closest_match(word, choices)
+    return f" Did you mean {close!r}?" if close else ""
 
 
 @dataclass(frozen=True)

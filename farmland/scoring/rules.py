@@ -14,7 +14,6 @@ rule set that loads is one the engine can apply without further checks.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import hashlib
 import math
@@ -26,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from farmland.errors import RuleError
+from farmland.errors import RuleError, closest_match
 
 __all__ = [
     "PHASES",
@@ -449,8 +448,8 @@ def loads_rules(text: str, *, origin: str = "<string>") -> RuleSet:
 
 
 def _suggest(word: str, choices) -> str:
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
+    match = closest_match(word, choices)
+    return f" (did you mean {match!r}?)" if match else ""
 
 
 def _unknown_keys(where: str, keys, allowed: set[str], origin: str) -> None:
