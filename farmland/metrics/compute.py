@@ -591,13 +591,17 @@ class _Run:
             else:
                 put("wpzf", None)
             return
-        frame = frame[(frame["JCNF"] == year).to_numpy()].reset_index(drop=True)
-        ids = prefixed("WPZF", frame["JCBH"], fallback=np.arange(len(frame)))
-        keys = self._code_keys(frame, "XZQDM", "WPZF", year, ids,
-                               frame["ZYGDMJ"].to_numpy(dtype="float64", na_value=0.0))
-        keys = {lv: k for lv, k in keys.items() if k is not None}
+        frame, keys = self._rows_of_year(frame, "WPZF", "JCNF", "JCBH", "ZYGDMJ", year)
         values, ev = reported_occupation(frame, keys, year, self.report)
         put("wpzf", values, ev)
+
+    def _rows_of_year(self, frame, layer: str, year_field: str, id_field: str, area_field: str, year: int):
+        """Rows of ``year`` of a county-coded layer (WPZF, GBZNT) and their unit per level."""
+        frame = frame[(frame[year_field] == year).to_numpy()].reset_index(drop=True)
+        ids = prefixed(layer, frame[id_field], fallback=np.arange(len(frame)))
+        keys = self._code_keys(frame, "XZQDM", layer, year, ids,
+                               frame[area_field].to_numpy(dtype="float64", na_value=0.0))
+        return frame, {lv: k for lv, k in keys.items() if k is not None}
 
     def _hsf(self, year, put):
         targets = self._targets()
@@ -620,12 +624,9 @@ class _Run:
         if frame is None:
             put("hsf", None)
             return
-        frame = frame[(frame["JSNF"] == year).to_numpy()].reset_index(drop=True)
-        ids = prefixed("GBZNT", frame["XMBH"], fallback=np.arange(len(frame)))
-        keys = self._code_keys(frame, "XZQDM", "GBZNT", year, ids,
-                               frame["JSMJ"].to_numpy(dtype="float64", na_value=0.0))
-        values, ev = hsf_parts(frame, {lv: k for lv, k in keys.items() if k is not None})
-        put("hsf", {lv: values.get(lv) for lv in keys if keys[lv] is not None}, ev)
+        frame, keys = self._rows_of_year(frame, "GBZNT", "JSNF", "XMBH", "JSMJ", year)
+        values, ev = hsf_parts(frame, keys)
+        put("hsf", {lv: values.get(lv) for lv in keys}, ev)
 
     def _target_frame(self, targets, level, columns):
         codes = targets["xzqdm"].astype("string").str.strip()
