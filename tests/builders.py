@@ -17,7 +17,7 @@ import shapely
 X0, Y0 = 39_450_000.0, 4_000_000.0  # zone-39 easting with prefix, about 116.4°E 36.1°N
 CRS = "EPSG:4527"
 
-WORKSPACE_TOML = """\
+CITY_HEADER = """\
 [city]
 code = "371500"
 name = "聊城市"
@@ -29,7 +29,10 @@ base_year = 2015
 
 [targets]
 path = "targets.csv"
+"""
+"""The city, period and targets sections every test workspace shares; layers follow."""
 
+WORKSPACE_TOML = CITY_HEADER + """
 [layers]
 XZQ = "xzq.gpkg:XZQ"
 DLTB = "bgdc_{year}.gpkg:DLTB"

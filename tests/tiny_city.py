@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from builders import CITY_HEADER
+
 X0, Y0 = 39_450_000.0, 4_000_000.0
 CRS = "EPSG:4527"
 CELL = 100.0
@@ -30,19 +32,7 @@ CELL = 100.0
 A1, A2, A3 = "3715020010010000000", "3715020020010000000", "3715020030010000000"
 B1, B2 = "3715210010010000000", "3715210020010000000"
 
-TOML = """\
-[city]
-code = "371500"
-name = "聊城市"
-
-[period]
-start = 2016
-end = 2020
-base_year = 2015
-
-[targets]
-path = "targets.csv"
-
+TOML = CITY_HEADER + """
 [layers]
 XZQ = "xzq.gpkg:XZQ"
 DLTB = "bgdc_{year}.gpkg:DLTB"
