@@ -13,6 +13,8 @@ workspace's common CRS, so a county delivered in zone 38 keeps its statutory are
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -381,6 +383,12 @@ def read_layer(
         return None
     wanted = {spec.name: spec for spec in SCHEMAS[layer] if columns is None or spec.required
               or spec.name in columns}
+    cache = _SHARED_READS.get()
+    key = (str(ws.root), layer, year)
+    if cache is not None and key in cache:
+        cached, cached_fields, cached_geometry = cache[key]
+        if set(wanted) <= cached_fields and (cached_geometry or not geometry):
+            return _served(cached, geometry)
     parts = []
     for path in paths:
         part = _read_one(ws, layer, src, path, year, wanted, geometry, report)
@@ -404,7 +412,37 @@ def read_layer(
     frame.attrs["year"] = year
     frame.attrs["files"] = [str(p) for p in paths]
     frame.attrs["source_crs"] = source_crs
+    if cache is not None:
+        cache[key] = (frame, frozenset(wanted), "geometry" in frame)
+        return _served(frame, geometry)
     return frame
+
+
+_SHARED_READS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("shared_reads", default=None)
+
+
+@contextlib.contextmanager
+def shared_reads():
+    """Within the block, each layer and year is read from disk once.
+
+    ``assess`` validates and then computes metrics, and both read every layer; inside this
+    block a later request for the same layer and year is served from the first read when that
+    read covered it (the fields asked for, and the geometry if asked for). Findings are reported
+    by the first read only. Every caller gets its own copy, so no stage can alter another's data.
+    """
+    token = _SHARED_READS.set({})
+    try:
+        yield
+    finally:
+        _SHARED_READS.reset(token)
+
+
+def _served(frame, geometry: bool):
+    if geometry or "geometry" not in frame:
+        return frame.copy()
+    served = pd.DataFrame(frame.drop(columns="geometry"))
+    served.attrs = dict(frame.attrs)
+    return served
 
 
 def _common_crs(parts):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import LayerError, WorkspaceError
+from .layers import shared_reads
 from .metrics import MetricsResult, compute_metrics
 from .output import atomic_path, write_excel
 from .report import Report
@@ -137,14 +138,16 @@ def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike
     ws = load_workspace(workspace)
     say = progress or (lambda message: None)
     say("validate")
-    checked = validate_workspace(ws, progress=progress)
-    if not checked.ok:
-        errors = render_report(Report(strict=False, findings=checked.errors), ws.root)
-        raise LayerError(f"the workspace has errors; nothing was assessed.\n{errors}")
-    report = Report(strict=True, findings=list(checked.findings))
-    metrics = compute_metrics(ws, ws.period.data_years, level=("county", "township", "city"),
-                              phases=("annual", "midterm", "final"), report=report, progress=progress)
-    # Validation already reported what reading each layer found; the metrics pass reads it again.
+    # Validation and metrics read the same layers: within shared_reads each file is read once.
+    with shared_reads():
+        checked = validate_workspace(ws, progress=progress)
+        if not checked.ok:
+            errors = render_report(Report(strict=False, findings=checked.errors), ws.root)
+            raise LayerError(f"the workspace has errors; nothing was assessed.\n{errors}")
+        report = Report(strict=True, findings=list(checked.findings))
+        metrics = compute_metrics(ws, ws.period.data_years, level=("county", "township", "city"),
+                                  phases=("annual", "midterm", "final"), report=report, progress=progress)
+    # A layer the metrics needed in a form validation did not read (rare) reports its findings again.
     report.findings = list(dict.fromkeys(report.findings))
 
     def rules_for(phase):

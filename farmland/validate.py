@@ -379,7 +379,9 @@ def _check_changes(ws, year, report, unit_codes, say):
     if not ws.has_layer("DLTBGXGC"):
         return
     say(f"DLTBGXGC {year}")
-    frame = read_layer(ws, "DLTBGXGC", year, report=report, geometry=False)
+    # Geometry too, though no check here needs it: assess then serves the metrics' overlays from
+    # this read (layers.shared_reads).
+    frame = read_layer(ws, "DLTBGXGC", year, report=report, geometry=True)
     if frame is None:
         return
     ids = frame["BGQTBBSM"].fillna("(no BGQTBBSM)") if "BGQTBBSM" in frame else pd.Series(
@@ -410,7 +412,7 @@ def _check_enforcement(ws, year, report, unit_codes, say):
     if not ws.has_layer("WPZF"):
         return
     say(f"WPZF {year}")
-    frame = read_layer(ws, "WPZF", year, report=report, geometry=False)
+    frame = read_layer(ws, "WPZF", year, report=report, geometry=True)  # see DLTBGXGC
     if frame is None:
         return
     if "{year}" not in ws.layers["WPZF"].template:
@@ -453,7 +455,7 @@ def _check_hsf(ws, report, unit_codes, say):
     if not ws.has_layer("GBZNT"):
         return
     say("GBZNT")
-    frame = read_layer(ws, "GBZNT", report=report, geometry=False)
+    frame = read_layer(ws, "GBZNT", report=report, geometry=True)  # see DLTBGXGC
     if frame is None:
         return
     ids = frame["XMBH"].fillna("(no XMBH)")

@@ -308,3 +308,24 @@ def test_task_that_is_not_a_number_names_the_row(tmp_path):
     targets.to_csv(tmp_path / "targets.csv", index=False)
     with pytest.raises(LayerError, match=r"hsf_task_mu_2018.*row 2"):
         read_targets(ws)
+
+
+def test_shared_reads_serve_later_requests_from_the_first_read_as_copies(tmp_path, monkeypatch):
+    from farmland.layers import shared_reads
+
+    ws = _workspace(tmp_path)
+    reads = []
+    real = pyogrio.read_dataframe
+    monkeypatch.setattr("farmland.layers.pyogrio.read_dataframe",
+                        lambda *a, **k: reads.append(k.get("columns")) or real(*a, **k))
+    with shared_reads():
+        full = read_layer(ws, "DLTB", 2015)
+        full.loc[0, "TBDLMJ"] = -1.0  # a caller's change must not leak to the next one
+        subset = read_layer(ws, "DLTB", 2015, columns=["TBDLMJ"], geometry=False)
+        assert len(reads) == 1
+        assert subset["TBDLMJ"].iloc[0] == 9000.0 and "geometry" not in subset
+        read_layer(ws, "DLTB", 2016, geometry=False)
+        read_layer(ws, "DLTB", 2016, geometry=True)  # the first read did not cover geometry
+        assert len(reads) == 3
+    read_layer(ws, "DLTB", 2015)  # outside the block nothing is kept
+    assert len(reads) == 4

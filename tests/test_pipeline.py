@@ -112,3 +112,23 @@ def test_assess_refuses_to_overwrite(assessed):
     out, _ = assessed
     result = run("assess", SAMPLE, "-o", out)
     assert result.exit_code == 1 and "--overwrite" in result.output
+
+
+def test_assess_reads_each_layer_of_each_file_once(monkeypatch):
+    import collections
+
+    import farmland.layers
+    from farmland.pipeline import assess
+
+    calls = collections.Counter()
+    read = farmland.layers.pyogrio.read_dataframe
+
+    def counting(path, *args, **kwargs):
+        calls[(str(path), kwargs.get("layer"))] += 1
+        return read(path, *args, **kwargs)
+
+    monkeypatch.setattr(farmland.layers.pyogrio, "read_dataframe", counting)
+    assess(SAMPLE)
+    # 8 counties × 6 years × (DLTB, YJJBNTTB) + 8 × 5 DLTBGXGC + 5 WPZF + XZQ, approvals, GBZNT
+    assert len(calls) == 96 + 40 + 5 + 3
+    assert max(calls.values()) == 1, [k for k, n in calls.items() if n > 1][:5]
