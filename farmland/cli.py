@@ -215,6 +215,13 @@ def metrics(ctx, workspace, year, level, phase, output, overwrite):
         click.echo(render_metrics(table))
 
 
+rules_dir_opt = click.option("--rules-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                             help="A folder of annual.toml / midterm.toml / final.toml replacing the shipped rule "
+                                  "sets (a file absent there: the shipped one); a custom final folds custom annual "
+                                  "and mid-term results.")
+score_level_opt = click.option("--level", type=click.Choice(["county", "township"]), default="county",
+                               show_default=True,
+                               help="Score counties, or townships with the same rule sets (第十九条).")
 rules_opt = click.option("--rules", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                          help="Rule-set TOML for the phase (default: the shipped rules; see docs/rules.md).")
 
@@ -224,6 +231,8 @@ rules_opt = click.option("--rules", type=click.Path(exists=True, dir_okay=False,
 @phase_opt
 @year_opt
 @rules_opt
+@rules_dir_opt
+@score_level_opt
 @click.option("--assume", "assumptions", multiple=True, metavar="UNIT.METRIC[+|-]=VALUE",
               help="What-if: override a metric, e.g. 371521.supplemented_mu+=120 (repeatable), or a TOML file.")
 @click.option("--robust", is_flag=True, help="Also show distances to gates and grade boundaries and rank intervals "
@@ -231,17 +240,19 @@ rules_opt = click.option("--rules", type=click.Path(exists=True, dir_okay=False,
 @output_opt
 @overwrite_opt
 @click.pass_context
-def score_command(ctx, workspace, phase, year, rules, assumptions, robust, output, overwrite):
+def score_command(ctx, workspace, phase, year, rules, rules_dir, level, assumptions, robust, output, overwrite):
     """考核评分 — score the annual self-check, mid-term check or final assessment.
 
-    Points per indicator, deductions, total (0–100), rank, grade (优秀/良好/合格/不合格)
-    and consequence (表扬 / 整改). --year is the data year; midterm and final take
-    their span from the workspace's [period]. The final score folds in the annual and
-    mid-term results (第九、十二条).
+    Points per indicator (分值为建议值), total (0–100), rank, outcome (通报 for the annual
+    and mid-term, 第九、十二条; 表扬 / 整改 in the final, 第十七条) and the triggers of
+    聊政发〔2018〕34号 四(三) (reported, not scored). --year is the data year; midterm and
+    final take their span from the workspace's [period]. The final score folds in the
+    annual and mid-term results (第九、十二条).
 
     \b
     Example:
       farmland score sample_data/liaocheng --phase final
+      farmland score sample_data/liaocheng --phase annual --year 2020 --level township
       farmland score sample_data/liaocheng --phase annual --year 2020 --assume 371521.supplemented_mu+=120
     """
     from .display import render_table
@@ -251,8 +262,10 @@ def score_command(ctx, workspace, phase, year, rules, assumptions, robust, outpu
     if phase == "annual" and year is None:
         raise click.UsageError("--year is required for the annual phase.", ctx=ctx)
     report = Report(strict=True)
-    result, metrics = score_workspace(workspace, phase=phase, year=year, rules=rules, report=report,
-                                      progress=_progress(ctx))
+    if rules is not None and rules_dir is not None:
+        raise click.UsageError("give --rules (one phase) or --rules-dir (all phases), not both.", ctx=ctx)
+    result, metrics = score_workspace(workspace, phase=phase, year=year, rules=rules, rules_dir=rules_dir,
+                                      level=level, report=report, progress=_progress(ctx))
     _show_warnings(ctx, report)
     if assumptions:
         from .scoring import load_assumptions, what_if
@@ -260,8 +273,9 @@ def score_command(ctx, workspace, phase, year, rules, assumptions, robust, outpu
         parsed = []
         for text in assumptions:
             parsed.extend(load_assumptions(text) if text.endswith(".toml") else [text])
-        wide, evidence = metrics.for_scoring(phase, result.year)
-        scenario = what_if(wide, result.rules, parsed, year=result.year, evidence=evidence)
+        wide, evidence = metrics.for_scoring(phase, result.year, level=level)
+        scenario = what_if(wide, result.rules, parsed, year=result.year, evidence=evidence,
+                           triggers=result.triggers, level=level)
         click.echo(scenario.to_text())
         result = scenario.scenario
     click.echo(render_table(score_display_frame(result)))
@@ -299,6 +313,7 @@ def explain(ctx, workspace, phase, year, rules, unit):
       farmland explain sample_data/liaocheng --phase annual --year 2018 --unit 371522
     """
     from .pipeline import score_workspace
+    from .scoring import explain_unit
 
     if phase == "annual" and year is None:
         raise click.UsageError("--year is required for the annual phase.", ctx=ctx)
@@ -309,7 +324,7 @@ def explain(ctx, workspace, phase, year, rules, unit):
         raise click.BadParameter(f"{unit} is not a scored unit; units: {', '.join(result.table['xzqdm'])}.",
                                  param_hint="--unit")
     _show_warnings(ctx, report)
-    click.echo(result.explain(unit))
+    click.echo(explain_unit(result, unit))
 
 
 @main.command("calendar")

@@ -22,11 +22,14 @@ COLUMN_LABELS = {
     "total": "总分",
     "rank": "排名",
     "grade": "等次",
-    "verdict": "结果",
+    "outcome": "结果",
+    "outcome_text": "结果运用",
+    "triggers": "问责情形（34号四（三），不计分）",
+    "review": "待核实事项",
+    "basis_mismatch": "口径不一致的规则",
     "deductions": "扣分",
     "bonuses": "加分",
     "vetoes": "否决项",
-    "consequence": "奖惩",
 }
 
 

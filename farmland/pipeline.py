@@ -19,7 +19,7 @@ from .layers import shared_reads
 from .metrics import MetricsResult, compute_metrics
 from .output import atomic_path, write_excel
 from .report import Report
-from .scoring import ScoreResult, load_rules, score
+from .scoring import ScoreResult, annotated_trail, explain_unit, find_triggers, load_rules, score
 from .workspace import Workspace
 
 Progress = Callable[[str], None] | None
@@ -83,7 +83,14 @@ class Assessment:
         return out
 
 
+def _rules_for(phase: str, rules_dir: str | os.PathLike | None):
+    """The rule set of ``phase``: ``<rules_dir>/<phase>.toml`` when present, else the shipped one."""
+    custom = Path(rules_dir) / f"{phase}.toml" if rules_dir else None
+    return load_rules(custom if custom is not None and custom.exists() else None, phase=phase)
+
+
 def score_workspace(workspace, *, phase: str, year: int | None = None, rules: str | os.PathLike | None = None,
+                    rules_dir: str | os.PathLike | None = None, level: str = "county",
                     report: Report | None = None, progress: Progress = None,
                     metrics: MetricsResult | None = None) -> tuple[ScoreResult, MetricsResult]:
     """Score one phase. The final phase folds in the annual and mid-term results (第九、十二条).
@@ -91,34 +98,47 @@ def score_workspace(workspace, *, phase: str, year: int | None = None, rules: st
     Parameters
     ----------
     rules : path, optional
-        A rule-set TOML for this phase; default: the shipped rule set of the phase.
+        A rule-set TOML for this phase; default: ``<rules_dir>/<phase>.toml`` or the shipped one.
+    rules_dir : path, optional
+        A folder of ``annual.toml``, ``midterm.toml``, ``final.toml``: a custom final folds in
+        results scored with the custom annual and mid-term rules (a file absent → shipped one).
+    level : {"county", "township"}
+        第十九条: a county assesses its townships with the same rule sets.
     metrics : MetricsResult, optional
         Already computed metrics covering the phase (and, for final, the annual years and the
         mid-term), to avoid reading the data twice.
     """
     ws = load_workspace(workspace)
     report = report if report is not None else Report(strict=True)
-    rule_set = load_rules(rules, phase=phase)
+    rule_set = load_rules(rules, phase=phase) if rules is not None else _rules_for(phase, rules_dir)
     years = _span_years(ws, phase, year)
     needs_fold = phase == "final" and rule_set.fold is not None
     if metrics is None:
-        phases = ("annual", "midterm", "final") if needs_fold else (phase,)
+        # The annual rows of every covered year carry the calendar-year triggers (34号 四(三)).
+        phases = ("annual", "midterm", "final") if needs_fold else tuple(dict.fromkeys(("annual", phase)))
         all_years = sorted(set(years) | (set(ws.period.years) if needs_fold else set()))
-        metrics = compute_metrics(ws, all_years, level="county", phases=phases, report=report,
+        levels = ("county",) if level == "county" else (level,)
+        metrics = compute_metrics(ws, all_years, level=levels, phases=phases, report=report,
                                   progress=progress)
     folded = None
     if needs_fold:
-        annual = [_score_phase(metrics, "annual", y, load_rules(phase="annual")) for y in ws.period.years
-                  if y <= years[-1]]
-        midterm = _score_phase(metrics, "midterm", ws.period.midterm_years[-1], load_rules(phase="midterm"))
+        annual = [_score_phase(ws, metrics, "annual", y, _rules_for("annual", rules_dir), level=level)
+                  for y in ws.period.years if y <= years[-1]]
+        midterm = _score_phase(ws, metrics, "midterm", ws.period.midterm_years[-1],
+                               _rules_for("midterm", rules_dir), level=level)
         folded = {"annual": annual, "midterm": midterm}
-    result = _score_phase(metrics, phase, years[-1], rule_set, folded=folded)
+    result = _score_phase(ws, metrics, phase, years[-1], rule_set, folded=folded, level=level)
     return result, metrics
 
 
-def _score_phase(metrics: MetricsResult, phase: str, year: int, rule_set, *, folded=None) -> ScoreResult:
-    wide, evidence = metrics.for_scoring(phase, year)
-    return score(wide, rule_set, year=year, evidence=evidence, folded=folded)
+def _score_phase(ws: Workspace, metrics: MetricsResult, phase: str, year: int, rule_set, *, folded=None,
+                 level: str = "county") -> ScoreResult:
+    wide, evidence = metrics.for_scoring(phase, year, level=level)
+    span = [y for y in ws.period.covered_years(phase, year) if y <= year] if phase != "annual" else [year]
+    annual = metrics.wide(level=level, phase="annual", years=span)
+    triggers = find_triggers(annual, span, basis=rule_set.basis,
+                             evidence=lambda code, metric, y: metrics.evidence(code, metric, "annual", y))
+    return score(wide, rule_set, year=year, evidence=evidence, folded=folded, triggers=triggers, level=level)
 
 
 def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike | None = None) -> Assessment:
@@ -150,16 +170,12 @@ def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike
     # A layer the metrics needed in a form validation did not read (rare) reports its findings again.
     report.findings = list(dict.fromkeys(report.findings))
 
-    def rules_for(phase):
-        custom = Path(rules_dir) / f"{phase}.toml" if rules_dir else None
-        return load_rules(custom if custom is not None and custom.exists() else None, phase=phase)
-
     say("score")
-    annual = {y: _score_phase(metrics, "annual", y, rules_for("annual")) for y in ws.period.years}
-    midterm = _score_phase(metrics, "midterm", ws.period.midterm_years[-1], rules_for("midterm"))
-    final_rules = rules_for("final")
+    annual = {y: _score_phase(ws, metrics, "annual", y, _rules_for("annual", rules_dir)) for y in ws.period.years}
+    midterm = _score_phase(ws, metrics, "midterm", ws.period.midterm_years[-1], _rules_for("midterm", rules_dir))
+    final_rules = _rules_for("final", rules_dir)
     folded = {"annual": list(annual.values()), "midterm": midterm} if final_rules.fold is not None else None
-    final = _score_phase(metrics, "final", ws.period.end, final_rules, folded=folded)
+    final = _score_phase(ws, metrics, "final", ws.period.end, final_rules, folded=folded)
     return Assessment(ws, metrics, annual, midterm, final, report)
 
 
@@ -190,7 +206,7 @@ def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overw
     ``manifest.json`` (SHA-256 of every input, rule set and output; software versions).
     """
     from .labels import COLUMN_LABELS
-    from .scorecard import render_scorecard, render_summary
+    from .scorecard import basis_of, render_scorecard, render_summary
     from .validate import render_report
 
     ws = assessment.workspace
@@ -210,8 +226,8 @@ def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overw
         for name, result in assessment.results():
             flatten_for_text(result.table).to_csv(tmp / f"scores_{name}.csv", index=False, encoding="utf-8-sig",
                                        lineterminator="\n")
-            flatten_for_text(result.trail).to_csv(tmp / f"trail_{name}.csv", index=False, encoding="utf-8-sig",
-                                       lineterminator="\n")
+            flatten_for_text(annotated_trail(result)).to_csv(tmp / f"trail_{name}.csv", index=False,
+                                                             encoding="utf-8-sig", lineterminator="\n")
             score_sheets[name] = flatten_for_text(result.table)
             cards = tmp / "scorecards" / name
             notes = tmp / "explain" / name
@@ -222,13 +238,38 @@ def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overw
                                               encoding="utf-8")
             for code in result.table["xzqdm"]:
                 (cards / f"{_safe_name(code)}.html").write_text(
-                    render_scorecard(result, code, city_name=ws.city_name, period=period), encoding="utf-8")
-                (notes / f"{_safe_name(code)}.txt").write_text(result.explain(code) + "\n", encoding="utf-8")
+                    render_scorecard(result, code, city_name=ws.city_name, period=period,
+                                     basis=basis_of(assessment.metrics.table, code, result.phase, result.year)),
+                    encoding="utf-8")
+                (notes / f"{_safe_name(code)}.txt").write_text(explain_unit(result, code) + "\n", encoding="utf-8")
         write_excel(score_sheets, tmp / "scores.xlsx", headers=COLUMN_LABELS)
+        flatten_for_text(all_triggers(assessment)).to_csv(tmp / "triggers.csv", index=False, encoding="utf-8-sig",
+                                                          lineterminator="\n")
         if assessment.report is not None:
             (tmp / "validation.txt").write_text(render_report(assessment.report, ws.root) + "\n", encoding="utf-8")
         _write_manifest(assessment, tmp)
     return outdir
+
+
+def all_triggers(assessment: Assessment) -> pd.DataFrame:
+    """Every phase's 34号 四(三) triggers and review findings, one row each (``triggers.csv``).
+
+    They feed the comprehensive assessment (经济社会发展综合考核) and are never farmland points.
+    """
+    from .scoring.explain import trigger_text
+
+    frames = []
+    for name, result in assessment.results():
+        t = result.triggers.copy()
+        if t.empty:
+            continue
+        names = dict(zip(result.table["xzqdm"], result.table["xzqmc"], strict=True))
+        t.insert(0, "assessment", name)
+        t.insert(2, "xzqmc", t["xzqdm"].map(names))
+        t["text"] = [trigger_text(c, y, d) for c, y, d in zip(t["code"], t["year"], t["details"], strict=True)]
+        frames.append(t)
+    columns = ["assessment", "xzqdm", "xzqmc", "kind", "code", "year", "label", "text", "evidence", "details"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 
 def _safe_name(code: str) -> str:

@@ -62,54 +62,120 @@ SCORECARD_METRICS = [
 ]
 
 
+BASIS_WORDS = {"erdiao": "二调口径", "sandiao": "三调口径"}
+
+
+def basis_of(metrics_table: pd.DataFrame | None, xzqdm: str, phase: str, year) -> dict[str, str]:
+    """Survey basis (口径) of each metric of one unit, phase and year, from the results table."""
+    if metrics_table is None or year is None:
+        return {}
+    t = metrics_table
+    rows = t[(t["xzqdm"] == xzqdm) & (t["phase"] == phase) & (t["year"] == int(year))]
+    return {m: b for m, b in zip(rows["metric"], rows["basis"], strict=True) if b}
+
+
+def _trigger_li(text: str, evidence, shown: int = 8) -> str:
+    evidence = tuple(evidence or ())
+    ev = ""
+    if evidence:
+        more = f" 等 {len(evidence)} 项" if len(evidence) > shown else ""
+        ev = f"<br><span class=\"ev\">证据：{_e(', '.join(evidence[:shown]))}{_e(more)}</span>"
+    return f"<li>{_e(text)}{ev}</li>"
+
+
 def render_scorecard(result, xzqdm: str, *, city_name: str, period: tuple[int, int] | None = None,
-                     evidence_shown: int = 8) -> str:
-    """One county's scorecard as a self-contained HTML page (Chinese)."""
+                     evidence_shown: int = 8, basis: dict[str, str] | None = None) -> str:
+    """One unit's scorecard as a self-contained HTML page (Chinese).
+
+    Shows the outcome and the criteria that decide it, the 34号 四(三) triggers in words with
+    their years and evidence, the survey basis (口径) of the figures and any mismatch with the
+    targets', and labels every point 建议值 (or the rule set's own label).
+    """
+    from .scoring.explain import annotated_trail, trigger_text
+
     row = result.table[result.table["xzqdm"] == xzqdm]
     if row.empty:
         raise KeyError(f"no score for unit {xzqdm}")
     row = row.iloc[0]
-    trail = result.trail[result.trail["xzqdm"] == xzqdm]
+    trail = annotated_trail(result)
+    trail = trail[trail["xzqdm"] == xzqdm]
     metrics = result.metrics[result.metrics["xzqdm"] == xzqdm].iloc[0] if "xzqdm" in result.metrics else None
     phase_title = PHASE_TITLES.get(result.phase, result.phase)
     span = f"{period[0]}–{period[1]}年" if period and result.phase != "annual" else f"{result.year}年度"
-    vetoes = str(row.get("vetoes") or "")
+    rules = result.rules
+    points_label = f"（{rules.points_label}）" if rules.points_label else ""
+    basis = basis or {}
 
     parts = [
         "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">",
         f"<title>{_e(row['xzqmc'])} {phase_title}评分卡</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(city_name)}县级政府耕地保护责任目标考核 · {phase_title}（{span}）</h1>",
-        f"<div class=\"small\">依据：聊政办发〔2018〕17号、聊政发〔2018〕34号 · 规则集：{_e(result.rules.name)}</div>",
+        f"<div class=\"small\">依据：聊政办发〔2018〕17号、聊政发〔2018〕34号 · 规则集：{_e(rules.title)}</div>",
+    ]
+    if rules.example:
+        parts.append(f"<p class=\"veto\">示例规则集，{_e(rules.example)}：等次、否决等规定不是聊政办发〔2018〕17号的内容。</p>")
+    parts += [
         f"<h2>{_e(row['xzqmc'])}（{_e(xzqdm)}）</h2>",
         "<div class=\"summary\">",
-        f"<div>总分 <b>{_num(row['total'])}</b> / 100</div>",
+        f"<div>总分 <b>{_num(row['total'])}</b> / 100{_e(points_label)}</div>",
         f"<div>排名 <b>{_e(int(row['rank']))}</b></div>",
-        f"<div>等次 <b>{_e(row['grade'])}</b></div>",
-        "</div>",
-        f"<p>结果：{_e(row.get('verdict'))}。{_e(row.get('consequence'))}</p>",
+        f"<div>结果 <b>{_e(row['outcome'] or '无')}</b></div>",
     ]
-    if vetoes:
-        parts.append(f"<p class=\"veto\">否决项：{_e(vetoes)}</p>")
+    if "grade" in row.index:
+        parts.append(f"<div>等次 <b>{_e(row['grade'])}</b></div>")
+    parts.append("</div>")
+    if row["outcome_text"]:
+        parts.append(f"<p>结果运用：{_e(row['outcome_text'])}</p>")
+    criteria = "；".join(rules.outcomes.criteria_lines(rules.points_label))
+    parts.append(f"<p class=\"small\">结果认定标准：{_e(criteria)}</p>")
+    if "vetoes" in row.index and row["vetoes"]:
+        parts.append(f"<p class=\"veto\">否决项：{_e(row['vetoes'])}</p>")
 
-    parts.append("<h2>评分明细</h2><table><tr><th>规则</th><th>指标</th><th>依据条款</th><th>得分</th>"
+    triggers = result.triggers[result.triggers["xzqdm"] == xzqdm]
+    parts.append("<h2>聊政发〔2018〕34号 四（三）问责情形</h2>")
+    fired = triggers[triggers["kind"] == "trigger"]
+    if fired.empty:
+        parts.append("<p>考核期内未出现。</p>")
+    else:
+        parts.append("<ul>" + "".join(_trigger_li(trigger_text(r.code, r.year, r.details), r.evidence, evidence_shown)
+                                      for r in fired.itertuples(index=False)) + "</ul>")
+    parts.append("<p class=\"small\">以上情形按意见报送经济社会发展综合考核，不计入本考核得分。</p>")
+    review = triggers[triggers["kind"] == "review"]
+    if not review.empty:
+        parts.append("<h2>待核实事项</h2><ul>" + "".join(
+            _trigger_li(trigger_text(r.code, r.year, r.details), r.evidence, evidence_shown)
+            for r in review.itertuples(index=False)) + "</ul>")
+
+    parts.append("<h2>调查口径</h2>")
+    area_basis = "、".join(f"{label(m)}：{BASIS_WORDS.get(basis.get(m, ''), '未注明')}"
+                          for m in ("arable_mu", "basic_farmland_mu", "arable_target_mu", "basic_farmland_target_mu")
+                          if m in basis)
+    parts.append(f"<p>{_e(area_basis or '未注明')}。2019年12月31日（第三次全国国土调查）起面积为三调口径，此前为二调口径。</p>")
+    if row["basis_mismatch"]:
+        parts.append(f"<p class=\"veto\">口径不一致：{_e(row['basis_mismatch'].replace(';', '、'))} 比较了不同调查口径的"
+                     f"目标与面积，按规则集的口径规定（{_e(rules.basis.policy)}）处理。</p>")
+
+    parts.append(f"<h2>评分明细{_e(points_label)}</h2><table><tr><th>规则</th><th>指标</th><th>依据条款</th><th>得分</th>"
                  "<th>满分</th><th>说明</th><th>证据</th></tr>")
-    for item in trail.itertuples(index=False):
+    for item in trail[~trail["kind"].isin(["trigger", "review"])].itertuples(index=False):
         evidence = tuple(item.evidence or ())
         shown = ", ".join(evidence[:evidence_shown])
         more = f" 等 {len(evidence)} 项" if len(evidence) > evidence_shown else ""
+        mark = "（口径不一致）" if item.basis_mismatch else ""
         parts.append(
-            f"<tr><td>{_e(item.rule_id)}</td><td>{_e(item.name)}</td><td>{_e(item.clause)}</td>"
+            f"<tr><td>{_e(item.rule_id)}</td><td>{_e(item.name)}{_e(mark)}</td><td>{_e(item.clause)}</td>"
             f"<td class=\"num\">{_num(item.points)}</td><td class=\"num\">{_num(item.max_points)}</td>"
             f"<td>{_e(item.note)}</td><td class=\"ev\">{_e(shown)}{_e(more)}</td></tr>"
         )
     parts.append("</table>")
 
     if metrics is not None:
-        parts.append("<h2>主要指标</h2><table><tr><th>指标</th><th>数值</th></tr>")
+        parts.append("<h2>主要指标</h2><table><tr><th>指标</th><th>数值</th><th>口径</th></tr>")
         for column in SCORECARD_METRICS:
             if column in metrics.index:
                 parts.append(f"<tr><td>{_e(label(column))}</td>"
-                             f"<td class=\"num\">{_metric_cell(column, metrics[column])}</td></tr>")
+                             f"<td class=\"num\">{_metric_cell(column, metrics[column])}</td>"
+                             f"<td>{_e(BASIS_WORDS.get(basis.get(column, ''), ''))}</td></tr>")
         parts.append("</table>")
     parts.append("<p class=\"small\">面积单位：亩（1 亩 = 1/0.0015 平方米）；官方统计采用图斑地类面积 TBDLMJ。"
                  "完整计算过程见 <code>farmland explain</code>。</p></body></html>")
@@ -117,26 +183,37 @@ def render_scorecard(result, xzqdm: str, *, city_name: str, period: tuple[int, i
 
 
 def render_summary(result, *, city_name: str, period: tuple[int, int] | None = None) -> str:
-    """The city summary page: every county's total, rank, grade and verdict, best first."""
+    """The city summary page: every unit's total, rank, outcome and triggers, best first."""
+    from .scoring.explain import trigger_text
+
     table = result.table.sort_values(["rank", "xzqdm"])
     phase_title = PHASE_TITLES.get(result.phase, result.phase)
     span = f"{period[0]}–{period[1]}年" if period and result.phase != "annual" else f"{result.year}年度"
+    has_grade = "grade" in table.columns
+    fired = result.triggers[result.triggers["kind"] == "trigger"]
+    words = {code: "；".join(trigger_text(r.code, r.year, r.details) for r in part.itertuples(index=False))
+             for code, part in fired.groupby("xzqdm")}
     rows = "".join(
         f"<tr><td class=\"num\">{_e(int(r.rank))}</td><td>{_e(r.xzqdm)}</td><td>{_e(r.xzqmc)}</td>"
-        f"<td class=\"num\">{_num(r.total)}</td><td>{_e(r.grade)}</td><td>{_e(r.verdict)}</td>"
-        f"<td>{_e(r.vetoes or '')}</td></tr>"
+        f"<td class=\"num\">{_num(r.total)}</td>" + (f"<td>{_e(r.grade)}</td>" if has_grade else "")
+        + f"<td>{_e(r.outcome or '—')}</td><td>{_e(words.get(r.xzqdm, '无'))}</td></tr>"
         for r in table.itertuples(index=False)
     )
+    rules = result.rules
+    criteria = "；".join(rules.outcomes.criteria_lines(rules.points_label))
     return (
         "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
         f"<title>{_e(city_name)} {phase_title}汇总</title><style>{_CSS}</style></head><body>"
         f"<h1>{_e(city_name)}县级政府耕地保护责任目标考核 · {phase_title}（{span}）汇总</h1>"
-        "<table><tr><th>排名</th><th>代码</th><th>县（市、区）</th><th>总分</th><th>等次</th><th>结果</th>"
-        f"<th>否决项</th></tr>{rows}</table></body></html>"
+        f"<div class=\"small\">规则集：{_e(rules.title)}</div>"
+        f"<p class=\"small\">结果认定标准：{_e(criteria)}</p>"
+        "<table><tr><th>排名</th><th>代码</th><th>单位</th><th>总分</th>" + ("<th>等次</th>" if has_grade else "")
+        + "<th>结果</th><th>聊政发〔2018〕34号 四（三）问责情形（不计分）</th></tr>"
+        f"{rows}</table></body></html>"
     )
 
 
 def score_display_frame(result) -> pd.DataFrame:
     """The columns of a score table people read first, best rank first."""
-    columns = ["rank", "xzqdm", "xzqmc", "total", "grade", "verdict", "vetoes"]
+    columns = ["rank", "xzqdm", "xzqmc", "total", "outcome", "triggers", "review", "basis_mismatch", "grade", "vetoes"]
     return result.table.sort_values(["rank", "xzqdm"])[[c for c in columns if c in result.table]]

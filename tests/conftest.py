@@ -10,3 +10,23 @@ from hypothesis import settings
 settings.register_profile("ci", deadline=None, derandomize=True)
 settings.register_profile("explore", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+import pytest  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "liaocheng"
+
+
+@pytest.fixture(scope="session")
+def sample_assessed(tmp_path_factory):
+    """``farmland assess`` of the bundled sample, run once per session: (output folder, CLI output)."""
+    from click.testing import CliRunner
+
+    from farmland.cli import main
+
+    out = tmp_path_factory.mktemp("assess") / "liaocheng"
+    result = CliRunner().invoke(main, ["-q", "assess", str(SAMPLE), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    return out, result.output

@@ -23,11 +23,8 @@ def run(*args):
 
 
 @pytest.fixture(scope="module")
-def assessed(tmp_path_factory):
-    out = tmp_path_factory.mktemp("assess") / "liaocheng"
-    result = run("assess", SAMPLE, "-o", out)
-    assert result.exit_code == 0, result.output
-    return out, result.output
+def assessed(sample_assessed):
+    return sample_assessed
 
 
 def test_metrics_cli_writes_the_contract_columns(tmp_path):
@@ -62,14 +59,17 @@ def test_score_final_table_invariants(tmp_path):
     assert table["total"].between(0, 100).all()
     ordered = table.sort_values("total", ascending=False)
     assert ordered["rank"].is_monotonic_increasing
-    vetoed = table["vetoes"].fillna("") != ""
-    assert (table.loc[vetoed, "grade"] == "不合格").all()
+    # The method has no grades or vetoes (聊政办发〔2018〕17号): the final decides 表扬 / 整改 only.
+    assert "grade" not in table.columns and "vetoes" not in table.columns
+    triggered = table["triggers"].fillna("") != ""
+    assert (table.loc[triggered, "outcome"] == "整改").all()
+    assert set(table.loc[~triggered, "outcome"].fillna("")) <= {"表扬", ""}
 
 
-def test_explain_traces_a_deduction_to_ids_in_the_inputs():
+def test_explain_traces_illegal_occupation_to_ids_in_the_inputs():
     result = run("explain", SAMPLE, "--phase", "annual", "--year", 2017, "--unit", "371522")
     assert result.exit_code == 0, result.output
-    assert "扣分" in result.output
+    assert "R-ILLEGAL-RATIO" in result.output and "illegal_ratio_15@2017" in result.output
     ids = set(re.findall(r"WPZF:(\d+)", result.output))
     assert ids, result.output
     monitored = set(pyogrio.read_dataframe(SAMPLE / "wpzf_2017.gpkg", columns=["JCBH"], read_geometry=False)["JCBH"])

@@ -1,6 +1,6 @@
 """The results table of a metrics run and its views (wide frame, evidence look-up).
 
-One tidy table is the single source of every number (design.md, "One source for every number"):
+One tidy table is the single source of every number (DESIGN.md, "One source for every number"):
 one row per unit, phase, year and metric with its value, unit of measure, survey basis and the
 ids of the features behind it. CSV, Excel, scorecards and sentences all read from it.
 """
@@ -26,7 +26,7 @@ _ROW_KEYS = ["xzqdm", "xzqmc", "year", "level", "phase", "start_year"]
 
 @dataclass
 class MetricsResult:
-    """Metrics per unit, phase and year (see ``notes/metrics_interface.md``).
+    """Metrics per unit, phase and year (see ``docs/data.md``).
 
     Attributes
     ----------
@@ -115,12 +115,12 @@ class MetricsResult:
             raise KeyError(f"no metric {metric!r} for unit {xzqdm}, phase {phase}, year {year}")
         return self._index[key]
 
-    def for_scoring(self, phase: str, year: int | None = None):
-        """County rows of one phase and year, and ``evidence(xzqdm, metric)`` for the scorer."""
-        wide = self.wide(level="county", phase=phase)
+    def for_scoring(self, phase: str, year: int | None = None, level: str = "county"):
+        """Unit rows of one phase and year, and ``evidence(xzqdm, metric)`` for the scorer."""
+        wide = self.wide(level=level, phase=phase)
         if wide.empty:
-            raise WorkspaceError(f"no county metrics were computed for phase {phase}; compute them "
-                                 f"with phases=({phase!r},).")
+            raise WorkspaceError(f"no {level} metrics were computed for phase {phase}; compute them "
+                                 f"with level={level!r}, phases=({phase!r},).")
         spans = wide[["start_year", "year"]].drop_duplicates().astype(int)
         if year is None:
             chosen = int(spans["year"].max())

@@ -1,4 +1,4 @@
-"""Apply a rule set to one phase/year of county metrics: points, vetoes, grade, rank, trail.
+"""Apply a rule set to one phase/year of unit metrics: points, total, rank, outcome, triggers, trail.
 
 Every rule is evaluated for all counties at once on numpy arrays; the only per-county Python
 work is formatting the Chinese trail sentences and the evidence look-ups, which are inherently
@@ -11,10 +11,14 @@ Reconciliation, by construction (columns of :attr:`ScoreResult.table`)::
 ``clip_adjustment`` brings the raw sum into [0, full_marks] (clause 第七条: 满分为100分);
 ``fold_adjustment`` (final phase) is the change made by folding in the annual and mid-term
 results (第九、十二条). The trail's ``points`` column sums to ``total`` for every county.
+
+The trail is structured data (values, references, inputs, evidence); :mod:`.explain` alone turns
+it into Chinese sentences, so the engine does not depend on the wording.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 from farmland.errors import RuleError
-from farmland.scoring import explain as _explain
 from farmland.scoring.rules import (
     ADJUSTMENT_KINDS,
     GATE_KINDS,
@@ -32,6 +35,7 @@ from farmland.scoring.rules import (
     Rule,
     RuleSet,
 )
+from farmland.scoring.triggers import TRIGGER_COLUMNS, trigger_codes
 
 __all__ = ["RuleOutcome", "ScoreResult", "score", "EvidenceLookup"]
 
@@ -44,6 +48,16 @@ _EPS = 1e-9
 
 # pandas' rank returns floats; ranks are whole numbers, so store them as int64.
 _RANK_DTYPE = "int64"
+
+#: Survey-basis flags of the metrics stage and the metrics whose comparison they concern: a
+#: rule reading one of these compares an area with a target possibly set on the other basis.
+BASIS_SENSITIVE = {
+    "arable_basis_mismatch": ("arable_target_mu", "arable_attainment", "arable_margin_mu"),
+    "basic_farmland_basis_mismatch": (
+        "basic_farmland_target_mu", "basic_farmland_attainment", "basic_farmland_margin_mu"),
+}
+_REBASED_TARGETS = {"arable_target_mu": ("arable_basis_mismatch", "arable_factor"),
+                    "basic_farmland_target_mu": ("basic_farmland_basis_mismatch", "basic_farmland_factor")}
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,6 +85,8 @@ class RuleOutcome:
     reference: np.ndarray
     inputs: dict[str, np.ndarray]
     amount: np.ndarray  # bonus/deduction: amount beyond above/below before rounding to steps
+    not_applicable: np.ndarray | None = None  # ``applies_when`` is 0: the item does not concern the unit
+    basis_mismatch: np.ndarray | None = None  # target and area on different survey bases (口径)
 
     @property
     def status(self) -> np.ndarray:
@@ -89,6 +105,8 @@ class RuleOutcome:
         else:
             out = np.where(self.fired, "触发", "未触发").astype(object)
         out[self.missing] = "不涉及" if r.missing == "full" else "数据缺失"
+        if self.not_applicable is not None:
+            out[self.not_applicable] = "不涉及"
         return out
 
 
@@ -101,14 +119,21 @@ class ScoreResult:
     metrics : DataFrame
         The input rows scored (one per county, in table order), for what-if and robustness.
     table : DataFrame
-        One row per county: xzqdm, xzqmc, phase, year, one column per indicator, bonus and
+        One row per unit: xzqdm, xzqmc, phase, year, one column per indicator, bonus and
         deduction rule (named by rule id; deduction columns hold the points deducted, ≥ 0),
         bonuses, deductions, clip_adjustment, [phase_total, annual_mean, midterm_total,
         fold_adjustment — final phase with a fold], total (0–100), rank (1 = best, ties share
-        the best rank), grade, verdict, consequence, vetoes, caps.
+        the best rank), outcome, outcome_text, triggers (``CODE@YEAR;…``, 聊政发〔2018〕34号
+        四(三)), review (findings to check before signing), basis_mismatch (ids of the rules
+        comparing figures of different survey bases) and, only when the rule set defines them,
+        grade, vetoes, caps.
     trail : DataFrame
-        Long: one row per county and rule (plus CLIP / FOLD rows where they change the total):
-        rule id, clause, kind, status, signed points, metric values used, evidence ids, note.
+        Long: one row per unit and rule (plus CLIP / FOLD rows where they change the total and
+        one row per trigger or review finding): rule id, clause, kind, status, signed points,
+        the values used, evidence ids. :func:`farmland.scoring.explain.annotated_trail` adds
+        the Chinese sentence of each row.
+    triggers : DataFrame
+        The triggers and review findings of the span (:func:`.triggers.find_triggers`).
     """
 
     table: pd.DataFrame
@@ -125,22 +150,24 @@ class ScoreResult:
     # what robustness needs to recompute totals under other weights
     fold_weights: np.ndarray | None = field(default=None)  # (n, 3): final, annual_mean, midterm
     fold_values: np.ndarray | None = field(default=None)  # (n, 2): annual_mean, midterm
+    triggers: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TRIGGER_COLUMNS))
+    level: str = "county"
 
     @property
     def codes(self) -> np.ndarray:
         return self.table["xzqdm"].to_numpy()
 
-    def explain(self, xzqdm: str) -> str:
-        """Chinese text trail for one county (what ``farmland explain`` prints)."""
-        return _explain.explain_unit(self, str(xzqdm))
+    @property
+    def summary_columns(self) -> list[str]:
+        """The columns a reader scans first: unit, total, rank, outcome, triggers (and grade)."""
+        columns = ["xzqdm", "xzqmc", "total", "rank", "outcome", "triggers"]
+        return columns + [c for c in ("grade", "vetoes") if c in self.table.columns]
 
     def __repr__(self) -> str:
         return (
-            f"ScoreResult(phase={self.phase!r}, year={self.year}, units={len(self.table)}, "
-            f"rules={self.rules.name!r})\n"
-            + self.table[["xzqdm", "xzqmc", "total", "rank", "grade", "verdict", "vetoes"]].to_string(
-                index=False
-            )
+            f"ScoreResult(phase={self.phase!r}, year={self.year}, level={self.level!r}, "
+            f"units={len(self.table)}, rules={self.rules.name!r})\n"
+            + self.table[self.summary_columns].to_string(index=False)
         )
 
 
@@ -148,7 +175,8 @@ class ScoreResult:
 # inputs
 
 
-def _prepare(metrics_wide: pd.DataFrame, phase: str, year: int | None) -> tuple[pd.DataFrame, int | None]:
+def _prepare(metrics_wide: pd.DataFrame, phase: str, year: int | None,
+             level: str = "county") -> tuple[pd.DataFrame, int | None]:
     df = metrics_wide
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"metrics_wide must be a DataFrame, got {type(df).__name__}")
@@ -161,7 +189,7 @@ def _prepare(metrics_wide: pd.DataFrame, phase: str, year: int | None) -> tuple[
                 f"phase=...) (columns found: {', '.join(map(str, df.columns[:8]))} …)"
             )
     if "level" in df.columns:
-        df = df[df["level"].astype(str) == "county"]
+        df = df[df["level"].astype(str) == level]
     if "phase" in df.columns:
         phases = sorted(set(df["phase"].dropna().astype(str)))
         if phases and phases != [phase]:
@@ -180,12 +208,12 @@ def _prepare(metrics_wide: pd.DataFrame, phase: str, year: int | None) -> tuple[
         elif years:
             year = years[0]
     if df.empty:
-        raise RuleError("no county rows to score (empty metrics frame)")
+        raise RuleError(f"no {level} rows to score (empty metrics frame)")
     codes = df["xzqdm"].astype(str)
     dup = codes[codes.duplicated()].unique()
     if len(dup):
         raise RuleError(
-            f"county code(s) {', '.join(dup[:5])} appear more than once; score one phase and year "
+            f"unit code(s) {', '.join(dup[:5])} appear more than once; score one phase and year "
             f"at a time"
         )
     df = df.reset_index(drop=True).copy()
@@ -213,6 +241,12 @@ class _Metrics:
                 self.absent.append(name)
             self._cache[name] = arr
         return self._cache[name]
+
+    def optional(self, name: str) -> np.ndarray:
+        """A column that may be absent without that being a rule's missing input (e.g. basis flags)."""
+        if name in self.frame.columns:
+            return self(name)
+        return np.full(self.n, np.nan)
 
     def resolve(self, value: float | str | None, default: float = 0.0) -> np.ndarray:
         if value is None:
@@ -320,7 +354,7 @@ def _ratio(rule: Rule, get: _Metrics, x: np.ndarray):
     0/0 (nothing happened) is left to ``zero_denominator``; x/0 with x > 0 is +inf, which the
     clip maps to full marks when more is better (占补: supplemented with nothing occupied) and
     to zero when less is better (违法: illegal occupation with no occupation recorded, which
-    domain.md §4.3 treats as ≥ 15%).
+    docs/background.md §4.3 treats as ≥ 15%).
     """
     n = get.n
     if rule.denominator is None:
@@ -416,6 +450,74 @@ def _evidence_lookup(evidence: Any, phase: str, year: int | None) -> EvidenceLoo
 # the public entry point
 
 
+def _apply_scope(o: RuleOutcome, get: _Metrics, rules: RuleSet) -> RuleOutcome:
+    """Mark where a rule does not apply (``applies_when``) and where it compares across bases."""
+    r = o.rule
+    if not r.enabled:
+        return o
+    n = get.n
+    fraction, points, missing = o.fraction.copy(), o.points.copy(), o.missing.copy()
+    not_applicable = np.zeros(n, bool)
+    if r.applies_when is not None:
+        # 不涉及: the item concerns only units that have the task (第八、十三条 “涉及…的县”).
+        not_applicable = get(r.applies_when) == 0
+        fraction[not_applicable] = 1.0
+        points[not_applicable] = r.points
+        missing[not_applicable] = False
+    mismatch = np.zeros(n, bool)
+    for flag, metrics in BASIS_SENSITIVE.items():
+        if set(metrics) & set(r.metrics):
+            mismatch |= get.optional(flag) == 1
+    if rules.basis.policy == "no_verdict" and r.kind in WEIGHTED_KINDS and mismatch.any():
+        full = 1.0 if r.missing == "full" else 0.0
+        fraction[mismatch] = full
+        points[mismatch] = full * r.points
+        missing |= mismatch
+    return dataclasses.replace(o, fraction=fraction, points=points, missing=missing,
+                               not_applicable=not_applicable, basis_mismatch=mismatch)
+
+
+def _rebased(frame: pd.DataFrame, rules: RuleSet) -> pd.DataFrame:
+    """Targets × the rule set's stated factor where their basis differs (``[basis] policy = rebase``)."""
+    if rules.basis.policy != "rebase":
+        return frame
+    frame = frame.copy()
+    for target, (flag, factor_name) in _REBASED_TARGETS.items():
+        if target in frame.columns and flag in frame.columns:
+            mismatch = pd.to_numeric(frame[flag], errors="coerce").to_numpy() == 1
+            values = pd.to_numeric(frame[target], errors="coerce").to_numpy("float64", na_value=np.nan)
+            frame[target] = np.where(mismatch, values * getattr(rules.basis, factor_name), values)
+    return frame
+
+
+def _outcomes(rules: RuleSet, total: np.ndarray, rank: np.ndarray, grade: np.ndarray | None,
+              triggered: list[set[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Outcome label and its text per unit: the first listed outcome whose criteria all hold."""
+    n = len(total)
+    spec = rules.outcomes
+    label = np.full(n, spec.default, dtype=object)
+    default_text = f"{spec.text}（{spec.clause}）" if spec.text and spec.clause else spec.text
+    text = np.full(n, default_text, dtype=object)
+    decided = np.zeros(n, bool)
+    any_trigger = np.array([bool(t) for t in triggered])
+    for o in spec.listed:
+        hit = ~decided
+        if o.triggers:
+            hit &= np.array([bool(t & set(o.triggers)) for t in triggered])
+        if o.no_triggers:
+            hit &= ~any_trigger
+        if o.min_total is not None:
+            hit &= total >= o.min_total - _EPS
+        if o.top_n:
+            hit &= rank <= o.top_n
+        if o.grades:
+            hit &= np.isin(grade, o.grades)
+        label[hit] = o.label
+        text[hit] = f"{o.text}（{o.clause}）" if o.clause else o.text
+        decided |= hit
+    return label, text
+
+
 def score(
     metrics_wide: pd.DataFrame,
     rules: RuleSet,
@@ -423,13 +525,15 @@ def score(
     year: int | None = None,
     evidence: Any = None,
     folded: Mapping[str, Any] | None = None,
+    triggers: pd.DataFrame | None = None,
+    level: str = "county",
 ) -> ScoreResult:
-    """Score every county of one phase and year with a rule set.
+    """Score every unit of one phase and year with a rule set.
 
     Parameters
     ----------
     metrics_wide : DataFrame
-        ``MetricsResult.wide(level="county", phase=rules.phase)``: one row per county, xzqdm
+        ``MetricsResult.wide(level=level, phase=rules.phase)``: one row per unit, xzqdm
         (column or index), xzqmc, optionally year, and one column per metric (areas in 亩,
         ratios as fractions, flags 0/1). A metric a rule needs but the frame lacks reads as
         missing: the rule scores 0 (or full, for ``missing = "full"``) with note 数据缺失.
@@ -444,32 +548,38 @@ def score(
         recorded in the trail for every rule that reads the metric.
     folded : mapping, optional
         For a final rule set with a ``[fold]``: ``{"annual": [ScoreResult | table, ...],
-        "midterm": ScoreResult | table}``. Each county's annual totals are averaged; a
-        component a county lacks is dropped and the fold weights are rescaled (noted in the
+        "midterm": ScoreResult | table}``. Each unit's annual totals are averaged; a
+        component a unit lacks is dropped and the fold weights are rescaled (noted in the
         trail).
+    triggers : DataFrame, optional
+        The span's 34号 四(三) triggers (:func:`farmland.scoring.triggers.find_triggers`); they
+        decide outcomes whose criteria name triggers and are reported, never scored.
+    level : {"county", "township"}
+        Which rows of ``metrics_wide`` to score (第十九条: counties assess their townships).
 
     Returns
     -------
     ScoreResult
-        ``.table`` (contract columns), ``.trail`` (long), ``.explain(xzqdm)``.
+        ``.table`` (contract columns), ``.trail`` (long, structured), ``.triggers``.
 
     Notes
     -----
-    总分 = Σ 指标得分 + 加分 − 扣分, clipped to [0, 100] (第七条 满分为100分); a fired veto forces the
-    lowest grade whatever the points, a fired cap limits the grade (一票否优); ranks use the
-    "min" method on totals rounded to 6 decimals, 1 = best (第十一、十五条 打分排序).
+    总分 = Σ 指标得分 + 加分 − 扣分, clipped to [0, 100] (第七条 满分为100分); ranks use the "min"
+    method on totals rounded to 6 decimals, 1 = best (第十一、十五条 打分排序). Outcomes follow the
+    rule set's ``[outcomes]`` (default: 通报 for the annual and mid-term, 第九、十二条; 表扬 / 整改
+    in the final, 第十七条). Grades, vetoes and caps exist only in rule sets that define them.
     """
     if not isinstance(rules, RuleSet):
         raise TypeError(f"rules must be a RuleSet from load_rules(), got {type(rules).__name__}")
     phase = rules.phase
-    frame, year = _prepare(metrics_wide, phase, year)
+    frame, year = _prepare(metrics_wide, phase, year, level)
     if folded and rules.fold is None:
         raise RuleError(
             f"{rules.origin}: results to fold were given but the rule set has no [fold] table; "
             f"add [fold] final/annual_mean/midterm weights to a final rule set"
         )
-    get = _Metrics(frame)
-    outcomes = tuple(evaluate_rule(r, get) for r in rules.rules)
+    get = _Metrics(_rebased(frame, rules))
+    outcomes = tuple(_apply_scope(evaluate_rule(r, get), get, rules) for r in rules.rules)
     n = get.n
     codes = frame["xzqdm"].to_numpy(dtype=object)
     names = frame["xzqmc"].to_numpy(dtype=object)
@@ -507,32 +617,31 @@ def score(
     rounded = np.round(total, TOTAL_DECIMALS)
     rank = pd.Series(rounded).rank(method="min", ascending=False).to_numpy().astype(_RANK_DTYPE)
 
-    grade_names = [g.name for g in rules.grades]
-    grade_idx = np.select(
-        [rounded >= g.min_points for g in rules.grades], np.arange(len(rules.grades)), default=len(rules.grades) - 1
-    )
-    for o in caps:
-        limit = grade_names.index(o.rule.max_grade)
-        grade_idx = np.where(o.fired, np.maximum(grade_idx, limit), grade_idx)
-    vetoed = np.any([o.fired for o in vetoes], axis=0) if vetoes else np.zeros(n, bool)
-    grade_idx = np.where(vetoed, len(grade_names) - 1, grade_idx)
-    grade = np.array(grade_names, dtype=object)[grade_idx]
+    grade = None
+    if rules.grades:
+        grade_names = [g.name for g in rules.grades]
+        grade_idx = np.select(
+            [rounded >= g.min_points for g in rules.grades], np.arange(len(rules.grades)),
+            default=len(rules.grades) - 1,
+        )
+        for o in caps:
+            limit = grade_names.index(o.rule.max_grade)
+            grade_idx = np.where(o.fired, np.maximum(grade_idx, limit), grade_idx)
+        vetoed = np.any([o.fired for o in vetoes], axis=0) if vetoes else np.zeros(n, bool)
+        grade_idx = np.where(vetoed, len(grade_names) - 1, grade_idx)
+        grade = np.array(grade_names, dtype=object)[grade_idx]
 
-    verdict = np.full(n, "无", dtype=object)
-    consequence = np.full(n, "", dtype=object)
-    decided = np.zeros(n, bool)
-    for c in rules.consequences:
-        hit = np.isin(grade, c.grades) & ~decided
-        if c.top_n:
-            hit &= rank <= c.top_n
-        text = f"{c.text}（{c.clause}）" if c.clause else c.text
-        verdict[hit] = c.label
-        consequence[hit] = text
-        decided |= hit
+    if triggers is None:
+        triggers = pd.DataFrame(columns=TRIGGER_COLUMNS)
+    triggers = triggers[triggers["xzqdm"].astype(str).isin(codes)].reset_index(drop=True)
+    fired_triggers = triggers[triggers["kind"] == "trigger"]
+    triggered = [set(fired_triggers.loc[fired_triggers["xzqdm"] == c, "code"]) for c in codes]
+    outcome, outcome_text = _outcomes(rules, rounded, rank, grade, triggered)
 
     fired_ids = lambda outs: [  # noqa: E731
         ";".join(o.rule.id for o in outs if o.fired[i]) for i in range(n)
     ]
+    mismatched = [o for o in outcomes if o.basis_mismatch is not None]
 
     table = pd.DataFrame({"xzqdm": codes, "xzqmc": names, "phase": phase, "year": year})
     table["year"] = table["year"].astype("Int64")
@@ -550,15 +659,22 @@ def score(
         table["fold_adjustment"] = fold_adjustment
     table["total"] = total
     table["rank"] = rank
-    table["grade"] = grade
-    table["verdict"] = verdict
-    table["consequence"] = consequence
-    table["vetoes"] = fired_ids(vetoes)
-    table["caps"] = fired_ids(caps)
+    table["outcome"] = outcome
+    table["outcome_text"] = outcome_text
+    table["triggers"] = trigger_codes(triggers, codes)
+    table["review"] = trigger_codes(triggers, codes, kind="review")
+    table["basis_mismatch"] = [";".join(o.rule.id for o in mismatched if o.basis_mismatch[i]) for i in range(n)]
+    if grade is not None:
+        table["grade"] = grade
+    if vetoes:
+        table["vetoes"] = fired_ids(vetoes)
+    if caps:
+        table["caps"] = fired_ids(caps)
 
     lookup = _evidence_lookup(evidence, phase, year)
     trail = _build_trail(
-        outcomes, codes, names, phase, year, lookup, clip_adjustment, fold_adjustment, rules, fold_weights, fold_values, phase_total
+        outcomes, codes, names, phase, year, lookup, clip_adjustment, fold_adjustment, rules, fold_weights,
+        fold_values, phase_total, triggers,
     )
     return ScoreResult(
         table=table,
@@ -574,7 +690,19 @@ def score(
         missing_columns=tuple(dict.fromkeys(get.absent)),
         fold_weights=fold_weights,
         fold_values=fold_values,
+        triggers=triggers,
+        level=level,
     )
+
+
+#: Trail columns, in order. ``inputs`` maps every metric a rule read to its value; ``value`` is
+#: the figure judged and ``reference`` what it was compared with; ``amount`` the counted part of
+#: a bonus or deduction; ``fold`` rows carry the weights and components in ``inputs``.
+TRAIL_COLUMNS = [
+    "xzqdm", "xzqmc", "phase", "year", "rule_id", "name", "kind", "clause", "status", "points", "max_points",
+    "fraction", "fired", "missing", "not_applicable", "basis_mismatch", "metric", "value", "reference",
+    "amount", "inputs", "evidence", "source",
+]
 
 
 def _build_trail(
@@ -590,98 +718,78 @@ def _build_trail(
     fold_weights: np.ndarray | None,
     fold_values: np.ndarray | None,
     phase_total: np.ndarray,
+    triggers: pd.DataFrame,
 ) -> pd.DataFrame:
     n = len(codes)
+    no = np.zeros(n, bool)
     parts = []
     for o in outcomes:
         r = o.rule
-        status = o.status
         inputs = [{m: _py(v[i]) for m, v in o.inputs.items()} for i in range(n)]
         evidence = [
             tuple(dict.fromkeys(e for m in r.metrics for e in lookup(codes[i], m))) for i in range(n)
         ]
-        notes = [_explain.rule_note(o, i) for i in range(n)]
         if r.kind in WEIGHTED_KINDS:
             max_points = r.points
         elif r.kind in ADJUSTMENT_KINDS:
             max_points = r.cap if r.kind == "bonus" else -r.cap
         else:
             max_points = 0.0
-        parts.append(
-            pd.DataFrame(
-                {
-                    "xzqdm": codes,
-                    "xzqmc": names,
-                    "rule_id": r.id,
-                    "name": r.name,
-                    "kind": r.kind,
-                    "clause": r.clause,
-                    "status": status,
-                    "points": o.points,
-                    "max_points": max_points,
-                    "fraction": o.fraction,
-                    "fired": o.fired if r.kind in GATE_KINDS else o.points != 0,
-                    "metric": r.metric,
-                    "value": o.value,
-                    "reference": o.reference,
-                    "inputs": inputs,
-                    "evidence": evidence,
-                    "note": notes,
-                    "source": r.source,
-                }
-            )
-        )
+        parts.append(pd.DataFrame({
+            "xzqdm": codes, "xzqmc": names, "rule_id": r.id, "name": r.name, "kind": r.kind,
+            "clause": r.clause, "status": o.status, "points": o.points, "max_points": max_points,
+            "fraction": o.fraction, "fired": o.fired if r.kind in GATE_KINDS else o.points != 0,
+            "missing": o.missing, "not_applicable": no if o.not_applicable is None else o.not_applicable,
+            "basis_mismatch": no if o.basis_mismatch is None else o.basis_mismatch,
+            "metric": r.metric, "value": o.value, "reference": o.reference, "amount": o.amount,
+            "inputs": inputs, "evidence": evidence, "source": r.source,
+        }))
     clipped = np.abs(clip_adjustment) > 0
     if clipped.any():
         idx = np.flatnonzero(clipped)
-        parts.append(
-            _special_rows(
-                codes[idx], names[idx], "CLIP", "clip", "第七条（满分为100分）", clip_adjustment[idx],
-                [
-                    f"原始合计 {phase_total[i] - clip_adjustment[i]:.2f} 分超出 0–{rules.full_marks:g} 分，"
-                    f"按 {phase_total[i]:.2f} 分计（调整 {clip_adjustment[i]:+.2f} 分）"
-                    for i in idx
-                ],
-            )
-        )
+        parts.append(_special_rows(
+            codes[idx], names[idx], "CLIP", "clip", "第七条（满分为100分）", clip_adjustment[idx],
+            [{"raw_total": _py(phase_total[i] - clip_adjustment[i]), "phase_total": _py(phase_total[i]),
+              "full_marks": rules.full_marks} for i in idx],
+        ))
     if rules.fold is not None:
-        idx = np.arange(n)
-        parts.append(
-            _special_rows(
-                codes, names, "FOLD", "fold", rules.fold.clause, fold_adjustment,
-                [_explain.fold_note(rules, fold_weights[i], phase_total[i], fold_values[i]) for i in idx],
-            )
-        )
+        parts.append(_special_rows(
+            codes, names, "FOLD", "fold", rules.fold.clause, fold_adjustment,
+            [{"phase_total": _py(phase_total[i]), "annual_mean": _py(fold_values[i, 0]),
+              "midterm_total": _py(fold_values[i, 1]), "weight_final": _py(fold_weights[i, 0]),
+              "weight_annual_mean": _py(fold_weights[i, 1]), "weight_midterm": _py(fold_weights[i, 2])}
+             for i in range(n)],
+        ))
+    if len(triggers):
+        name_of = dict(zip(codes, names, strict=True))
+        m = len(triggers)
+        parts.append(pd.DataFrame({
+            "xzqdm": triggers["xzqdm"].to_numpy(object), "xzqmc": [name_of[c] for c in triggers["xzqdm"]],
+            "rule_id": (triggers["code"] + "@" + triggers["year"].astype(str)).to_numpy(object),
+            "name": triggers["label"].to_numpy(object), "kind": triggers["kind"].to_numpy(object),
+            "clause": np.where(triggers["kind"] == "trigger", "聊政发〔2018〕34号 四（三）", "第六条、第十四条"),
+            "status": np.where(triggers["kind"] == "trigger", "触发（不计分）", "待核实"),
+            "points": 0.0, "max_points": np.nan, "fraction": np.nan, "fired": True, "missing": False,
+            "not_applicable": False, "basis_mismatch": False, "metric": "", "value": np.nan,
+            "reference": np.nan, "amount": np.nan, "inputs": list(triggers["details"]),
+            "evidence": list(triggers["evidence"]), "source": [""] * m,
+        }))
     trail = pd.concat(parts, ignore_index=True)
     trail.insert(2, "phase", phase)
     trail.insert(3, "year", pd.array([year] * len(trail), dtype="Int64"))
-    return trail
+    return trail[TRAIL_COLUMNS]
 
 
-def _special_rows(codes, names, rule_id, kind, clause, points, notes) -> pd.DataFrame:
+def _special_rows(codes, names, rule_id, kind, clause, points, inputs) -> pd.DataFrame:
     m = len(codes)
-    return pd.DataFrame(
-        {
-            "xzqdm": codes,
-            "xzqmc": names,
-            "rule_id": rule_id,
-            "name": "总分截断" if kind == "clip" else "年度自查、期中检查结果纳入期末考核",
-            "kind": kind,
-            "clause": clause,
-            "status": "调整",
-            "points": points,
-            "max_points": np.nan,
-            "fraction": np.nan,
-            "fired": np.abs(points) > 0,
-            "metric": "",
-            "value": np.nan,
-            "reference": np.nan,
-            "inputs": [{} for _ in range(m)],
-            "evidence": [() for _ in range(m)],
-            "note": notes,
-            "source": "",
-        }
-    )
+    return pd.DataFrame({
+        "xzqdm": codes, "xzqmc": names, "rule_id": rule_id,
+        "name": "总分截断" if kind == "clip" else "年度自查、期中检查结果纳入期末考核",
+        "kind": kind, "clause": clause, "status": "调整", "points": points, "max_points": np.nan,
+        "fraction": np.nan, "fired": np.abs(points) > 0, "missing": False, "not_applicable": False,
+        "basis_mismatch": False, "metric": "", "value": np.nan, "reference": np.nan, "amount": np.nan,
+        "inputs": inputs, "evidence": [() for _ in range(m)], "source": "",
+    })
 
 
 def _py(v: Any) -> float | None:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from farmland.metrics.catalogue import ILLEGAL_RATIO_THRESHOLD
+
 from farmland.scoring.engine import TOTAL_DECIMALS, RuleOutcome, ScoreResult
 from farmland.scoring.explain import format_value
 from farmland.scoring.rules import WEIGHTED_KINDS, metric_info
@@ -27,7 +29,8 @@ from farmland.scoring.rules import WEIGHTED_KINDS, metric_info
 __all__ = ["Robustness", "robustness", "boundaries", "rank_intervals", "ILLEGAL_RATIO_LINE"]
 
 #: 15号令 第三条（一）: the illegal-occupation ratio line behind ``illegal_ratio_flag``.
-ILLEGAL_RATIO_LINE = 0.15
+#: The 15% line, as the metrics stage defines it (one definition for the whole toolkit).
+ILLEGAL_RATIO_LINE = ILLEGAL_RATIO_THRESHOLD
 
 # Ratio metrics whose lines can be restated in 亩: (numerator, denominator, numerator is part of
 # the denominator). For a share like illegal ÷ occupied, adding x 亩 of illegal occupation adds
@@ -59,9 +62,10 @@ class Robustness:
         ]
         for t in r.itertuples(index=False):
             stable = "稳定" if t.stable else f"{t.share_same_rank:.0%} 的抽样保持原名次"
+            grade = f"；等次{t.grade}保持 {t.share_same_grade:.0%}" if "grade" in r.columns else ""
             lines.append(
                 f"  {t.xzqdm} {t.xzqmc}：第 {t.rank} 名，区间 {t.rank_min}–{t.rank_max}"
-                f"（90% 区间 {t.rank_p05}–{t.rank_p95}），{stable}；等次{t.grade}保持 {t.share_same_grade:.0%}"
+                f"（90% 区间 {t.rank_p05}–{t.rank_p95}），{stable}{grade}"
             )
         b = self.boundaries
         if xzqdm is not None:
@@ -191,7 +195,7 @@ def _condition_rows(result: ScoreResult, o: RuleOutcome) -> pd.DataFrame | None:
             what = f"{r.points:g} 分"
             move = f"；{label}{direction} {amount}即失去 {what}" if holds else f"；{label}需{direction} {amount}方可得 {what}"
         else:
-            effect = "一票否决（不合格）" if r.kind == "veto" else f"等次最高为{r.max_grade}"
+            effect = f"一票否决（{result.rules.fail_grade}）" if r.kind == "veto" else f"等次最高为{r.max_grade}"
             move = f"；已触发{effect}，{label}需{direction} {amount}方可解除" if holds else f"；{label}{direction} {amount}即触发{effect}"
         texts.append(pos + move)
     return pd.DataFrame(
@@ -333,7 +337,29 @@ def _step_rows(o: RuleOutcome) -> pd.DataFrame:
     )
 
 
-def _grade_rows(result: ScoreResult) -> pd.DataFrame:
+def _outcome_rows(result: ScoreResult) -> pd.DataFrame | None:
+    """Distance in points to each outcome's total line (e.g. 表扬 at 90 分, a 建议值)."""
+    lines = [o for o in result.rules.outcomes.listed if o.min_total is not None]
+    if not lines:
+        return None
+    total = np.round(result.table["total"].to_numpy(float), TOTAL_DECIMALS)
+    parts = []
+    for o in lines:
+        distance = total - o.min_total
+        texts = [f"总分 {x:.2f}，{'高于' if d >= 0 else '低于'}{o.label}分数线 {o.min_total:g} 分"
+                 f"（{result.rules.points_label}） {abs(d):.2f} 分" for x, d in zip(total, distance, strict=True)]
+        parts.append(pd.DataFrame({
+            "xzqdm": result.table["xzqdm"].to_numpy(), "xzqmc": result.table["xzqmc"].to_numpy(),
+            "rule_id": f"OUTCOME-{o.key}", "kind": "outcome", "metric": "total", "value": total,
+            "line": o.min_total, "holds": distance >= 0, "distance": distance, "distance_mu": np.nan,
+            "points_at_stake": np.nan, "text": texts,
+        }))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _grade_rows(result: ScoreResult) -> pd.DataFrame | None:
+    if not result.rules.grades:
+        return None
     t = result.table
     total = np.round(t["total"].to_numpy(float), TOTAL_DECIMALS)
     grades = result.rules.grades
@@ -347,9 +373,9 @@ def _grade_rows(result: ScoreResult) -> pd.DataFrame:
         if k > 0:
             below_next[i] = mins[k - 1] - total[i]
             parts.append(f"距{names[k - 1]}还差 {below_next[i]:.2f} 分")
-        if t["vetoes"].iloc[i]:
+        if "vetoes" in t.columns and t["vetoes"].iloc[i]:
             parts.append(f"但已被否决（{t['vetoes'].iloc[i].replace(';', '、')}），等次为{result.rules.fail_grade}")
-        elif t["caps"].iloc[i]:
+        elif "caps" in t.columns and t["caps"].iloc[i]:
             parts.append(f"但受限制（{t['caps'].iloc[i].replace(';', '、')}），等次为{t['grade'].iloc[i]}")
         texts.append("，".join(parts))
     return pd.DataFrame(
@@ -401,9 +427,13 @@ def boundaries(result: ScoreResult) -> pd.DataFrame:
             part.insert(1, "xzqmc", result.table["xzqmc"].to_numpy())
             parts.append(part)
     grade = _grade_rows(result)
-    grade.insert(0, "xzqdm", result.table["xzqdm"].to_numpy())
-    grade.insert(1, "xzqmc", result.table["xzqmc"].to_numpy())
-    parts.append(grade)
+    if grade is not None:
+        grade.insert(0, "xzqdm", result.table["xzqdm"].to_numpy())
+        grade.insert(1, "xzqmc", result.table["xzqmc"].to_numpy())
+        parts.append(grade)
+    outcome = _outcome_rows(result)
+    if outcome is not None:
+        parts.append(outcome)
     out = pd.concat(parts, ignore_index=True)
     order = {c: i for i, c in enumerate(result.table["xzqdm"])}
     return out.sort_values("xzqdm", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
@@ -473,18 +503,21 @@ def rank_intervals(
     totals = np.round(totals, TOTAL_DECIMALS)
     ranks = _min_ranks(totals)
 
-    # Grades per draw: vetoes and caps do not depend on weights, so apply the result's.
-    mins = np.array([g.min_points for g in rules.grades])
-    names = [g.name for g in rules.grades]
-    gidx = (totals[:, :, None] < mins[None, None, :]).sum(axis=2)  # grades are best first
-    grade_now = np.array([names.index(g) for g in t["grade"]])
-    vetoed = t["vetoes"].astype(bool).to_numpy()
-    cap_limit = np.zeros(len(t), int)
-    for o in result.outcomes:
-        if o.rule.enabled and o.rule.kind == "cap":
-            cap_limit = np.where(o.fired, np.maximum(cap_limit, names.index(o.rule.max_grade)), cap_limit)
-    gidx = np.maximum(gidx, cap_limit[:, None])
-    gidx = np.where(vetoed[:, None], len(names) - 1, gidx)
+    grades = {}
+    if rules.grades:
+        # Grades per draw: vetoes and caps do not depend on weights, so apply the result's.
+        mins = np.array([g.min_points for g in rules.grades])
+        names = [g.name for g in rules.grades]
+        gidx = (totals[:, :, None] < mins[None, None, :]).sum(axis=2)  # grades are best first
+        grade_now = np.array([names.index(g) for g in t["grade"]])
+        vetoed = t["vetoes"].astype(bool).to_numpy() if "vetoes" in t.columns else np.zeros(len(t), bool)
+        cap_limit = np.zeros(len(t), int)
+        for o in result.outcomes:
+            if o.rule.enabled and o.rule.kind == "cap":
+                cap_limit = np.where(o.fired, np.maximum(cap_limit, names.index(o.rule.max_grade)), cap_limit)
+        gidx = np.maximum(gidx, cap_limit[:, None])
+        gidx = np.where(vetoed[:, None], len(names) - 1, gidx)
+        grades = {"grade": t["grade"].to_numpy(), "share_same_grade": (gidx == grade_now[:, None]).mean(axis=1)}
 
     base_rank = t["rank"].to_numpy()
     base_total = np.round(t["total"].to_numpy(float), TOTAL_DECIMALS)
@@ -503,8 +536,7 @@ def rank_intervals(
             "rank_p95": np.percentile(ranks, 95, axis=1, method="higher").astype(int),
             "share_same_rank": (ranks == base_rank[:, None]).mean(axis=1),
             "stable": ranks.min(axis=1) == ranks.max(axis=1),
-            "grade": t["grade"].to_numpy(),
-            "share_same_grade": (gidx == grade_now[:, None]).mean(axis=1),
+            **grades,
             "gap_above": gap_above,
             "gap_below": gap_below,
         }

@@ -36,7 +36,9 @@ __all__ = [
     "Band",
     "Rule",
     "Grade",
-    "Consequence",
+    "Outcome",
+    "Outcomes",
+    "BasisPolicy",
     "Fold",
     "RuleSet",
     "load_rules",
@@ -53,7 +55,8 @@ PHASE_LABELS = {"annual": "年度自查", "midterm": "期中检查", "final": "�
 WEIGHTED_KINDS = ("threshold", "proportional", "banded", "checklist")
 #: Kinds that add to or subtract from the weighted sum, each capped.
 ADJUSTMENT_KINDS = ("bonus", "deduction")
-#: Kinds that award no points but act on the grade.
+#: Kinds that award no points but act on the grade; only rule sets with [grades] may use them
+#: (neither Liaocheng text has grades or vetoes: they belong to opt-in example rule sets).
 GATE_KINDS = ("veto", "cap")
 RULE_KINDS = WEIGHTED_KINDS + ADJUSTMENT_KINDS + GATE_KINDS
 
@@ -71,7 +74,7 @@ KIND_LABELS = {
 OPERATORS = (">=", ">", "<=", "<", "==", "!=")
 
 # Keys every rule may carry, and the keys each kind adds. Anything else is a typo and an error.
-_COMMON_KEYS = {"id", "kind", "name", "clause", "source", "enabled", "note", "missing"}
+_COMMON_KEYS = {"id", "kind", "name", "clause", "source", "enabled", "note", "missing", "applies_when"}
 _KIND_KEYS: dict[str, set[str]] = {
     "threshold": {"metric", "op", "value", "points"},
     "proportional": {"metric", "denominator", "zero_at", "full_at", "zero_denominator", "points"},
@@ -92,9 +95,30 @@ _REQUIRED_KEYS: dict[str, set[str]] = {
     "veto": {"metric", "op", "value"},
     "cap": {"metric", "op", "value"},
 }
-_TOP_KEYS = {"ruleset", "grades", "consequences", "fold", "rule"}
-_RULESET_KEYS = {"name", "phase", "version", "description", "full_marks", "source"}
-_CONSEQUENCE_KEYS = {"label", "grades", "top_n", "text", "clause"}
+_TOP_KEYS = {"ruleset", "grades", "outcomes", "basis", "checklist", "fold", "rule"}
+_RULESET_KEYS = {"name", "phase", "version", "description", "full_marks", "source", "points_label", "example"}
+_OUTCOME_KEYS = {"label", "text", "clause", "triggers", "no_triggers", "min_total", "top_n", "grades"}
+_OUTCOMES_KEYS = {"default", "text", "clause"}
+_BASIS_KEYS = {"policy", "method", "arable_factor", "basic_farmland_factor"}
+BASIS_POLICIES = ("compare", "rebase", "no_verdict")
+
+#: The accountability triggers of 聊政发〔2018〕34号 四(三), as the score outputs name them.
+TRIGGER_LABELS = {
+    "arable_below_target": "未完成耕地保有量目标任务",
+    "bf_below_target": "未完成永久基本农田保护面积目标任务",
+    "illegal_ratio_15": "年度内违法占用耕地面积占新增建设用地占用耕地总面积的比例达到15%",
+    "supervision": "被省级以上挂牌督办、警示约谈、公开通报",
+    "major_case": "发生重大违法案件",
+}
+
+#: Checklist items the method names (17号 第八、十、十三条 content lists); a rule set that scores
+#: another item declares it in ``[checklist] items`` so a typo cannot silently score 0.
+STANDARD_CHECKLIST_ITEMS = (
+    "耕地质量保护与提升",
+    "动态监测",
+    "制度建设",
+    "补充耕地统筹",
+)
 _FOLD_KEYS = {"final", "annual_mean", "midterm", "clause"}
 
 
@@ -158,6 +182,17 @@ KNOWN_METRICS: dict[str, MetricInfo] = {
         ("events_interview_count", "警示约谈", "count"),
         ("events_public_notice_count", "公开通报", "count"),
         ("events_major_case_count", "重大违法案件", "count"),
+        ("events_provincial_count", "省级以上问责事件", "count"),
+        ("events_provincial_supervised_count", "省级以上挂牌督办", "count"),
+        ("events_provincial_interview_count", "省级以上警示约谈", "count"),
+        ("events_provincial_public_notice_count", "省级以上公开通报", "count"),
+        ("illegal_rectified_mu", "已整改违法占用耕地", "mu"),
+        ("illegal_ratio_rectified", "扣除已整改后的违法占用耕地比例", "ratio"),
+        ("derived_illegal_ratio_flag", "变更调查推算的违法占用耕地比例达到15%", "flag"),
+        ("illegal_ratio_disagreement", "上报与推算的违法占用耕地比例不一致", "flag"),
+        ("arable_basis_mismatch", "耕地目标与面积调查口径不一致", "flag"),
+        ("basic_farmland_basis_mismatch", "永久基本农田目标与面积调查口径不一致", "flag"),
+        ("upper_level_involved", "涉及补充耕地上级统筹或跨县易地占补", "flag"),
     ]
 }
 CHECKLIST_PREFIX = "checklist."
@@ -247,6 +282,7 @@ class Rule:
     below: float | str | None = None
     rounding: str = "floor"
     max_grade: str | None = None
+    applies_when: str | None = None  # a 0/1 metric: where 0 the rule does not apply (不涉及, full)
 
     @property
     def weighted(self) -> bool:
@@ -257,7 +293,7 @@ class Rule:
     def metrics(self) -> tuple[str, ...]:
         """Every metric this rule reads (for evidence and missing-data checks)."""
         names = [self.metric]
-        for extra in (self.denominator, self.value, self.above, self.below):
+        for extra in (self.denominator, self.value, self.above, self.below, self.applies_when):
             if isinstance(extra, str):
                 names.append(extra)
         return tuple(dict.fromkeys(names))
@@ -276,22 +312,88 @@ class Rule:
 
 @dataclass(frozen=True)
 class Grade:
-    """A grade and its inclusive lower bound in points (domain.md §4.4(d))."""
+    """A grade and its inclusive lower bound in points (docs/background.md §4.4(d))."""
 
     name: str
     min_points: float
 
 
 @dataclass(frozen=True)
-class Consequence:
-    """What a result entails (第十七条): a verdict label, the grades it applies to, its text."""
+class Outcome:
+    """One outcome a unit can receive, and when (第九、十二、十七条).
+
+    All criteria given must hold: ``triggers`` (any of these 34号 triggers occurred in the span),
+    ``no_triggers`` (none occurred), ``min_total`` (total ≥ this, in 分), ``top_n`` (rank ≤ n),
+    ``grades`` (one of these grades; only in rule sets with grades). The first outcome whose
+    criteria hold wins, in file order.
+    """
 
     key: str
     label: str
-    grades: tuple[str, ...]
     text: str
     clause: str = ""
-    top_n: int = 0  # 0 = any rank; otherwise also require rank ≤ top_n
+    triggers: tuple[str, ...] = ()
+    no_triggers: bool = False
+    min_total: float | None = None
+    top_n: int = 0
+    grades: tuple[str, ...] = ()
+
+    def criteria_text(self, points_label: str = "") -> str:
+        """The criteria in Chinese, as printed on every card."""
+        parts = []
+        if self.triggers:
+            names = "、".join(TRIGGER_LABELS[t] for t in self.triggers)
+            parts.append(f"考核期内出现聊政发〔2018〕34号 四（三）所列情形之一（{names}）")
+        if self.no_triggers:
+            parts.append("考核期内未出现聊政发〔2018〕34号 四（三）所列情形")
+        if self.min_total is not None:
+            label = f"（{points_label}）" if points_label else ""
+            parts.append(f"总分不低于 {self.min_total:g} 分{label}")
+        if self.top_n:
+            parts.append(f"排名前 {self.top_n} 名")
+        if self.grades:
+            parts.append(f"等次为{'、'.join(self.grades)}")
+        when = "且".join(parts) if parts else "所有单位"
+        clause = f"（{self.clause}）" if self.clause else ""
+        return f"{self.label}：{when}{clause}"
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """The outcomes of a phase: ``default`` for every unit no listed outcome matches.
+
+    The method's defaults: the annual self-check and the mid-term check are reported (通报) and
+    folded into the final (第九、十二条); only the final praises (表扬, 成效突出) or orders
+    rectification (整改, 问题突出) with approvals suspended (第十七条).
+    """
+
+    default: str = ""
+    text: str = ""
+    clause: str = ""
+    listed: tuple[Outcome, ...] = ()
+
+    def criteria_lines(self, points_label: str = "") -> tuple[str, ...]:
+        lines = [o.criteria_text(points_label) for o in self.listed]
+        if self.default:
+            rest = "其余单位" if self.listed else "所有单位"
+            clause = f"（{self.clause}）" if self.clause else ""
+            lines.append(f"{self.default}：{rest}{clause}")
+        return tuple(lines)
+
+
+@dataclass(frozen=True)
+class BasisPolicy:
+    """What to do when a target set on one survey basis (口径) meets an area on the other.
+
+    ``compare`` (default): compare and mark ``basis_mismatch``; ``rebase``: multiply the target
+    by a stated factor (``method`` says where it comes from) and mark; ``no_verdict``: the rule
+    gives no verdict for that unit (scored as its ``missing`` policy) and no target trigger.
+    """
+
+    policy: str = "compare"
+    method: str = ""
+    arable_factor: float = 1.0
+    basic_farmland_factor: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -317,11 +419,15 @@ class RuleSet:
     phase: str
     version: str
     rules: tuple[Rule, ...]
-    grades: tuple[Grade, ...]
-    consequences: tuple[Consequence, ...]
+    grades: tuple[Grade, ...] = ()
+    outcomes: Outcomes = Outcomes()
+    basis: BasisPolicy = BasisPolicy()
     fold: Fold | None = None
     full_marks: float = 100.0
     description: str = ""
+    points_label: str = "建议值"
+    example: str = ""  # non-empty: an opt-in example, e.g. "非本办法规定", shown wherever it is used
+    checklist_items: tuple[str, ...] = STANDARD_CHECKLIST_ITEMS
     origin: str = "<string>"
     sha256: str = ""
 
@@ -345,9 +451,19 @@ class RuleSet:
         return tuple(r for r in self.rules if r.enabled and r.kind in kinds)
 
     @property
-    def fail_grade(self) -> str:
-        """The lowest grade, forced by a veto (不合格)."""
-        return self.grades[-1].name
+    def fail_grade(self) -> str | None:
+        """The lowest grade, forced by a veto (不合格); None in a rule set without grades."""
+        return self.grades[-1].name if self.grades else None
+
+    @property
+    def title(self) -> str:
+        """Name, version and the labels a reader must see: 建议值, an example's 非本办法规定."""
+        text = f"{self.name}（版本 {self.version}）" if self.version else self.name
+        if self.points_label:
+            text += f"；分值为{self.points_label}"
+        if self.example:
+            text += f"；示例规则集，{self.example}"
+        return text
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -379,8 +495,11 @@ class RuleSet:
                 pts = f"{r.op} {r.value}"
             flag = "" if r.enabled else " (disabled)"
             lines.append(f"  {r.id:<24} {r.kind:<12} {r.metric:<30} {pts}{flag}")
-        grades = ", ".join(f"{g.name}≥{g.min_points:g}" for g in self.grades)
-        lines.append(f"  grades: {grades}")
+        if self.grades:
+            grades = ", ".join(f"{g.name}≥{g.min_points:g}" for g in self.grades)
+            lines.append(f"  grades: {grades}")
+        for line in self.outcomes.criteria_lines(self.points_label):
+            lines.append(f"  outcome {line}")
         if self.fold:
             f = self.fold
             lines.append(
@@ -428,7 +547,7 @@ def load_rules(path: str | Path | None = None, phase: str | None = None) -> Rule
         raw = path.read_bytes()
     except OSError as exc:
         raise RuleError(f"cannot read rule set {path}: {exc.strerror or exc}") from exc
-    rules = loads_rules(raw.decode("utf-8"), origin=str(path))
+    rules = loads_rules(raw.decode("utf-8-sig"), origin=str(path))
     if phase is not None and rules.phase != phase:
         raise RuleError(
             f"{path}: rule set is for phase {rules.phase!r} but phase {phase!r} was asked for; "
@@ -521,6 +640,22 @@ def _build_rule(raw: Mapping[str, Any], index: int, grade_names: tuple[str, ...]
     missing = raw.get("missing", "zero")
     if missing not in ("zero", "full"):
         raise RuleError(f"{origin}: {where}: 'missing' must be \"zero\" or \"full\", got {missing!r}")
+    if kind in GATE_KINDS and not grade_names:
+        raise RuleError(
+            f"{origin}: {where}: a {kind} rule acts on the grade, but the rule set has no [grades]; "
+            f"add [grades] (an example rule set, not the method's: neither 17号 nor 34号 has grades "
+            f"or vetoes) or remove the rule"
+        )
+    applies_when = raw.get("applies_when")
+    if applies_when is not None:
+        if kind not in WEIGHTED_KINDS:
+            raise RuleError(f"{origin}: {where}: 'applies_when' is for indicator rules ({', '.join(WEIGHTED_KINDS)})")
+        if not isinstance(applies_when, str) or not _is_known_metric(applies_when):
+            raise RuleError(
+                f"{origin}: {where}: 'applies_when' names unknown metric {applies_when!r}"
+                f"{_suggest(str(applies_when), known_metric_names())}; give a 0/1 metric such as "
+                f"\"upper_level_involved\""
+            )
 
     kw: dict[str, Any] = dict(
         id=rid,
@@ -532,6 +667,7 @@ def _build_rule(raw: Mapping[str, Any], index: int, grade_names: tuple[str, ...]
         enabled=enabled,
         note=raw.get("note", ""),
         missing=missing,
+        applies_when=applies_when,
     )
     if "points" in raw:
         kw["points"] = _number(where, "points", raw["points"], origin)
@@ -651,45 +787,130 @@ def _build_bands(where: str, bands: Any, points: float, origin: str) -> tuple[tu
 
 def _build_grades(raw: Any, origin: str) -> tuple[Grade, ...]:
     if raw is None:
-        raw = {"优秀": 90, "良好": 75, "合格": 60, "不合格": 0}
+        return ()
     if not isinstance(raw, dict) or len(raw) < 2:
         raise RuleError(f"{origin}: [grades] must map at least two grade names to lower bounds")
     grades = [Grade(str(k), _number(f"grade {k}", "lower bound", v, origin)) for k, v in raw.items()]
-    grades.sort(key=lambda g: -g.min_points)
+    mins = [g.min_points for g in grades]
+    if any(a <= b for a, b in zip(mins, mins[1:])):
+        listed = ", ".join(f"{g.name} = {g.min_points:g}" for g in grades)
+        raise RuleError(
+            f"{origin}: [grades]: list the grades best first with falling lower bounds (got {listed}); "
+            f"two grades may not share a bound"
+        )
     if grades[-1].min_points != 0:
         raise RuleError(
             f"{origin}: [grades]: the lowest grade ({grades[-1].name}) must start at 0 so every "
             f"total has a grade; it starts at {grades[-1].min_points:g}"
         )
-    mins = [g.min_points for g in grades]
-    if len(set(mins)) != len(mins):
-        raise RuleError(f"{origin}: [grades]: two grades share a lower bound: {mins}")
     return tuple(grades)
 
 
-def _build_consequences(raw: Any, grade_names: tuple[str, ...], origin: str) -> tuple[Consequence, ...]:
+def _text(where: str, key: str, value: Any, origin: str) -> str:
+    if not isinstance(value, str):
+        raise RuleError(f"{origin}: {where}: {key!r} must be text, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _build_outcomes(raw: Any, phase: str, grade_names: tuple[str, ...], origin: str) -> Outcomes:
     if raw is None:
-        return ()
+        return Outcomes()
     if not isinstance(raw, dict):
-        raise RuleError(f"{origin}: [consequences] must be tables like [consequences.commend]")
-    out = []
-    for key, c in raw.items():
-        where = f"[consequences.{key}]"
-        if not isinstance(c, dict):
-            raise RuleError(f"{origin}: {where} must be a table")
-        _unknown_keys(where, c.keys(), _CONSEQUENCE_KEYS, origin)
-        for req in ("label", "grades", "text"):
+        raise RuleError(f"{origin}: [outcomes] must be a table")
+    scalars = {k: v for k, v in raw.items() if not isinstance(v, dict)}
+    tables = {k: v for k, v in raw.items() if isinstance(v, dict)}
+    _unknown_keys("[outcomes]", scalars.keys(), _OUTCOMES_KEYS, origin)
+    listed = []
+    for key, c in tables.items():
+        where = f"[outcomes.{key}]"
+        _unknown_keys(where, c.keys(), _OUTCOME_KEYS, origin)
+        for req in ("label", "text"):
             if req not in c:
                 raise RuleError(f"{origin}: {where} has no {req!r}")
-        grades = tuple(c["grades"])
-        bad = [g for g in grades if g not in grade_names]
-        if bad:
-            raise RuleError(f"{origin}: {where}: unknown grade {bad[0]!r}; grades: {', '.join(grade_names)}")
+        triggers = c.get("triggers", [])
+        if not isinstance(triggers, list) or any(t not in TRIGGER_LABELS for t in triggers):
+            bad = [t for t in triggers if t not in TRIGGER_LABELS] if isinstance(triggers, list) else [triggers]
+            raise RuleError(
+                f"{origin}: {where}: unknown trigger {bad[0]!r}{_suggest(str(bad[0]), TRIGGER_LABELS)}; "
+                f"triggers: {', '.join(TRIGGER_LABELS)}"
+            )
+        no_triggers = c.get("no_triggers", False)
+        if not isinstance(no_triggers, bool):
+            raise RuleError(f"{origin}: {where}: 'no_triggers' must be true or false")
+        if triggers and no_triggers:
+            raise RuleError(f"{origin}: {where}: 'triggers' and 'no_triggers' exclude each other")
+        grades = c.get("grades", [])
+        if not isinstance(grades, list) or any(g not in grade_names for g in grades):
+            known = ", ".join(grade_names) or "none: the rule set has no [grades]"
+            raise RuleError(f"{origin}: {where}: 'grades' must list grades of [grades] ({known}), got {grades!r}")
         top_n = c.get("top_n", 0)
         if not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 0:
             raise RuleError(f"{origin}: {where}: 'top_n' must be a whole number ≥ 0")
-        out.append(Consequence(key, str(c["label"]), grades, str(c["text"]), str(c.get("clause", "")), top_n))
-    return tuple(out)
+        min_total = c.get("min_total")
+        if min_total is not None:
+            min_total = _number(where, "min_total", min_total, origin)
+        listed.append(Outcome(
+            key, _text(where, "label", c["label"], origin), _text(where, "text", c["text"], origin),
+            _text(where, "clause", c.get("clause", ""), origin), tuple(triggers), no_triggers, min_total,
+            top_n, tuple(grades),
+        ))
+    if listed and phase != "final":
+        # 第九、十二条: the annual and mid-term results are reported and folded into the final;
+        # 第十七条 (表扬 / 整改 with approvals suspended) follows the final only.
+        raise RuleError(
+            f"{origin}: [outcomes.{listed[0].key}]: only a final rule set may list outcomes "
+            f"(第十七条 follows the final assessment); give the {phase} phase a 'default' such as \"通报\""
+        )
+    return Outcomes(
+        default=_text("[outcomes]", "default", scalars.get("default", ""), origin),
+        text=_text("[outcomes]", "text", scalars.get("text", ""), origin),
+        clause=_text("[outcomes]", "clause", scalars.get("clause", ""), origin),
+        listed=tuple(listed),
+    )
+
+
+def _build_basis(raw: Any, origin: str) -> BasisPolicy:
+    if raw is None:
+        return BasisPolicy()
+    if not isinstance(raw, dict):
+        raise RuleError(f"{origin}: [basis] must be a table")
+    _unknown_keys("[basis]", raw.keys(), _BASIS_KEYS, origin)
+    policy = raw.get("policy", "compare")
+    if policy not in BASIS_POLICIES:
+        raise RuleError(f"{origin}: [basis] policy must be one of {', '.join(BASIS_POLICIES)}, got {policy!r}")
+    method = _text("[basis]", "method", raw.get("method", ""), origin)
+    factors = {k: _number("[basis]", k, raw.get(k, 1.0), origin) for k in ("arable_factor", "basic_farmland_factor")}
+    if policy == "rebase" and not method:
+        raise RuleError(
+            f"{origin}: [basis] policy = \"rebase\" needs 'method': say where the factors come from "
+            f"(e.g. the 二调→三调 conversion the province published)"
+        )
+    if any(f <= 0 for f in factors.values()):
+        raise RuleError(f"{origin}: [basis]: factors must be > 0, got {factors}")
+    return BasisPolicy(policy, method, **factors)
+
+
+def _build_checklist(raw: Any, origin: str) -> tuple[str, ...]:
+    if raw is None:
+        return STANDARD_CHECKLIST_ITEMS
+    if not isinstance(raw, dict):
+        raise RuleError(f"{origin}: [checklist] must be a table like items = [\"耕地保护宣传\"]")
+    _unknown_keys("[checklist]", raw.keys(), {"items"}, origin)
+    items = raw.get("items", [])
+    if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
+        raise RuleError(f"{origin}: [checklist] items must be a list of item names")
+    return tuple(dict.fromkeys((*STANDARD_CHECKLIST_ITEMS, *items)))
+
+
+def _check_checklist_items(rules: tuple[Rule, ...], items: tuple[str, ...], origin: str) -> None:
+    for r in rules:
+        for metric in r.metrics:
+            if metric.startswith(CHECKLIST_PREFIX) and metric[len(CHECKLIST_PREFIX):] not in items:
+                item = metric[len(CHECKLIST_PREFIX):]
+                raise RuleError(
+                    f"{origin}: rule {r.id}: unknown checklist item {item!r}{_suggest(item, items)}; "
+                    f"known items: {', '.join(items)}. A new item is declared in [checklist] items = [...]"
+                )
 
 
 def _build_fold(raw: Any, phase: str, origin: str) -> Fold | None:
@@ -726,6 +947,8 @@ def _check_weights(rs: RuleSet) -> None:
 def _build(doc: dict[str, Any], *, origin: str, sha256: str) -> RuleSet:
     _unknown_keys("top level", doc.keys(), _TOP_KEYS, origin)
     meta = doc.get("ruleset", {})
+    if not isinstance(meta, dict):
+        raise RuleError(f"{origin}: [ruleset] must be a table")
     _unknown_keys("[ruleset]", meta.keys(), _RULESET_KEYS, origin)
     phase = meta.get("phase")
     if phase not in PHASES:
@@ -737,7 +960,11 @@ def _build(doc: dict[str, Any], *, origin: str, sha256: str) -> RuleSet:
     raw_rules = doc.get("rule", [])
     if not isinstance(raw_rules, list) or not raw_rules:
         raise RuleError(f"{origin}: no [[rule]] tables; a rule set needs at least one rule")
+    if not all(isinstance(r, dict) for r in raw_rules):
+        raise RuleError(f"{origin}: every [[rule]] must be a table")
     rules = tuple(_build_rule(r, i, grade_names, origin) for i, r in enumerate(raw_rules))
+    checklist_items = _build_checklist(doc.get("checklist"), origin)
+    _check_checklist_items(rules, checklist_items, origin)
     seen: set[str] = set()
     for r in rules:
         if r.id in seen:
@@ -749,10 +976,14 @@ def _build(doc: dict[str, Any], *, origin: str, sha256: str) -> RuleSet:
         version=str(meta.get("version", "")),
         rules=rules,
         grades=grades,
-        consequences=_build_consequences(doc.get("consequences"), grade_names, origin),
+        outcomes=_build_outcomes(doc.get("outcomes"), phase, grade_names, origin),
+        basis=_build_basis(doc.get("basis"), origin),
         fold=_build_fold(doc.get("fold"), phase, origin),
         full_marks=_number("[ruleset]", "full_marks", meta.get("full_marks", 100.0), origin),
-        description=str(meta.get("description", "")),
+        description=_text("[ruleset]", "description", meta.get("description", ""), origin),
+        points_label=_text("[ruleset]", "points_label", meta.get("points_label", "建议值"), origin),
+        example=_text("[ruleset]", "example", meta.get("example", ""), origin),
+        checklist_items=checklist_items,
         origin=origin,
         sha256=sha256,
     )

@@ -3,7 +3,7 @@
 聊政办发〔2018〕17号 第四条: annual self-checks every year, a mid-term check in year 3 of each
 five-year period (from 2016) covering years 1–2, a final assessment the year after the period;
 第九、十一、十二、十四、十六条 set the deadlines (end of February for county reports, end of
-March for results). Keeping these as data (domain.md §5.1) lets a city adjust them without code.
+March for results). Keeping these as data (docs/background.md §5.1) lets a city adjust them without code.
 
 The module is named ``schedule`` so that the package can export the function ``calendar``
 without a submodule of the same name (and without shadowing the standard library's).

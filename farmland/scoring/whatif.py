@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 
 from farmland.errors import RuleError
-from farmland.scoring.engine import ScoreResult, score
+from farmland.scoring.engine import ScoreResult, _evidence_lookup, score
 from farmland.scoring.explain import format_value
-from farmland.scoring.robust import ILLEGAL_RATIO_LINE
+from farmland.metrics.occupation import illegal_ratio_flag, ratio
+from farmland.scoring.triggers import find_triggers
 from farmland.scoring.rules import RuleSet, _is_known_metric, _suggest, known_metric_names, metric_info
 
 __all__ = ["Assumption", "WhatIf", "parse_assumption", "load_assumptions", "apply_assumptions", "recompute_derived", "what_if"]
@@ -114,20 +115,9 @@ def load_assumptions(source: str | Path | Mapping[str, Any]) -> tuple[Assumption
     return tuple(out)
 
 
-# Derived metrics of the metrics interface: name -> (inputs, formula on float arrays).
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    out = np.full(num.shape, np.nan)
-    np.divide(num, den, out=out, where=den != 0)
-    return out
-
-
-def _flag(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    ratio = _ratio(num, den)
-    with np.errstate(invalid="ignore"):
-        flag = (ratio >= ILLEGAL_RATIO_LINE) | ((den == 0) & (num > 0))
-    return np.where(np.isnan(num) | np.isnan(den), np.nan, flag.astype(float))
-
-
+# Derived metrics of the metrics interface: name -> (inputs, formula on float arrays). The ratio
+# and the 15% flag are the metrics stage's own functions, so a what-if and a fresh run agree
+# even on exact-15% inputs (one definition of the line, one tolerance).
 _DERIVED: dict[str, tuple[tuple[str, ...], Any]] = {
     "balance_mu": (("supplemented_mu", "occupied_mu"), lambda s, o: s - o),
     "paddy_balance_mu": (("paddy_supplemented_mu", "paddy_occupied_mu"), lambda s, o: s - o),
@@ -137,13 +127,15 @@ _DERIVED: dict[str, tuple[tuple[str, ...], Any]] = {
     ),
     "bf_balance_mu": (("bf_redesignated_mu", "bf_occupied_mu"), lambda r, o: r - o),
     "arable_margin_mu": (("arable_mu", "arable_target_mu"), lambda a, t: a - t),
-    "arable_attainment": (("arable_mu", "arable_target_mu"), _ratio),
+    "arable_attainment": (("arable_mu", "arable_target_mu"), ratio),
     "basic_farmland_margin_mu": (("basic_farmland_mu", "basic_farmland_target_mu"), lambda a, t: a - t),
-    "basic_farmland_attainment": (("basic_farmland_mu", "basic_farmland_target_mu"), _ratio),
-    "illegal_ratio": (("illegal_arable_mu", "construction_on_arable_mu"), _ratio),
-    "illegal_ratio_flag": (("illegal_arable_mu", "construction_on_arable_mu"), _flag),
-    "derived_illegal_ratio": (("derived_illegal_arable_mu", "derived_construction_on_arable_mu"), _ratio),
-    "hsf_completion": (("hsf_built_mu", "hsf_task_mu"), _ratio),
+    "basic_farmland_attainment": (("basic_farmland_mu", "basic_farmland_target_mu"), ratio),
+    "illegal_ratio": (("illegal_arable_mu", "construction_on_arable_mu"), ratio),
+    "illegal_ratio_flag": (("illegal_arable_mu", "construction_on_arable_mu"), illegal_ratio_flag),
+    "derived_illegal_ratio": (("derived_illegal_arable_mu", "derived_construction_on_arable_mu"), ratio),
+    "derived_illegal_ratio_flag": (("derived_illegal_arable_mu", "derived_construction_on_arable_mu"),
+                                   illegal_ratio_flag),
+    "hsf_completion": (("hsf_built_mu", "hsf_task_mu"), ratio),
 }
 
 
@@ -271,11 +263,13 @@ class WhatIf:
         changed = self.diff[self.diff["changed"]]
         lines.append("评分变化：" if not changed.empty else "评分无变化。")
         for t in changed.itertuples(index=False):
-            grade = f"，等次 {t.grade_before}→{t.grade_after}" if t.grade_before != t.grade_after else ""
+            grade = (f"，等次 {t.grade_before}→{t.grade_after}" if hasattr(t, "grade_before")
+                     and t.grade_before != t.grade_after else "")
+            outcome = f"，结果 {t.outcome_before or '无'}→{t.outcome_after or '无'}" if t.outcome_before != t.outcome_after else ""
             rules = f"；涉及 {t.rules_changed}" if t.rules_changed else ""
             lines.append(
                 f"  {t.xzqdm} {t.xzqmc}：总分 {t.total_before:.2f} → {t.total_after:.2f}（{t.delta:+.2f}），"
-                f"名次 {t.rank_before}→{t.rank_after}{grade}{rules}"
+                f"名次 {t.rank_before}→{t.rank_after}{grade}{outcome}{rules}"
             )
         return "\n".join(lines)
 
@@ -291,13 +285,17 @@ def what_if(
     year: int | None = None,
     evidence: Any = None,
     folded: Mapping[str, Any] | None = None,
+    triggers: pd.DataFrame | None = None,
+    level: str = "county",
 ) -> WhatIf:
     """Re-score under edited inputs and report what changed, county by county.
 
     Parameters
     ----------
-    metrics_wide, rules, year, evidence, folded
-        As for :func:`farmland.scoring.score`.
+    metrics_wide, rules, year, evidence, folded, triggers, level
+        As for :func:`farmland.scoring.score`. In the annual phase the triggers are found again
+        on the edited figures (the phase's row is the year's row); in the mid-term and final
+        the span's yearly triggers are kept, since an assumption edits the span's totals only.
     assumptions
         ``--assume`` strings (``"371521.supplemented_mu+=120"``) or :class:`Assumption`
         objects, or a what-if TOML path, or its parsed mapping.
@@ -317,10 +315,17 @@ def what_if(
         parsed = (parse_assumption(assumptions),)
     else:
         parsed = tuple(a if isinstance(a, Assumption) else parse_assumption(a) for a in assumptions)
-    baseline = score(metrics_wide, rules, year=year, evidence=evidence, folded=folded)
-    # Edit the rows that were scored (one year, counties only), so codes line up exactly.
+    baseline = score(metrics_wide, rules, year=year, evidence=evidence, folded=folded, triggers=triggers,
+                     level=level)
+    # Edit the rows that were scored (one year, one level), so codes line up exactly.
     edited, inputs = apply_assumptions(baseline.metrics, parsed)
-    scenario = score(edited, rules, year=baseline.year, evidence=evidence, folded=folded)
+    if triggers is not None and rules.phase == "annual":
+        found = find_triggers(edited, [baseline.year], basis=rules.basis,
+                              evidence=lambda code, metric, y: _evidence_lookup(evidence, "annual", y)(code, metric))
+        # Supervision and major-case triggers come from event counts an assumption may not touch.
+        triggers = found
+    scenario = score(edited, rules, year=baseline.year, evidence=evidence, folded=folded, triggers=triggers,
+                     level=level)
 
     b, s = baseline.table, scenario.table
     pts_cols = [*baseline.indicator_columns, *baseline.bonus_columns, *baseline.deduction_columns]
@@ -337,17 +342,22 @@ def what_if(
             "delta": s["total"] - b["total"],
             "rank_before": b["rank"],
             "rank_after": s["rank"],
-            "grade_before": b["grade"],
-            "grade_after": s["grade"],
-            "vetoes_before": b["vetoes"],
-            "vetoes_after": s["vetoes"],
+            "outcome_before": b["outcome"],
+            "outcome_after": s["outcome"],
+            "triggers_before": b["triggers"],
+            "triggers_after": s["triggers"],
             "rules_changed": moved,
         }
     )
-    diff["changed"] = (
+    changed = (
         ~np.isclose(diff["delta"], 0.0, atol=1e-9)
         | (diff["rank_before"] != diff["rank_after"])
-        | (diff["grade_before"] != diff["grade_after"])
-        | (diff["vetoes_before"] != diff["vetoes_after"])
+        | (diff["outcome_before"] != diff["outcome_after"])
+        | (diff["triggers_before"] != diff["triggers_after"])
     )
+    for column in ("grade", "vetoes"):
+        if column in b.columns:
+            diff[f"{column}_before"], diff[f"{column}_after"] = b[column], s[column]
+            changed |= diff[f"{column}_before"] != diff[f"{column}_after"]
+    diff["changed"] = changed
     return WhatIf(parsed, baseline, scenario, inputs, diff)
