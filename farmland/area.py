@@ -2,7 +2,7 @@
 
 A parcel's official area (TBMJ) is its area on the CGCS2000 ellipsoid, computed the way
 国土调查办发〔2008〕32号 prescribes and the third national land survey (三调) tools implement it
-(domain.md §3.2): densify every ring edge to ≤ 70 m, round the Gauss-Krüger plane coordinates to
+(docs/background.md §3.2): densify every ring edge to ≤ 70 m, round the Gauss-Krüger plane coordinates to
 0.1 mm, inverse-project each vertex to latitude B / longitude L with the footpoint series, round B
 and L to 1e-6 arc-second, sum the ellipsoidal-trapezoid series over the ring edges against the
 reference meridian L = 0, take |outer ring| − |holes| per polygon, add multipolygon parts and round
@@ -44,7 +44,7 @@ CGCS2000_F = 1.0 / 298.257222101
 """Flattening of the CGCS2000 ellipsoid (identical to GRS80)."""
 
 # Footpoint-latitude constants k0..k4 of the 32号 inverse, as printed for CGCS2000 in the 三调
-# area tool (domain.md §3.2 table). A plain reversion of the meridian-arc series truncated at
+# area tool (docs/background.md §3.2 table). A plain reversion of the meridian-arc series truncated at
 # e⁸ reproduces k0 and k1 but not k2..k4 (1e-6 to 3 % apart, < 0.1 mm in B), so the published
 # values are used verbatim: computing B with the same constants as the official tool is what
 # makes its rounding to 1e-6″ land on the same digit.
@@ -310,7 +310,7 @@ def ellipsoidal_trapezoid_area(
 ) -> np.ndarray:
     """Area of the ellipsoidal quadrilateral between two parallels and two meridians.
 
-    This is formula (2) of 国土调查办发〔2008〕32号 (domain.md §3.2)::
+    This is formula (2) of 国土调查办发〔2008〕32号 (docs/background.md §3.2)::
 
         S = 2 b² ΔL [A sin(ΔB/2) cos Bm − B sin(3ΔB/2) cos 3Bm + C sin(5ΔB/2) cos 5Bm
                      − D sin(7ΔB/2) cos 7Bm + E sin(9ΔB/2) cos 9Bm]
@@ -335,7 +335,7 @@ def ellipsoidal_trapezoid_area(
 
     Examples
     --------
-    The 1° × 1° cell 36°–37°N (domain.md §7):
+    The 1° × 1° cell 36°–37°N (docs/background.md §7):
 
     >>> s = ellipsoidal_trapezoid_area(math.radians(36), math.radians(37), math.radians(1))
     >>> f"{float(s):.2f}"
@@ -361,7 +361,7 @@ def _footpoint_inverse(northing_m, offset_m, lon0_rad, a, f):
     """32号 Gauss inverse: plane (x = northing, y′ = easting − false easting) → B, L radians.
 
     The footpoint latitude Bf = E + cos E (k1 sin E − k2 sin³E + k3 sin⁵E − k4 sin⁷E) with
-    E = k0·x, then the u = y′/N series of domain.md §3.2, written in Horner form.
+    E = k0·x, then the u = y′/N series of docs/background.md §3.2, written in Horner form.
     """
     k0, k1, k2, k3, k4 = _FOOTPOINT_K
     e2 = f * (2.0 - f)
@@ -513,7 +513,7 @@ def ellipsoidal_area(
     """Statutory ellipsoidal area (m²) of Gauss-Krüger polygons on the CGCS2000 ellipsoid.
 
     Implements 国土调查办发〔2008〕32号 as used in the third national land survey
-    (domain.md §3.2), vectorised over all vertices of all parcels.
+    (docs/background.md §3.2), vectorised over all vertices of all parcels.
 
     Parameters
     ----------
@@ -558,7 +558,7 @@ def ellipsoidal_area(
 
     Notes
     -----
-    Steps, following domain.md §3.2:
+    Steps, following docs/background.md §3.2:
 
     1. split every edge longer than ``densify_m`` into ⌊ℓ/densify_m⌋ + 1 equal parts, the
        rule of the 三调 tool (``shapely.segmentize`` makes ⌈ℓ/densify_m⌉ parts, which differs

@@ -1,6 +1,6 @@
 """Coordinate reference systems: CGCS2000 3-degree Gauss-Krüger only, zone read from each dataset.
 
-Liaocheng straddles the zone 38/39 boundary at 115.5°E (data-contract.md), so a zone is never
+Liaocheng straddles the zone 38/39 boundary at 115.5°E (docs/data.md), so a zone is never
 assumed for the city: it is read from each file's CRS, or, when a file has none, inferred from
 the zone prefix of 8-digit eastings (38xxxxxx → zone 38, EPSG:4526).
 """

@@ -4,7 +4,7 @@ The annual change surveys up to 2018 use the older 3-digit work classification (
 水田, 203 村庄); from the third national survey (三调, time point 2019-12-31) the 4-digit codes of
 GB/T 21010-2017 as refined for the survey (0101 水田, 0702 农村宅基地, 05H1, 1104A, 0201K …).
 Every consumer asks this table "is it arable?", "is it construction?" instead of testing string
-prefixes (design.md, "Two classification schemes, one table").
+prefixes (DESIGN.md, "Two classification schemes, one table").
 
 Groups: ``arable`` (耕地, part of 农用地), ``agricultural`` (other 农用地), ``construction``
 (建设用地) and ``unused`` (未利用地). ``flow_kind`` sorts a destination class for the arable-land

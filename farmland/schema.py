@@ -1,6 +1,6 @@
 """Standard fields of every input layer, their types and the names they go by in the wild.
 
-Field names follow the national land-survey database standards (data-contract.md, "Layers").
+Field names follow the national land-survey database standards (docs/data.md, "Layers").
 Older 二调-era data and some update packages name a few fields differently (TKXS/TKMJ for the
 deduction, JBNTMJ for the basic-farmland area, BGMJ and BGRQ in change records); those aliases
 are accepted here, and anything else is mapped by the user in ``[fields.LAYER]``.

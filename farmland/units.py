@@ -2,7 +2,7 @@
 
 1 亩 = 10000/15 m² exactly, so m² → 亩 is a multiplication by 0.0015; dividing by the common
 approximation 666.67 is off by ~0.0005 %, enough to flip a knife-edge target comparison
-(domain.md §3.6).
+(docs/background.md §3.6).
 """
 
 from __future__ import annotations

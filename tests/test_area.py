@@ -1,4 +1,4 @@
-"""Tests of the statutory ellipsoidal area (farmland.area), domain.md §3.2 and §7."""
+"""Tests of the statutory ellipsoidal area (farmland.area), docs/background.md §3.2 and §7."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ GEOD = pyproj.Geod(ellps="GRS80")
 B2 = (CGCS2000_A * (1 - CGCS2000_F)) ** 2
 E2 = CGCS2000_F * (2 - CGCS2000_F)
 
-# Liaocheng: 115°16′–116°32′E, 35°47′–37°02′N (domain.md §3.5).
+# Liaocheng: 115°16′–116°32′E, 35°47′–37°02′N (docs/background.md §3.5).
 LON_MIN, LON_MAX = 115 + 16 / 60, 116 + 32 / 60
 LAT_MIN, LAT_MAX = 35 + 47 / 60, 37 + 2 / 60
 # Zone 38 counties (冠县 …) may hold parcels a little east of the 115.5°E zone boundary.
@@ -57,7 +57,7 @@ def test_series_on_the_36_37_degree_quadrilateral_matches_appendix_and_closed_fo
     series = float(
         ellipsoidal_trapezoid_area(math.radians(36), math.radians(37), math.radians(1))
     )
-    # domain.md §7: 9 941 644 196.75 m² after rounding half up to 0.01 m².
+    # docs/background.md §7: 9 941 644 196.75 m² after rounding half up to 0.01 m².
     assert float(area_module.round_half_up(series, 2)) == 9_941_644_196.75
     exact = authalic_quadrilateral(36, 37, 1)
     # The series is the expansion of the authalic integral to e⁸; the first neglected term

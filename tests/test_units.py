@@ -6,7 +6,7 @@ from farmland.units import M2_TO_MU, m2_to_mu, mu_to_m2, round_half_up
 def test_mu_is_exact():
     assert M2_TO_MU == 0.0015
     assert m2_to_mu(10000.0 / 15) == 1.0
-    # 844.64万亩 = 5 630 933 333.3 m² (domain.md §7)
+    # 844.64万亩 = 5 630 933 333.3 m² (docs/background.md §7)
     assert round(mu_to_m2(8_446_400.0)) == 5_630_933_333
 
 
