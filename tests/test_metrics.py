@@ -221,8 +221,10 @@ def test_city_opinion_indicators(result):
         # of 100000 m² in all → 35 %, over the 18.31 % limit
         (CITY, "development_intensity"): 0.35, (CITY, "development_intensity_limit"): 0.1831,
         (CITY, "development_intensity_ok"): 0.0,
-        # 城镇工矿 (二调 201–204): the same 35000 m² → 52.5 亩 ≤ 757 500 亩
-        (CITY, "urban_industrial_space_mu"): 52.5, (CITY, "urban_industrial_space_mu_ok"): 1.0,
+        # 城镇工矿 (二调 201 城市, 202 建制镇, 204 采矿; not 203 村庄): A16-02 202 5000 + z2 201
+        # 10000 = 15000 m² → 22.5 亩 ≤ 757 500 亩 (a4 and B16-01 are 村庄)
+        (CITY, "urban_industrial_space_mu"): 22.5, (CITY, "urban_industrial_space_mu_ok"): 1.0,
+        (A, "urban_industrial_space_mu"): 7.5, (B, "urban_industrial_space_mu"): 0.0,
         (CITY, "land_supply_rate"): 170 / 200, (CITY, "land_supply_rate_ok"): 1.0,
         # per GDP: 2016 52.5 亩 / 110 against 2015 (a4 + z2 = 30 亩) / 100
         (CITY, "construction_land_per_gdp_change"): (52.5 / 110) / (30 / 100) - 1,
@@ -384,6 +386,23 @@ def test_series_break_is_marked_not_chained(tmp_path):
     assert rows.loc[(A, "arable_target_mu"), "basis"] == "erdiao"
     assert any(f.check == "series-break" for f in report.warnings)
     assert any(f.check == "target-basis" for f in report.findings)
+
+
+def test_urban_industrial_space_on_the_sandiao_basis_reads_czcsxm(tmp_path):
+    """三调: CZCSXM 201, 201A, 202, 202A, 204 are 城镇工矿; 203/203A 村庄 and 205 are not."""
+    parcels = dltb(2016)
+    recode = {"012": "0102", "013": "0103", "202": "0601", "203": "0702", "031": "0301",
+              "114": "1104", "201": "0701"}
+    parcels["DLBM"] = parcels["DLBM"].map(recode)
+    czcsxm = {"A16-02": "201A", "a4": "203", "z2": "204", "B16-01": "203A", "A16-01": "201"}
+    parcels["CZCSXM"] = parcels["BSM"].map(czcsxm)
+    root = write_tiny_city(tmp_path / "city", parcels={2016: parcels})
+    result = compute_metrics(Workspace.load(root), [2016])
+    # A16-02 (0601, 201A) 5000 + z2 (0701, 204) 10000; A16-01 is arable (not construction),
+    # a4 and B16-01 are 村庄: 15000 m² → 22.5 亩
+    assert value(result, CITY, "urban_industrial_space_mu") == pytest.approx(22.5)
+    assert value(result, Z, "urban_industrial_space_mu") == pytest.approx(15.0)
+    assert value(result, B, "urban_industrial_space_mu") == 0.0
 
 
 def test_a_layer_not_configured_leaves_its_metrics_empty_with_a_warning(tmp_path):

@@ -57,7 +57,7 @@ ILLEGAL_RATIO_THRESHOLD = 0.15
 OPINION_LIMITS = {
     # 聊政发〔2018〕34号: the city's 2020 control figures.
     "development_intensity": (0.1831, "max"),  # 国土开发强度 ≤ 18.31 %
-    "urban_industrial_space_mu": (757_500.0, "max"),  # 城乡建设用地（城镇工矿）≤ 75.75 万亩
+    "urban_industrial_space_mu": (757_500.0, "max"),  # 城镇工矿空间规模 ≤ 75.75 万亩
     "land_supply_rate": (0.80, "min"),  # 土地供应率 ≥ 80 %
     "construction_land_per_gdp_change": (-0.23, "max"),  # 单位GDP建设用地 下降 23 %
 }
@@ -128,7 +128,7 @@ _CATALOGUE = [
     _m("development_intensity", "ratio", "dltb", "国土开发强度"),
     _m("development_intensity_limit", "ratio", "", "国土开发强度上限"),
     _m("development_intensity_ok", "flag", "", "国土开发强度达标"),
-    _m("urban_industrial_space_mu", "mu", "dltb", "城镇工矿用地规模"),
+    _m("urban_industrial_space_mu", "mu", "dltb", "城镇工矿用地规模（城市、建制镇、采矿用地，不含村庄）"),
     _m("urban_industrial_space_mu_limit", "mu", "", "城镇工矿用地规模上限"),
     _m("urban_industrial_space_mu_ok", "flag", "", "城镇工矿用地规模达标"),
     _m("land_supply_rate", "ratio", "", "土地供应率"),

@@ -5,8 +5,9 @@ City-level control figures for 2020:
 * 国土开发强度 (development intensity) = construction land ÷ total land area ≤ 18.31 %, with
   construction land = Σ TBMJ of construction-group parcels and total = Σ TBMJ of all parcels;
 * 城镇工矿用地 (urban and industrial-mining space) ≤ 75.75 万亩: Σ TBDLMJ of construction
-  parcels with 城镇村属性码 201/202/203/204 (and their ``A`` 独立工业 variants), or in 二调 data
-  the codes 201–204;
+  parcels with 城镇村属性码 201, 201A, 202, 202A or 204 (三调), or in 二调 data the classes 201 城市,
+  202 建制镇 and 204 采矿用地; 村庄 (203/203A) and 205 are not 城镇工矿 (data contract, Revision 2;
+  the sets are :data:`.stocks.URBAN_INDUSTRIAL_CZCSXM` and :data:`.stocks.URBAN_INDUSTRIAL_ERDIAO`);
 * 土地供应率 (land-supply rate) = supplied ÷ approved ≥ 80 % (CITYSTATS);
 * 单位GDP建设用地 (construction land per unit GDP): change against the period's base year,
   target −23 % (CITYSTATS GDP, construction land from the DLTB snapshots).
