@@ -143,6 +143,43 @@ def test_derived_occupation_net_of_tiankan_split_by_approvals_in_force(result):
                    (B, "derived_illegal_arable_mu"): 0.0}, year=2017)
 
 
+def test_derived_fifteen_percent_flag_and_disagreement_with_the_reported_ratio(result):
+    check(result, {
+        # A: reported 15 % (flag), derived 50 % (flag): both flagged but 35 points apart → 1
+        (A, "derived_illegal_ratio_flag"): 1.0, (A, "illegal_ratio_disagreement"): 1.0,
+        # B: reported ratio empty (nothing occupied, 500 m² illegal: flagged), derived 100 %
+        # (flagged): the ratios cannot be compared, the flags agree → 0
+        (B, "derived_illegal_ratio_flag"): 1.0, (B, "illegal_ratio_disagreement"): 0.0,
+        # Z: reported 10 %, no derived occupation at all: neither flagged → 0
+        (Z, "derived_illegal_ratio_flag"): 0.0, (Z, "illegal_ratio_disagreement"): 0.0,
+        # city: 1300/6000 ≈ 21.7 % against 12250/14500 ≈ 84.5 %
+        (CITY, "derived_illegal_ratio_flag"): 1.0, (CITY, "illegal_ratio_disagreement"): 1.0,
+    })
+    # 2017: B reports 0 of 15 亩 illegal and the change records agree (all approved)
+    check(result, {(B, "derived_illegal_ratio_flag"): 0.0, (B, "illegal_ratio_disagreement"): 0.0},
+          year=2017)
+    # over the mid-term span a flag is "any year": B and A from 2016
+    check(result, {(B, "derived_illegal_ratio_flag"): 1.0, (B, "illegal_ratio_disagreement"): 0.0,
+                   (A, "illegal_ratio_disagreement"): 1.0}, phase="midterm", year=2017)
+    assert result.evidence(A, "derived_illegal_ratio_flag", "annual", 2016) == (
+        "DLTBGXGC:a1", "JSYDSP:J1", "JSYDSP:J1b")
+    assert result.evidence(A, "illegal_ratio_disagreement", "annual", 2016) == (
+        "DLTBGXGC:a1", "JSYDSP:J1", "JSYDSP:J1b", "WPZF:W1", "WPZF:W2")
+
+
+def test_disagreement_tolerance_is_absolute_and_exclusive():
+    from farmland.metrics.occupation import (ILLEGAL_RATIO_DISAGREEMENT_TOLERANCE,
+                                             illegal_ratio_disagreement)
+
+    assert ILLEGAL_RATIO_DISAGREEMENT_TOLERANCE == 0.05
+    got = illegal_ratio_disagreement([0.15, 0.10, 0.10, np.nan, 0.10, 0.30],
+                                     [0.20, 0.16, 0.12, 0.30, np.nan, 0.20],
+                                     [1.0, 0.0, 0.0, 1.0, 0.0, 1.0],
+                                     [1.0, 1.0, 0.0, 1.0, np.nan, 1.0])
+    # exactly 5 points apart is not "more than"; 6 points are; flags 0/1 always disagree
+    np.testing.assert_array_equal(got, [0.0, 1.0, 0.0, 0.0, np.nan, 1.0])
+
+
 def test_high_standard_farmland_against_the_task(result):
     check(result, {
         (A, "hsf_built_mu"): 30.0, (A, "hsf_task_mu"): 40.0, (A, "hsf_completion"): 0.75,  # G1

@@ -36,11 +36,14 @@ class Metric:
     label: str
     contract: bool = False
     """One of the data contract's output columns (data-contract.md, "Outputs")."""
+    evidence_from: tuple[str, ...] = ()
+    """Metrics whose evidence ids this one shows too (a flag derived from a ratio shows the
+    ratio's features)."""
 
 
-def _m(name, unit, basis, label, contract=False) -> Metric:
+def _m(name, unit, basis, label, contract=False, evidence_from=()) -> Metric:
     assert unit in UNITS, unit
-    return Metric(name, unit, basis, label, contract)
+    return Metric(name, unit, basis, label, contract, tuple(evidence_from))
 
 
 EVENT_METRICS = {
@@ -50,9 +53,6 @@ EVENT_METRICS = {
     "重大违法案件": "events_major_case_count",
 }
 assert tuple(EVENT_METRICS) == EVENT_KINDS
-
-ILLEGAL_RATIO_THRESHOLD = 0.15
-"""违法占用耕地比例 that triggers accountability: "达到15%以上" (监察部等令第15号 第三条(一))."""
 
 OPINION_LIMITS = {
     # 聊政发〔2018〕34号: the city's 2020 control figures.
@@ -86,6 +86,12 @@ _CATALOGUE = [
     _m("balance_mu", "mu", "", "占补平衡结余", True),
     _m("mean_quality_grade", "grade", "dltb", "耕地平均质量等别", True),
     # -- extra metrics ------------------------------------------------------------------------
+    # the 15 % rule on the derived figures, and the cross-check of the two sources; both are
+    # "any year" over a mid-term or final span (period.YEARLY_FLAGS)
+    _m("derived_illegal_ratio_flag", "flag", "", "未经批准占用耕地比例达15%（变更调查）",
+       evidence_from=("derived_illegal_ratio",)),
+    _m("illegal_ratio_disagreement", "flag", "", "违法占用耕地比例卫片与变更调查不一致",
+       evidence_from=("illegal_ratio", "derived_illegal_ratio")),
     _m("arable_margin_mu", "mu", "dltb", "耕地保有量超出目标"),
     _m("basic_farmland_margin_mu", "mu", "bf", "永久基本农田超出目标"),
     _m("basic_farmland_change_mu", "mu", "bf", "永久基本农田面积变化"),

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..units import M2_TO_MU
 from .catalogue import EVENT_METRICS, METRICS
-from .occupation import illegal_ratio_flag, ratio
+from .occupation import illegal_ratio_disagreement, illegal_ratio_flag, ratio
 from .opinion import opinion_metrics
 from .parts import CHECKLIST_N, CHECKLIST_SUM
 
@@ -56,6 +56,11 @@ def derive_metrics(v: pd.DataFrame, level: str) -> pd.DataFrame:
     m["derived_construction_on_arable_mu"] = mu("derived_occupied_m2")
     m["derived_illegal_arable_mu"] = mu("derived_illegal_m2")
     m["derived_illegal_ratio"] = ratio(col("derived_illegal_m2"), col("derived_occupied_m2"))
+    m["derived_illegal_ratio_flag"] = illegal_ratio_flag(col("derived_illegal_m2"),
+                                                         col("derived_occupied_m2"))
+    m["illegal_ratio_disagreement"] = illegal_ratio_disagreement(
+        m["illegal_ratio"], m["derived_illegal_ratio"], m["illegal_ratio_flag"],
+        m["derived_illegal_ratio_flag"])
     m["hsf_built_mu"] = mu("hsf_built_m2")
     m["hsf_task_mu"] = col("hsf_task_mu")
     m["hsf_completion"] = ratio(m["hsf_built_mu"], m["hsf_task_mu"])

@@ -22,8 +22,18 @@ import pandas as pd
 import shapely
 
 from ..report import Report
-from .catalogue import ILLEGAL_RATIO_THRESHOLD
 from .parts import evidence_rows, group_sums, prefixed
+
+ILLEGAL_RATIO_THRESHOLD = 0.15
+"""违法占用耕地比例 that triggers accountability: "达到15%以上" (监察部等令第15号 第三条(一);
+聊政发〔2018〕34号 四(三)). The one definition of the 15 % line: :func:`illegal_ratio_flag` applies
+it to the reported (WPZF) and to the derived (change records) figures alike."""
+
+ILLEGAL_RATIO_DISAGREEMENT_TOLERANCE = 0.05
+"""Absolute gap between the reported and the derived illegal ratio (a fraction: 0.05 = five
+percentage points) beyond which ``illegal_ratio_disagreement`` is raised. The two figures measure
+the same thing from independent sources (monitoring parcels vs change records and approvals);
+a few points apart is ordinary noise of delineation and dating, more calls for a look."""
 
 RATIO_TOLERANCE = 1e-9
 """Relative slack when comparing a ratio with 15 %: areas in m² summed in binary floating point
@@ -53,6 +63,23 @@ def illegal_ratio_flag(illegal, occupied, threshold: float = ILLEGAL_RATIO_THRES
     reached = share >= threshold * (1.0 - RATIO_TOLERANCE)
     flag = np.where(occupied > 0, reached, illegal > 0).astype("float64")
     return np.where(np.isnan(illegal) | np.isnan(occupied), np.nan, flag)
+
+
+def illegal_ratio_disagreement(reported_ratio, derived_ratio, reported_flag, derived_flag,
+                               tolerance: float = ILLEGAL_RATIO_DISAGREEMENT_TOLERANCE) -> np.ndarray:
+    """1.0 where the reported and derived illegal ratios disagree, 0.0 where they agree.
+
+    Disagree: exactly one of the two 15 % flags is raised, or both ratios are known and differ by
+    more than ``tolerance`` (absolute). NaN where either flag is unknown (its layer was missing).
+    A ratio that is empty because nothing was occupied is compared through its flag only.
+    """
+    reported_ratio, derived_ratio, reported_flag, derived_flag = (
+        np.asarray(a, dtype="float64") for a in (reported_ratio, derived_ratio, reported_flag,
+                                                  derived_flag))
+    with np.errstate(invalid="ignore"):
+        apart = np.abs(reported_ratio - derived_ratio) > tolerance + RATIO_TOLERANCE
+    out = (apart | (reported_flag != derived_flag)).astype("float64")
+    return np.where(np.isnan(reported_flag) | np.isnan(derived_flag), np.nan, out)
 
 
 SLIVER_M2 = 0.01

@@ -168,6 +168,10 @@ def _long(names: dict[str, str], level: str, phase: str, year: int, start_year: 
         "unit": np.tile(np.asarray([i.unit for i in infos], dtype=object), n_units),
         "basis": basis.ravel(),
     })
+    borrowed = [evidence[evidence["metric"].isin(i.evidence_from)].assign(metric=i.name)
+                for i in infos if i.evidence_from]
+    if borrowed:
+        evidence = pd.concat([evidence, *borrowed], ignore_index=True)
     if len(evidence):
         ids = (evidence.dropna(subset=["unit"]).drop_duplicates()
                .sort_values(["unit", "metric", "id"], kind="stable")
