@@ -121,8 +121,11 @@ SCHEMAS: dict[str, tuple[FieldSpec, ...]] = {
     "CITYSTATS": (
         _f("year", NUMBER, required=True),
         _f("gdp_100m_yuan", NUMBER),
+        _f("gdp_comparable_100m_yuan", NUMBER),
         _f("approved_mu", NUMBER),
         _f("supplied_mu", NUMBER),
+        _f("approved_5y_mu", NUMBER),
+        _f("supplied_5y_mu", NUMBER),
     ),
     "TARGETS": (
         _f("xzqdm", required=True),

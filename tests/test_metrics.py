@@ -271,6 +271,34 @@ def test_city_opinion_indicators(result):
     assert "development_intensity_limit" not in county_metrics  # the limits are the city's
 
 
+def test_city_opinion_indicators_say_their_basis(result, tmp_path):
+    # the tiny city's CITYSTATS has no five-year nor comparable columns
+    rows = result.table.set_index(["xzqdm", "phase", "year", "metric"])
+    assert rows.loc[(CITY, "annual", 2016, "land_supply_rate"), "basis"] == "same_year"
+    assert rows.loc[(CITY, "annual", 2016, "land_supply_rate_ok"), "basis"] == "same_year"
+    assert rows.loc[(CITY, "annual", 2016, "construction_land_per_gdp_change"), "basis"] == "nominal"
+    # with them: 2016 has both, 2017 neither (blank cells), so 2017 falls back and says so
+    root = write_tiny_city(tmp_path / "city")
+    (root / "city_stats.csv").write_text(
+        "year,gdp_100m_yuan,gdp_comparable_100m_yuan,approved_mu,supplied_mu,approved_5y_mu,"
+        "supplied_5y_mu\n2015,100,,0,0,,\n2016,110,105,200,170,1000,700\n2017,120,,100,90,,\n",
+        encoding="utf-8")
+    other = compute_metrics(Workspace.load(root), [2016, 2017], phases=("annual", "midterm"))
+    check(other, {
+        (CITY, "land_supply_rate"): 0.7, (CITY, "land_supply_rate_ok"): 0.0,  # 700 / 1000
+        # base 2015 at its own prices = its nominal 100: (52.5 / 105) / (30 / 100) − 1
+        (CITY, "construction_land_per_gdp_change"): (52.5 / 105) / 0.3 - 1,
+    })
+    check(other, {(CITY, "land_supply_rate"): 0.9}, year=2017)  # same year: 90 / 100
+    # a span without five-year figures in its last year sums the same-year ones
+    check(other, {(CITY, "land_supply_rate"): 260 / 300}, phase="midterm", year=2017)
+    rows = other.table.set_index(["xzqdm", "phase", "year", "metric"])
+    assert rows.loc[(CITY, "annual", 2016, "land_supply_rate"), "basis"] == "five_year"
+    assert rows.loc[(CITY, "annual", 2016, "construction_land_per_gdp_change"), "basis"] == "comparable"
+    assert rows.loc[(CITY, "annual", 2017, "land_supply_rate"), "basis"] == "same_year"
+    assert rows.loc[(CITY, "annual", 2017, "construction_land_per_gdp_change"), "basis"] == "nominal"
+
+
 def test_landcover_pixels_per_unit_with_the_zone_burnt_over_its_host(result):
     # 10 m pixels, cropland west of x = 250: A (x 0–200) 400 px → 60 亩; Z 100 + 100 px;
     # B all built-up

@@ -15,6 +15,15 @@ names and units are fixed by the metrics ↔ scoring interface (notes/metrics_in
     the post-change codes (BGHDLBM) of that year's change records;
 ``erdiao``
     fixed: the targets of the 2016–2020 period were set on the 二调 basis;
+``supply``
+    the basis of the land-supply rate (土地供应率): ``five_year`` (the ministry's basis: land
+    approved in the last five years and the part of it supplied, CITYSTATS ``approved_5y_mu`` /
+    ``supplied_5y_mu``) or ``same_year`` (that year's ``approved_mu`` / ``supplied_mu``, used
+    when the five-year columns are absent or blank);
+``gdp``
+    the GDP of the per-GDP indicator: ``comparable`` (``gdp_comparable_100m_yuan``, at the base
+    year's prices) or ``nominal`` (``gdp_100m_yuan``, used when the comparable column is absent
+    or blank);
 ``""``
     not a survey area (counts, flags, project ledgers in 亩, remote sensing).
 """
@@ -137,12 +146,12 @@ _CATALOGUE = [
     _m("urban_industrial_space_mu", "mu", "dltb", "城镇工矿用地规模（城市、建制镇、采矿用地，不含村庄）"),
     _m("urban_industrial_space_mu_limit", "mu", "", "城镇工矿用地规模上限"),
     _m("urban_industrial_space_mu_ok", "flag", "", "城镇工矿用地规模达标"),
-    _m("land_supply_rate", "ratio", "", "土地供应率"),
+    _m("land_supply_rate", "ratio", "supply", "土地供应率"),
     _m("land_supply_rate_limit", "ratio", "", "土地供应率下限"),
-    _m("land_supply_rate_ok", "flag", "", "土地供应率达标"),
-    _m("construction_land_per_gdp_change", "ratio", "dltb", "单位GDP建设用地较基期变化"),
+    _m("land_supply_rate_ok", "flag", "supply", "土地供应率达标"),
+    _m("construction_land_per_gdp_change", "ratio", "gdp", "单位GDP建设用地较基期变化"),
     _m("construction_land_per_gdp_change_limit", "ratio", "", "单位GDP建设用地下降目标"),
-    _m("construction_land_per_gdp_change_ok", "flag", "", "单位GDP建设用地下降达标"),
+    _m("construction_land_per_gdp_change_ok", "flag", "gdp", "单位GDP建设用地下降达标"),
     _m("opinion_trigger_target_missed", "flag", "", "未完成保护目标（扣分情形）"),
     _m("opinion_trigger_events", "flag", "", "发生问责事项（扣分情形）"),
     _m("opinion_trigger_illegal_ratio", "flag", "", "违法占用耕地比例达15%（扣分情形）"),

@@ -14,7 +14,7 @@ import pandas as pd
 from ..units import M2_TO_MU
 from .catalogue import EVENT_METRICS, METRICS
 from .occupation import illegal_ratio_disagreement, illegal_ratio_flag, ratio
-from .opinion import opinion_metrics
+from .opinion import gdp_basis, opinion_metrics, supply_basis
 from .parts import CHECKLIST_N, CHECKLIST_SUM
 
 _KINDS = ("construction", "ecological", "restructuring", "other")
@@ -138,6 +138,8 @@ def basis_of(v: pd.DataFrame, fallback: str) -> dict[str, np.ndarray]:
         "dltb": dltb,
         "bf": from_counts("bf", dltb),
         "gxgc": from_counts("gxgc", dltb),
+        "supply": supply_basis(v),
+        "gdp": gdp_basis(v),
         "erdiao": np.full(n, "erdiao", dtype=object),
         "": np.full(n, "", dtype=object),
     }

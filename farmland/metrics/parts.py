@@ -55,8 +55,11 @@ COMPONENT_GROUPS: dict[str, dict[str, str]] = {
     "events": {"events_n": SUM, **{f"{name}_n": SUM for name in EVENT_METRICS.values()}},
     "landcover": {"landcover_cropland_m2": LAST, "landcover_built_m2": LAST},
     # city-only figures (CITYSTATS) and the base year of the per-GDP indicator
-    "city": {"citystats_approved_mu": SUM, "citystats_supplied_mu": SUM, "gdp_100m_yuan": LAST,
-             "base_construction_m2": LAST, "base_gdp_100m_yuan": LAST},
+    # (five-year figures are already a window: a span takes its last year's)
+    "city": {"citystats_approved_mu": SUM, "citystats_supplied_mu": SUM,
+             "citystats_approved_5y_mu": LAST, "citystats_supplied_5y_mu": LAST,
+             "gdp_100m_yuan": LAST, "gdp_comparable_100m_yuan": LAST, "base_construction_m2": LAST,
+             "base_gdp_100m_yuan": LAST, "base_gdp_comparable_100m_yuan": LAST},
 }
 
 TARGET_COMPONENTS = (*COMPONENT_GROUPS["targets"], *COMPONENT_GROUPS["hsf_task"])
