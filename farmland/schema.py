@@ -116,6 +116,7 @@ SCHEMAS: dict[str, tuple[FieldSpec, ...]] = {
         _f("xzqdm", required=True),
         _f("year", NUMBER, required=True),
         _f("kind", required=True),
+        _f("level"),
         _f("note"),
     ),
     "CITYSTATS": (
@@ -149,4 +150,8 @@ ID_FIELD = {
 ZBPH_KINDS = ("占用", "补充")
 ZBPH_SOURCES = ("本地", "省统筹", "国家统筹", "跨县易地")
 EVENT_KINDS = ("挂牌督办", "警示约谈", "公开通报", "重大违法案件")
+EVENT_LEVELS = ("国家", "省", "市", "县")
+"""Who imposed an event (EVENTS ``level``); a blank or missing level counts as 市 (Revision 2)."""
+PROVINCIAL_LEVELS = ("国家", "省")
+"""The levels whose 挂牌督办, 警示约谈 and 公开通报 are the opinion's trigger ("被省级以上…")."""
 

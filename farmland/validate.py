@@ -21,6 +21,7 @@ from .errors import WorkspaceError
 from .landclass import describe_unknown, scheme_for_year
 from .layers import SOURCE_COLUMN, layer_exists, read_layer, read_table, read_targets
 from .report import Report, shown_path
+from .metrics.flows import event_levels
 from .metrics.occupation import SLIVER_WIDTH_M
 from .schema import EVENT_KINDS, ZBPH_KINDS, ZBPH_SOURCES
 from .workspace import Workspace
@@ -518,6 +519,7 @@ def _check_tables(ws, report, unit_codes, say):
                 report.error(layer, "bad-value", "fraction must be between 0 and 1 (share of the item's "
                              "points earned).", field="fraction", ids=rows[bad])
         if layer == "EVENTS":
+            event_levels(frame, report)
             bad = ~frame["kind"].isin(EVENT_KINDS)
             if bad.any():
                 report.warning(layer, "bad-value", f"kind should be one of {', '.join(EVENT_KINDS)}.",

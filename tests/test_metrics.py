@@ -252,6 +252,60 @@ def test_events_checklist_and_opinion_triggers(result):
     })
 
 
+EVENTS_WITH_LEVELS = """\
+xzqdm,year,kind,level,note
+371521,2016,警示约谈,省,row 2
+371521,2016,挂牌督办,市,row 3
+371502,2016,公开通报,国家,row 4
+371502,2016,重大违法案件,县,row 5
+371521,2016,公开通报,,row 6: blank level
+371502,2017,挂牌督办,省级,row 7
+371521,2017,挂牌督办,市,row 8
+"""
+
+
+def test_only_provincial_events_and_major_cases_trigger_the_opinion(tmp_path):
+    root = write_tiny_city(tmp_path / "city")
+    (root / "events.csv").write_text(EVENTS_WITH_LEVELS, encoding="utf-8")
+    report = Report(strict=True)
+    result = compute_metrics(Workspace.load(root), [2016, 2017], report=report)
+    check(result, {
+        # B: a 省 警示约谈 (row 2), a 市 挂牌督办 (3), a 公开通报 without level (6 → 市)
+        (B, "events_count"): 3.0, (B, "events_provincial_count"): 1.0,
+        (B, "events_provincial_interview_count"): 1.0, (B, "events_provincial_supervised_count"): 0.0,
+        (B, "events_provincial_public_notice_count"): 0.0, (B, "events_public_notice_count"): 1.0,
+        (B, "opinion_trigger_supervision"): 1.0, (B, "opinion_trigger_major_case"): 0.0,
+        (B, "opinion_trigger_events"): 1.0,
+        # A: a 国家 公开通报 (4) and a 县 重大违法案件 (5): a major case triggers at any level
+        (A, "events_provincial_count"): 1.0, (A, "events_provincial_public_notice_count"): 1.0,
+        (A, "events_major_case_count"): 1.0, (A, "events_provincial_major_case_count"): 0.0,
+        (A, "opinion_trigger_supervision"): 1.0, (A, "opinion_trigger_major_case"): 1.0,
+        (Z, "events_count"): 0.0, (Z, "opinion_trigger_events"): 0.0,
+        (CITY, "events_provincial_count"): 2.0,
+    })
+    check(result, {
+        (A, "events_provincial_supervised_count"): 1.0, (A, "opinion_trigger_events"): 1.0,  # 省级
+        # B's only 2017 event is a 市 挂牌督办: counted, but not the opinion's trigger
+        (B, "events_count"): 1.0, (B, "events_supervised_count"): 1.0,
+        (B, "events_provincial_count"): 0.0, (B, "opinion_trigger_events"): 0.0,
+    }, year=2017)
+    ev = result.evidence
+    assert ev(B, "events_provincial_count", "annual", 2016) == ("EVENTS:2",)
+    assert ev(B, "events_provincial_interview_count", "annual", 2016) == ("EVENTS:2",)
+    assert ev(B, "opinion_trigger_events", "annual", 2016) == ("EVENTS:2",)
+    assert ev(A, "opinion_trigger_events", "annual", 2016) == ("EVENTS:4", "EVENTS:5")
+    assert ev(A, "opinion_trigger_major_case", "annual", 2016) == ("EVENTS:5",)
+    blank = [f for f in report.warnings if f.check == "no-level"]
+    assert len(blank) == 1 and blank[0].ids == ("EVENTS:6",)
+
+
+def test_events_without_a_level_column_are_city_level_with_a_warning(run):
+    result, report, _ = run
+    assert any(f.check == "no-level" and f.layer == "EVENTS" for f in report.warnings)
+    check(result, {(B, "events_provincial_count"): 0.0, (B, "opinion_trigger_supervision"): 0.0,
+                   (B, "opinion_trigger_major_case"): 1.0})
+
+
 def test_city_opinion_indicators(result):
     check(result, {
         # construction land 2016: A16-02 5000 + a4 10000 + z2 10000 + B16-01 10000 = 35000 m²

@@ -558,6 +558,9 @@ def test_ledger_checklist_events_and_city_stats(city, monitoring):
     assert set(events["kind"]) <= {"挂牌督办", "警示约谈", "公开通报", "重大违法案件"}
     assert {("371525", 2016, "警示约谈"), ("371581", 2019, "警示约谈")} <= set(
         zip(events["xzqdm"], events["year"], events["kind"]))
+    # both levels occur: the city's 约谈 and 通报, the province's 挂牌督办 (EVENTS level)
+    assert set(events["level"]) == {"省", "市"}
+    assert (events.loc[events["kind"] == "挂牌督办", "level"] == "省").all()
 
     stats = pd.read_csv(city / "city_stats.csv")
     assert list(stats["year"]) == YEARS and (stats["supplied_mu"] <= stats["approved_mu"]).all()

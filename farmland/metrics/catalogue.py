@@ -62,6 +62,12 @@ EVENT_METRICS = {
     "重大违法案件": "events_major_case_count",
 }
 assert tuple(EVENT_METRICS) == EVENT_KINDS
+PROVINCIAL_EVENT_METRICS = {kind: name.replace("events_", "events_provincial_", 1)
+                            for kind, name in EVENT_METRICS.items()}
+"""Per kind, the count of events imposed at 省 or 国家 level (schema.PROVINCIAL_LEVELS)."""
+SUPERVISION_KINDS = ("挂牌督办", "警示约谈", "公开通报")
+"""Kinds that trigger the opinion only when imposed at 省 level or above (聊政发〔2018〕34号 四(三):
+"被省级以上挂牌督办、警示约谈、公开通报的"); a 重大违法案件 triggers it at any level."""
 
 OPINION_LIMITS = {
     # 聊政发〔2018〕34号: the city's 2020 control figures.
@@ -139,6 +145,8 @@ _CATALOGUE = [
     _m("landcover_built_mu", "mu", "", "遥感建设用地面积"),
     _m("events_count", "count", "", "问责事项数"),
     *(_m(name, "count", "", f"{kind}数") for kind, name in EVENT_METRICS.items()),
+    _m("events_provincial_count", "count", "", "省级以上问责事项数"),
+    *(_m(name, "count", "", f"省级以上{kind}数") for kind, name in PROVINCIAL_EVENT_METRICS.items()),
     # -- 聊政发〔2018〕34号 indicators (limits and checks on the city row) ----------------------
     _m("development_intensity", "ratio", "dltb", "国土开发强度"),
     _m("development_intensity_limit", "ratio", "", "国土开发强度上限"),
@@ -153,7 +161,9 @@ _CATALOGUE = [
     _m("construction_land_per_gdp_change_limit", "ratio", "", "单位GDP建设用地下降目标"),
     _m("construction_land_per_gdp_change_ok", "flag", "gdp", "单位GDP建设用地下降达标"),
     _m("opinion_trigger_target_missed", "flag", "", "未完成保护目标（扣分情形）"),
-    _m("opinion_trigger_events", "flag", "", "发生问责事项（扣分情形）"),
+    _m("opinion_trigger_events", "flag", "", "被省级以上督办约谈通报或发生重大违法案件（扣分情形）"),
+    _m("opinion_trigger_supervision", "flag", "", "被省级以上挂牌督办、警示约谈、公开通报（扣分情形）"),
+    _m("opinion_trigger_major_case", "flag", "", "发生重大违法案件（扣分情形）"),
     _m("opinion_trigger_illegal_ratio", "flag", "", "违法占用耕地比例达15%（扣分情形）"),
 ]
 

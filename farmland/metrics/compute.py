@@ -24,7 +24,8 @@ from ..layers import layer_exists, read_layer, read_table, read_targets
 from ..report import Report
 from ..workspace import Workspace
 from .attribution import CITY, COUNTY, LEVELS, TOWNSHIP, UnitSet, check_attributed
-from .flows import GBZNT_COLUMNS, bf_flows, checklist_parts, event_parts, hsf_parts, zbph_parts
+from .flows import (GBZNT_COLUMNS, bf_flows, checklist_parts, event_levels, event_parts, hsf_parts,
+                    zbph_parts)
 from .landcover import landcover_parts
 from .ledger import (DLTBGXGC_COLUMNS, LEDGER_TOLERANCE_MU, change_parts, classify_pieces,
                      explain_residual, not_closing, residual_m2)
@@ -46,7 +47,7 @@ _NEEDED_FOR = {
     "GBZNT": "hsf_built_mu, hsf_completion",
     "ZBPH": "occupied_mu, supplemented_mu, balance_mu",
     "CHECKLIST": "checklist.<item>",
-    "EVENTS": "events_count and opinion_trigger_events",
+    "EVENTS": "events_count, events_provincial_count and opinion_trigger_events",
     "LANDCOVER": "landcover_cropland_mu, landcover_built_mu",
     "CITYSTATS": "land_supply_rate and construction_land_per_gdp_change",
 }
@@ -274,6 +275,8 @@ class _Run:
         if self._configured(layer):
             self.progress(f"读取 {layer}")
             frame = read_table(self.ws, layer, report=self.report, needed_for=_NEEDED_FOR.get(layer))
+            if layer == "EVENTS" and frame is not None:
+                frame = event_levels(frame, self.report)
         self._static[layer] = frame
         return frame
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..units import M2_TO_MU
-from .catalogue import EVENT_METRICS, METRICS
+from .catalogue import EVENT_METRICS, METRICS, PROVINCIAL_EVENT_METRICS
 from .occupation import illegal_ratio_disagreement, illegal_ratio_flag, ratio
 from .opinion import gdp_basis, opinion_metrics, supply_basis
 from .parts import CHECKLIST_N, CHECKLIST_SUM
@@ -107,7 +107,8 @@ def derive_metrics(v: pd.DataFrame, level: str) -> pd.DataFrame:
     m["landcover_cropland_mu"] = mu("landcover_cropland_m2")
     m["landcover_built_mu"] = mu("landcover_built_m2")
     m["events_count"] = col("events_n")
-    for metric in EVENT_METRICS.values():
+    m["events_provincial_count"] = col("events_provincial_n")
+    for metric in (*EVENT_METRICS.values(), *PROVINCIAL_EVENT_METRICS.values()):
         m[metric] = col(f"{metric}_n")
     m.update(opinion_metrics(v, m, level))
 

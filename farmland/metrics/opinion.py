@@ -20,8 +20,10 @@ City-level control figures for 2020:
 The basis used is the ``basis`` of the figure in the results table (:func:`supply_basis`,
 :func:`gdp_basis`).
 
-And the opinion's deduction triggers per unit, as 0/1 flags: a protection target missed, an
-accountability event (挂牌督办, 警示约谈, 公开通报, 重大违法案件), the 15 % illegal ratio reached.
+And the opinion's deduction triggers per unit, as 0/1 flags (四(三)): a protection target missed;
+a 挂牌督办, 警示约谈 or 公开通报 imposed at 省 level or above (``opinion_trigger_supervision``); a
+重大违法案件 at any level (``opinion_trigger_major_case``); either of those two
+(``opinion_trigger_events``); the 15 % illegal ratio reached.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .catalogue import OPINION_LIMITS
+from .catalogue import OPINION_LIMITS, PROVINCIAL_EVENT_METRICS, SUPERVISION_KINDS
 from .occupation import ratio
 
 def citystats_parts(stats: pd.DataFrame | None, year: int, base_year: int,
@@ -124,10 +126,18 @@ def opinion_metrics(v: pd.DataFrame, m: dict[str, np.ndarray], level: str) -> di
     either = np.where((missed_arable == 1) | (missed_bf == 1), 1.0,
                       np.where(np.isnan(missed_arable) | np.isnan(missed_bf), np.nan, 0.0))
     out["opinion_trigger_target_missed"] = either
-    events = m["events_count"]
-    out["opinion_trigger_events"] = np.where(np.isnan(events), np.nan, (events > 0).astype("float64"))
+    supervision = sum(m[PROVINCIAL_EVENT_METRICS[kind]] for kind in SUPERVISION_KINDS)
+    out["opinion_trigger_supervision"] = _positive(supervision)
+    out["opinion_trigger_major_case"] = _positive(m["events_major_case_count"])
+    out["opinion_trigger_events"] = _positive(supervision + m["events_major_case_count"])
     out["opinion_trigger_illegal_ratio"] = m["illegal_ratio_flag"]
     return out
+
+
+def _positive(count) -> np.ndarray:
+    """1.0 where a count is above 0, 0.0 where it is 0, NaN where unknown."""
+    count = np.asarray(count, dtype="float64")
+    return np.where(np.isnan(count), np.nan, (count > 0).astype("float64"))
 
 
 def _below(value, target) -> np.ndarray:

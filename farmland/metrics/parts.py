@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .catalogue import EVENT_METRICS
+from .catalogue import EVENT_METRICS, PROVINCIAL_EVENT_METRICS
 
 SUM = "sum"
 LAST = "last"
@@ -52,7 +52,9 @@ COMPONENT_GROUPS: dict[str, dict[str, str]] = {
         "supplemented_upper_mu": SUM,
     },
     "targets": {"arable_target_mu": LAST, "bf_target_mu": LAST},
-    "events": {"events_n": SUM, **{f"{name}_n": SUM for name in EVENT_METRICS.values()}},
+    "events": {"events_n": SUM, **{f"{name}_n": SUM for name in EVENT_METRICS.values()},
+               "events_provincial_n": SUM,
+               **{f"{name}_n": SUM for name in PROVINCIAL_EVENT_METRICS.values()}},
     "landcover": {"landcover_cropland_m2": LAST, "landcover_built_m2": LAST},
     # city-only figures (CITYSTATS) and the base year of the per-GDP indicator
     # (five-year figures are already a window: a span takes its last year's)
