@@ -86,6 +86,9 @@ SCHEMAS: dict[str, tuple[FieldSpec, ...]] = {
         _f("XZJSYDMJ", NUMBER, required=True),
         _f("ZYGDMJ", NUMBER, required=True),
         _f("WFZYGDMJ", NUMBER, required=True),
+        _f("ZGZT"),
+        _f("ZGMJ", NUMBER),
+        _f("ZGFS"),
     ),
     "GBZNT": (
         _f("XMBH", required=True),
@@ -150,6 +153,8 @@ ID_FIELD = {
 ZBPH_KINDS = ("占用", "补充")
 ZBPH_SOURCES = ("本地", "省统筹", "国家统筹", "跨县易地")
 EVENT_KINDS = ("挂牌督办", "警示约谈", "公开通报", "重大违法案件")
+RECTIFICATION_STATES = ("已整改", "整改中", "未整改")
+"""WPZF ZGZT (整改状态) of a monitoring parcel's illegal occupation."""
 EVENT_LEVELS = ("国家", "省", "市", "县")
 """Who imposed an event (EVENTS ``level``); a blank or missing level counts as 市 (Revision 2)."""
 PROVINCIAL_LEVELS = ("国家", "省")

@@ -23,7 +23,7 @@ from .layers import SOURCE_COLUMN, layer_exists, read_layer, read_table, read_ta
 from .report import Report, shown_path
 from .metrics.flows import event_levels
 from .metrics.occupation import SLIVER_WIDTH_M
-from .schema import EVENT_KINDS, ZBPH_KINDS, ZBPH_SOURCES
+from .schema import EVENT_KINDS, RECTIFICATION_STATES, ZBPH_KINDS, ZBPH_SOURCES
 from .workspace import Workspace
 
 AREA_TOLERANCE_M2 = 0.01
@@ -424,7 +424,19 @@ def _check_enforcement(ws, year, report, unit_codes, say):
     if off.any():
         report.error("WPZF", "year-mismatch", f"JCNF differs from {year} in the {year} file.", year=year,
                      field="JCNF", ids=ids[off])
-    _no_negative(frame, ("XZJSYDMJ", "ZYGDMJ", "WFZYGDMJ"), ids, "WPZF", year, report)
+    _no_negative(frame, ("XZJSYDMJ", "ZYGDMJ", "WFZYGDMJ", "ZGMJ"), ids, "WPZF", year, report)
+    if "ZGMJ" in frame:
+        over = frame["ZGMJ"] > frame["WFZYGDMJ"].fillna(0) + AREA_TOLERANCE_M2
+        if over.any():
+            report.error("WPZF", "rectified-exceeds-illegal", "ZGMJ (illegal arable occupation "
+                         "rectified) exceeds WFZYGDMJ (arable occupied illegally): more cannot be "
+                         "rectified than was occupied. Correct ZGMJ.", year=year, field="ZGMJ",
+                         ids=ids[over])
+    if "ZGZT" in frame:
+        odd = frame["ZGZT"].notna() & ~frame["ZGZT"].str.strip().isin(RECTIFICATION_STATES)
+        if odd.any():
+            report.warning("WPZF", "bad-value", f"ZGZT should be one of {', '.join(RECTIFICATION_STATES)}.",
+                           year=year, field="ZGZT", ids=ids[odd])
     over = frame["WFZYGDMJ"] > frame["ZYGDMJ"] + AREA_TOLERANCE_M2
     if over.any():
         report.error("WPZF", "illegal-exceeds-occupied", "WFZYGDMJ (illegally occupied arable) exceeds "

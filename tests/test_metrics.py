@@ -143,6 +143,47 @@ def test_derived_occupation_net_of_tiankan_split_by_approvals_in_force(result):
                    (B, "derived_illegal_arable_mu"): 0.0}, year=2017)
 
 
+def _with_rectification(root, states: dict):
+    """Give the tiny city's WPZF the optional ZGZT/ZGMJ fields: ``{JCBH: (ZGZT, ZGMJ)}``."""
+    import geopandas as gpd
+
+    wpzf = gpd.read_file(root / "wpzf.gpkg", layer="WPZF")
+    wpzf["ZGZT"] = wpzf["JCBH"].map(lambda j: states.get(j, (None, None))[0])
+    wpzf["ZGMJ"] = wpzf["JCBH"].map(lambda j: states.get(j, (None, None))[1]).astype("float64")
+    wpzf.to_file(root / "wpzf.gpkg", layer="WPZF", driver="GPKG")
+
+
+def test_rectified_illegal_occupation(tmp_path):
+    root = write_tiny_city(tmp_path / "city")
+    _with_rectification(root, {
+        "W1": ("已整改", 200.0),   # counted
+        "W2": ("整改中", 100.0),   # in progress: not counted
+        "W3": (None, 600.0),       # no status but an area: counted, capped at its 500 m² illegal
+        "W5": ("已整改", None),    # rectified without an area: nothing counted, a warning
+        "W6": ("已整改", 50.0),    # no illegal occupation (WFZYGDMJ 0): nothing to rectify
+    })
+    report = Report(strict=True)
+    result = compute_metrics(Workspace.load(root), [2016, 2017], report=report)
+    check(result, {
+        # A: 200 m² → 0.3 亩; (600 − 200) / 4000 = 10 %
+        (A, "illegal_rectified_mu"): 0.3, (A, "illegal_ratio_rectified"): 0.1,
+        # B: 500 m² → 0.75 亩; nothing occupied → ratio empty
+        (B, "illegal_rectified_mu"): 0.75, (B, "illegal_ratio_rectified"): None,
+        (Z, "illegal_rectified_mu"): 0.0, (Z, "illegal_ratio_rectified"): 0.1,  # 200 / 2000
+        (CITY, "illegal_rectified_mu"): 1.05, (CITY, "illegal_ratio_rectified"): 600 / 6000,
+    })
+    check(result, {(B, "illegal_rectified_mu"): 0.0}, year=2017)
+    assert result.evidence(A, "illegal_rectified_mu", "annual", 2016) == ("WPZF:W1",)
+    warned = {f.check: f.ids for f in report.warnings if f.layer == "WPZF"}
+    assert warned["rectified-exceeds-illegal"] == ("WPZF:W3",)
+    assert warned["rectified-without-area"] == ("WPZF:W5",)
+
+
+def test_rectification_is_empty_not_zero_without_the_fields(result):
+    check(result, {(A, "illegal_rectified_mu"): None, (A, "illegal_ratio_rectified"): None,
+                   (Z, "illegal_rectified_mu"): None, (CITY, "illegal_rectified_mu"): None})
+
+
 def test_derived_fifteen_percent_flag_and_disagreement_with_the_reported_ratio(result):
     check(result, {
         # A: reported 15 % (flag), derived 50 % (flag): both flagged but 35 points apart → 1

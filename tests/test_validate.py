@@ -144,3 +144,21 @@ def test_project_mapped_as_several_features_is_a_warning(ws):
     (ws / "farmland.toml").write_text(toml, encoding="utf-8")
     report = validate_workspace(ws, check_areas=False)
     assert report.ok and "repeated-project" in _checks(report, "warning")
+
+
+def test_rectified_area_above_the_illegal_area_is_an_error(tmp_path):
+    import geopandas as gpd
+
+    from builders import CRS, WORKSPACE_TOML, square
+
+    root = write_workspace(tmp_path / "ws", toml=WORKSPACE_TOML + 'WPZF = "wpzf.gpkg:WPZF"\n')
+    gpd.GeoDataFrame({"JCBH": ["J1", "J2"], "XZQDM": ["371502", "371521"], "JCNF": [2016, 2016],
+                      "XZJSYDMJ": [1000.0, 1000.0], "ZYGDMJ": [1000.0, 1000.0],
+                      "WFZYGDMJ": [100.0, 100.0], "ZGZT": ["已整改", "整改完毕"],
+                      "ZGMJ": [150.0, 100.0]},
+                     geometry=[square(0), square(2)], crs=CRS).to_file(root / "wpzf.gpkg", layer="WPZF")
+    report = validate_workspace(root, check_areas=False)
+    over = [f for f in report.errors if f.check == "rectified-exceeds-illegal"]
+    assert len(over) == 1 and over[0].ids == ("J1",) and over[0].year == 2016
+    odd = [f for f in report.warnings if f.field == "ZGZT"]
+    assert len(odd) == 1 and odd[0].ids == ("J2",)

@@ -103,6 +103,10 @@ _CATALOGUE = [
     # -- extra metrics ------------------------------------------------------------------------
     # the 15 % rule on the derived figures, and the cross-check of the two sources; both are
     # "any year" over a mid-term or final span (period.YEARLY_FLAGS)
+    # rectification of illegal occupation (WPZF ZGZT/ZGMJ, optional: empty without them)
+    _m("illegal_rectified_mu", "mu", "dltb", "违法占用耕地已整改面积（卫片）"),
+    _m("illegal_ratio_rectified", "ratio", "dltb", "扣除已整改后的违法占用耕地比例",
+       evidence_from=("illegal_ratio", "illegal_rectified_mu")),
     _m("derived_illegal_ratio_flag", "flag", "", "未经批准占用耕地比例达15%（变更调查）",
        evidence_from=("derived_illegal_ratio",)),
     _m("illegal_ratio_disagreement", "flag", "", "违法占用耕地比例卫片与变更调查不一致",

@@ -29,7 +29,8 @@ from .flows import (GBZNT_COLUMNS, bf_flows, checklist_parts, event_levels, even
 from .landcover import landcover_parts
 from .ledger import (DLTBGXGC_COLUMNS, LEDGER_TOLERANCE_MU, change_parts, classify_pieces,
                      explain_residual, not_closing, residual_m2)
-from .occupation import JSYDSP_COLUMNS, WPZF_COLUMNS, approval_share, reported_occupation
+from .occupation import (JSYDSP_COLUMNS, WPZF_COLUMNS, approval_share, rectified_occupation,
+                         reported_occupation)
 from .opinion import citystats_parts
 from .parts import aggregate_units, components_of, empty_evidence, evidence_rows, prefixed
 from .result import MetricsResult, build_table
@@ -589,14 +590,17 @@ class _Run:
     def _wpzf(self, year, put):
         frame = self._read("WPZF", year, WPZF_COLUMNS, geometry=self._zones)
         if frame is None:
-            if self._no_records("WPZF", year):
-                self._put_zero(put, "wpzf")
-            else:
-                put("wpzf", None)
+            for group in ("wpzf", "rectification"):
+                if self._no_records("WPZF", year):
+                    self._put_zero(put, group)
+                else:
+                    put(group, None)
             return
         frame, keys = self._rows_of_year(frame, "WPZF", "JCNF", "JCBH", "ZYGDMJ", year)
         values, ev = reported_occupation(frame, keys, year, self.report)
         put("wpzf", values, ev)
+        values, ev = rectified_occupation(frame, keys, year, self.report)
+        put("rectification", values, ev)
 
     def _rows_of_year(self, frame, layer: str, year_field: str, id_field: str, area_field: str, year: int):
         """Rows of ``year`` of a county-coded layer (WPZF, GBZNT) and their unit per level."""

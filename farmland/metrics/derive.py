@@ -53,6 +53,9 @@ def derive_metrics(v: pd.DataFrame, level: str) -> pd.DataFrame:
     m["illegal_arable_mu"] = mu("wpzf_illegal_m2")
     m["illegal_ratio"] = ratio(col("wpzf_illegal_m2"), col("wpzf_occupied_m2"))
     m["illegal_ratio_flag"] = illegal_ratio_flag(col("wpzf_illegal_m2"), col("wpzf_occupied_m2"))
+    m["illegal_rectified_mu"] = mu("wpzf_rectified_m2")
+    m["illegal_ratio_rectified"] = ratio(col("wpzf_illegal_m2") - col("wpzf_rectified_m2"),
+                                         col("wpzf_occupied_m2"))
     m["derived_construction_on_arable_mu"] = mu("derived_occupied_m2")
     m["derived_illegal_arable_mu"] = mu("derived_illegal_m2")
     m["derived_illegal_ratio"] = ratio(col("derived_illegal_m2"), col("derived_occupied_m2"))

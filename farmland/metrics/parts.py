@@ -36,6 +36,7 @@ COMPONENT_GROUPS: dict[str, dict[str, str]] = {
     # the previous year end, for changes and the ledger's opening balance
     "prev": {"arable_prev_m2": FIRST, "bf_prev_m2": FIRST, "series_break": MAX},
     "wpzf": {"wpzf_occupied_m2": SUM, "wpzf_illegal_m2": SUM},
+    "rectification": {"wpzf_rectified_m2": SUM},  # optional WPZF fields ZGZT/ZGMJ
     "gxgc": {
         "derived_occupied_m2": SUM, "derived_illegal_m2": SUM, "loss_construction_m2": SUM,
         "loss_construction_legal_m2": SUM, "loss_construction_illegal_m2": SUM,
