@@ -19,7 +19,8 @@ import shapely
 
 from .errors import WorkspaceError
 from .landclass import describe_unknown, scheme_for_year
-from .layers import SOURCE_COLUMN, layer_exists, read_layer, read_table, read_targets
+from .layers import (SOURCE_COLUMN, layer_exists, read_adjustments, read_layer, read_table,
+                     read_targets)
 from .report import Report, shown_path
 from .metrics.flows import event_levels
 from .metrics.occupation import SLIVER_WIDTH_M
@@ -554,10 +555,12 @@ def _check_targets(ws, report, unit_codes):
         report.error("TARGETS", "missing-code", "rows without xzqdm: every target row needs the unit's code.",
                      field="xzqdm", ids=rows[blank])
     targets = targets[~blank]
-    dup = targets["xzqdm"][targets["xzqdm"].duplicated(keep=False)]
+    dup = targets["xzqdm"][targets[["xzqdm", "basis"]].duplicated(keep=False)]
     if len(dup):
-        report.error("TARGETS", "duplicate-id", "units listed twice in targets.", field="xzqdm",
-                     ids=sorted(dup.unique()))
+        report.error("TARGETS", "duplicate-id", "units listed twice in targets for one basis (keep "
+                     "one row per unit and basis: 二调, 三调).", field="xzqdm", ids=sorted(dup.unique()))
+    _check_city_targets(ws, targets, unit_codes, report)
+    read_adjustments(ws, unit_codes, report=report)
     if unit_codes is not None:
         without = sorted(set(unit_codes) - set(targets["xzqdm"]))
         if without:
@@ -567,6 +570,29 @@ def _check_targets(ws, report, unit_codes):
         if extra:
             report.warning("TARGETS", "unknown-unit", "targets for codes that are not units in XZQ.",
                            field="xzqdm", ids=extra)
+
+
+CITY_TARGET_TOLERANCE_MU = 0.5
+"""Gap between Σ county targets and the city's target below which they are taken to agree (the
+county targets are given in whole 亩)."""
+
+
+def _check_city_targets(ws, targets, unit_codes, report: Report) -> None:
+    """The county targets (base, 二调 rows: the period's) should add up to ``[city]``'s."""
+    counties = targets["basis"] == "erdiao"
+    if unit_codes is not None:
+        counties &= targets["xzqdm"].isin(unit_codes)
+    else:
+        counties &= targets["xzqdm"].str.len() == 6
+    for field, city in ws.city_targets.items():
+        total = float(targets.loc[counties, field].sum())
+        gap = total - city
+        if abs(gap) > CITY_TARGET_TOLERANCE_MU:
+            report.warning("TARGETS", "city-target-mismatch", f"the county {field} add up to "
+                           f"{total:,.2f} 亩 ({total / 1e4:,.4f} 万亩), {abs(gap):,.2f} 亩 "
+                           f"({abs(gap) / 1e4:,.4f} 万亩) {'above' if gap > 0 else 'below'} the city's "
+                           f"{city:,.2f} 亩 ({city / 1e4:,.4f} 万亩; [city] {field} in farmland.toml). "
+                           "Check the county split in targets.csv or the city figure.", field=field)
 
 
 def _check_landcover(ws, year, report, say):

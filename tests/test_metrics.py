@@ -530,13 +530,18 @@ def test_parcel_matching_no_unit_is_an_error_naming_it(tmp_path):
         compute_metrics(Workspace.load(root), [2016])
 
 
-def test_series_break_is_marked_not_chained(tmp_path):
-    # The 2016 snapshot recoded to 三调 4-digit codes: comparing it with 二调 2015 is a break.
+def sandiao_2016():
+    """The 2016 snapshot recoded to 三调 4-digit codes (a 2019-style snapshot)."""
     parcels = dltb(2016)
     recode = {"012": "0102", "013": "0103", "202": "0702", "203": "0702", "031": "0301",
               "114": "1104", "201": "0701"}
     parcels["DLBM"] = parcels["DLBM"].map(recode)
-    root = write_tiny_city(tmp_path / "city", parcels={2016: parcels})
+    return parcels
+
+
+def test_series_break_is_marked_not_chained(tmp_path):
+    # The 2016 snapshot recoded to 三调 4-digit codes: comparing it with 二调 2015 is a break.
+    root = write_tiny_city(tmp_path / "city", parcels={2016: sandiao_2016()})
     report = Report(strict=True)
     result = compute_metrics(Workspace.load(root), [2016], report=report)
     assert value(result, A, "series_break") == 1.0
@@ -563,6 +568,106 @@ def test_urban_industrial_space_on_the_sandiao_basis_reads_czcsxm(tmp_path):
     assert value(result, CITY, "urban_industrial_space_mu") == pytest.approx(22.5)
     assert value(result, Z, "urban_industrial_space_mu") == pytest.approx(15.0)
     assert value(result, B, "urban_industrial_space_mu") == 0.0
+
+
+TARGETS_BY_BASIS = """\
+xzqdm,xzqmc,arable_target_mu,basic_farmland_target_mu,basis,hsf_task_mu_2016,hsf_task_mu_2017
+371502,东昌府区,33.0,20.0,二调,40,40
+371502,东昌府区,30.0,18.0,三调,,
+371521,阳谷县,42.0,25.0,二调,50,50
+371571,聊城经济技术开发区,1.0,1.0,,,
+"""
+
+
+def test_targets_of_the_stocks_basis_are_used_and_a_crossing_is_marked(tmp_path):
+    # 二调 stocks (2016 as is): the 二调 rows; a blank basis is 二调
+    root = write_tiny_city(tmp_path / "erdiao")
+    (root / "targets.csv").write_text(TARGETS_BY_BASIS, encoding="utf-8")
+    result = compute_metrics(Workspace.load(root), [2016])
+    check(result, {(A, "arable_target_mu"): 33.0, (A, "arable_basis_mismatch"): 0.0,
+                   (A, "hsf_task_mu"): 40.0, (Z, "arable_target_mu"): 1.0,
+                   (CITY, "arable_target_mu"): 76.0, (CITY, "arable_basis_mismatch"): 0.0})
+    # 三调 stocks (2016 recoded): A has a 三调 target (30), B only a 二调 one (42: marked)
+    root = write_tiny_city(tmp_path / "sandiao", parcels={2016: sandiao_2016()})
+    (root / "targets.csv").write_text(TARGETS_BY_BASIS, encoding="utf-8")
+    result = compute_metrics(Workspace.load(root), [2016])
+    check(result, {
+        (A, "arable_target_mu"): 30.0, (A, "arable_basis_mismatch"): 0.0,
+        (A, "arable_attainment"): 33.15 / 30.0,
+        (B, "arable_target_mu"): 42.0, (B, "arable_basis_mismatch"): 1.0,
+        # basic farmland stays 二调 (its layer's codes): A's 二调 target, no mismatch
+        (A, "basic_farmland_target_mu"): 20.0, (A, "basic_farmland_basis_mismatch"): 0.0,
+        # the city has no complete 三调 set (B lacks one): the 二调 sum, marked
+        (CITY, "arable_target_mu"): 76.0, (CITY, "arable_basis_mismatch"): 1.0,
+    })
+    rows = result.table.set_index(["xzqdm", "metric"])
+    assert rows.loc[(A, "arable_target_mu"), "basis"] == "sandiao"
+    assert rows.loc[(B, "arable_target_mu"), "basis"] == "erdiao"
+    assert rows.loc[(B, "arable_mu"), "basis"] == "sandiao"
+
+
+def test_targets_on_the_older_basis_are_marked_against_sandiao_stocks(result):
+    # no basis column: 二调 targets against 二调 stocks in 2016
+    check(result, {(A, "arable_basis_mismatch"): 0.0, (B, "basic_farmland_basis_mismatch"): 0.0})
+
+
+ADJUSTMENTS_CSV = """\
+xzqdm,year,kind,arable_mu,basic_farmland_mu,document,note
+371502,2016,跨县易地,-2.5,0,聊政字〔2016〕1号,易地补充
+371502,2017,生态退耕,-1.0,-0.5,聊政字〔2017〕2号,
+371521,2016,生态退耕,1.5,,聊政字〔2016〕3号,
+371521,2017,国家统筹,0,0,国土资发〔2017〕4号,
+"""
+ADJUSTMENTS_TOML = TOML.replace('path = "targets.csv"\n',
+                                'path = "targets.csv"\nadjustments = "target_adjustments.csv"\n')
+
+
+def test_target_adjustments_in_force_are_added_to_the_base_target(tmp_path):
+    root = write_tiny_city(tmp_path / "city", toml=ADJUSTMENTS_TOML)
+    (root / "target_adjustments.csv").write_text(ADJUSTMENTS_CSV, encoding="utf-8")
+    result = compute_metrics(Workspace.load(root), [2016, 2017], phases=("annual", "midterm"))
+    check(result, {
+        (A, "arable_target_base_mu"): 33.0, (A, "arable_target_adjustment_mu"): -2.5,
+        (A, "arable_target_mu"): 30.5, (A, "arable_attainment"): 33.15 / 30.5,
+        (A, "basic_farmland_target_adjustment_mu"): 0.0, (A, "basic_farmland_target_mu"): 20.0,
+        (B, "arable_target_mu"): 43.5, (Z, "arable_target_adjustment_mu"): 0.0,
+        (CITY, "arable_target_base_mu"): 76.0, (CITY, "arable_target_mu"): 75.0,
+        # 17号 第八条: A's ledger has a 省统筹 row (P2) and a 跨县易地 adjustment; B neither yet
+        (A, "upper_level_involved"): 1.0, (B, "upper_level_involved"): 0.0,
+        (Z, "upper_level_involved"): 0.0,
+    })
+    check(result, {
+        (A, "arable_target_adjustment_mu"): -3.5, (A, "arable_target_mu"): 29.5,
+        (A, "basic_farmland_target_mu"): 19.5,
+        (B, "upper_level_involved"): 1.0,  # the 国家统筹 adjustment of 2017
+    }, year=2017)
+    check(result, {(A, "arable_target_mu"): 29.5, (B, "upper_level_involved"): 1.0},
+          phase="midterm", year=2017)
+    ev = result.evidence
+    assert ev(A, "arable_target_adjustment_mu", "annual", 2016) == ("ADJUSTMENT:聊政字〔2016〕1号",)
+    assert ev(A, "basic_farmland_target_adjustment_mu", "annual", 2017) == ("ADJUSTMENT:聊政字〔2017〕2号",)
+    assert ev(A, "upper_level_involved", "annual", 2016) == ("ADJUSTMENT:聊政字〔2016〕1号", "ZBPH:3")
+    assert ev(B, "upper_level_involved", "annual", 2017) == ("ADJUSTMENT:国土资发〔2017〕4号",)
+
+
+def test_bad_adjustment_rows_are_errors_naming_file_row_and_fix(tmp_path):
+    root = write_tiny_city(tmp_path / "city", toml=ADJUSTMENTS_TOML)
+    (root / "target_adjustments.csv").write_text(
+        "xzqdm,year,kind,arable_mu,basic_farmland_mu,document,note\n"
+        "371502,2016,易地,-2.5,0,文1,\n"
+        "371502,2016,生态退耕,两亩,0,文2,\n"
+        "371599,2016,其他,1,0,文3,\n"
+        "371521,2016,其他,1,0,,\n", encoding="utf-8")
+    report = Report(strict=False)
+    compute_metrics(Workspace.load(root), [2016], report=report)
+    errors = {f.check: f for f in report.errors if f.layer == "TARGET_ADJUSTMENTS"}
+    assert errors["bad-kind"].ids == ("row 2",) and "跨县易地" in errors["bad-kind"].message
+    assert errors["not-a-number"].ids == ("row 3",) and errors["not-a-number"].field == "arable_mu"
+    assert errors["unknown-unit"].ids == ("row 4",)
+    assert errors["missing-document"].ids == ("row 5",)
+    assert all("target_adjustments.csv" in f.render() for f in errors.values())
+    with pytest.raises(LayerError, match="row 3"):
+        compute_metrics(Workspace.load(root), [2016])
 
 
 def test_a_layer_not_configured_leaves_its_metrics_empty_with_a_warning(tmp_path):

@@ -523,6 +523,11 @@ def test_targets_sum_exactly_with_counties_above_and_below(city, snapshots):
     assert list(targets["xzqdm"]) == COUNTY_CODES + ["371571"]
     assert targets["arable_target_mu"].sum() == 8_446_400
     assert targets["basic_farmland_target_mu"].sum() == 7_240_500
+    # ... the city's targets of [city], so validate finds no gap (validate._check_city_targets)
+    from farmland import Workspace
+
+    assert Workspace.load(city).city_targets == {"arable_target_mu": 8_446_400,
+                                                 "basic_farmland_target_mu": 7_240_500}
     assert [f"hsf_task_mu_{y}" for y in CHANGE_YEARS] == list(targets.columns[4:])
     zone = targets.set_index("xzqdm").loc["371571"]
     assert zone["arable_target_mu"] > 0 and zone["basic_farmland_target_mu"] > 0

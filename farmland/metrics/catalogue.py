@@ -13,8 +13,11 @@ names and units are fixed by the metrics ↔ scoring interface (notes/metrics_in
     the basic-farmland layer (its DLBM codes when present, else the DLTB basis of the year);
 ``gxgc``
     the post-change codes (BGHDLBM) of that year's change records;
+``target_arable``, ``target_bf``
+    the basis of the target actually used (targets.csv ``basis``: a target on the stock's basis
+    when there is one, else the other; without the column the targets are 二调, ``erdiao``);
 ``erdiao``
-    fixed: the targets of the 2016–2020 period were set on the 二调 basis;
+    fixed 二调 basis;
 ``supply``
     the basis of the land-supply rate (土地供应率): ``five_year`` (the ministry's basis: land
     approved in the last five years and the part of it supplied, CITYSTATS ``approved_5y_mu`` /
@@ -80,10 +83,10 @@ OPINION_LIMITS = {
 _CATALOGUE = [
     # -- data-contract output columns, in contract order ---------------------------------------
     _m("arable_mu", "mu", "dltb", "耕地保有量", True),
-    _m("arable_target_mu", "mu", "erdiao", "耕地保有量目标", True),
+    _m("arable_target_mu", "mu", "target_arable", "耕地保有量目标（含调整）", True),
     _m("arable_attainment", "ratio", "dltb", "耕地保有量完成率", True),
     _m("basic_farmland_mu", "mu", "bf", "永久基本农田面积", True),
-    _m("basic_farmland_target_mu", "mu", "erdiao", "永久基本农田保护目标", True),
+    _m("basic_farmland_target_mu", "mu", "target_bf", "永久基本农田保护目标（含调整）", True),
     _m("basic_farmland_attainment", "ratio", "bf", "永久基本农田保护目标完成率", True),
     _m("arable_change_mu", "mu", "dltb", "耕地面积变化", True),
     _m("construction_on_arable_mu", "mu", "dltb", "新增建设占用耕地（卫片）", True),
@@ -103,6 +106,14 @@ _CATALOGUE = [
     # -- extra metrics ------------------------------------------------------------------------
     # the 15 % rule on the derived figures, and the cross-check of the two sources; both are
     # "any year" over a mid-term or final span (period.YEARLY_FLAGS)
+    # targets: base (targets.csv, on the stock's basis where available) + adjustments in force
+    # (register of 17号 第五条、第十三条); the mismatch flags a target on the other survey basis
+    _m("arable_target_base_mu", "mu", "target_arable", "耕地保有量基础目标"),
+    _m("arable_target_adjustment_mu", "mu", "target_arable", "耕地保有量目标调整"),
+    _m("arable_basis_mismatch", "flag", "", "耕地保有量目标与面积口径不一致"),
+    _m("basic_farmland_target_base_mu", "mu", "target_bf", "永久基本农田保护基础目标"),
+    _m("basic_farmland_target_adjustment_mu", "mu", "target_bf", "永久基本农田保护目标调整"),
+    _m("basic_farmland_basis_mismatch", "flag", "", "永久基本农田目标与面积口径不一致"),
     # rectification of illegal occupation (WPZF ZGZT/ZGMJ, optional: empty without them)
     _m("illegal_rectified_mu", "mu", "dltb", "违法占用耕地已整改面积（卫片）"),
     _m("illegal_ratio_rectified", "ratio", "dltb", "扣除已整改后的违法占用耕地比例",
@@ -122,6 +133,7 @@ _CATALOGUE = [
     _m("grain_capacity_supplemented_t", "t", "", "补充耕地粮食产能"),
     _m("grain_capacity_balance_t", "t", "", "粮食产能占补结余"),
     _m("supplemented_upper_level_mu", "mu", "", "上级统筹/易地补充耕地"),
+    _m("upper_level_involved", "flag", "", "涉及补充耕地上级统筹或跨县易地占补"),
     _m("bf_occupied_mu", "mu", "bf", "永久基本农田被建设占用"),
     _m("bf_redesignated_mu", "mu", "bf", "永久基本农田补划"),
     _m("bf_balance_mu", "mu", "bf", "永久基本农田补划结余"),

@@ -17,13 +17,12 @@ import pandas as pd
 import shapely
 
 from ..report import Report
-from ..schema import EVENT_LEVELS, PROVINCIAL_LEVELS, ZBPH_KINDS
+from ..schema import EVENT_LEVELS, PROVINCIAL_LEVELS, UPPER_LEVEL_KINDS, ZBPH_KINDS
 from .catalogue import EVENT_METRICS, PROVINCIAL_EVENT_METRICS, SUPERVISION_KINDS
 from .occupation import covered_share, overlaps
 from .parts import CHECKLIST_N, CHECKLIST_SUM, evidence_rows, group_sums, prefixed
 
 GBZNT_COLUMNS = ["XMBH", "XMMC", "XZQDM", "JSNF", "JSMJ"]
-UPPER_LEVEL_SOURCES = ("省统筹", "国家统筹", "跨县易地")
 
 
 def _num(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -53,12 +52,10 @@ def zbph_parts(zbph: pd.DataFrame, keys: dict[str, np.ndarray], year: int, repor
     occupied = (kind == "占用").to_numpy(dtype=bool, na_value=False)
     supplemented = (kind == "补充").to_numpy(dtype=bool, na_value=False)
     area, paddy, grain = _num(zbph, "area_mu"), _num(zbph, "paddy_mu"), _num(zbph, "grain_capacity_t")
-    upper = supplemented
-    if "source" in zbph:
-        upper = upper & zbph["source"].astype("string").str.strip().isin(UPPER_LEVEL_SOURCES) \
-            .to_numpy(dtype=bool, na_value=False)
-    else:
-        upper = np.zeros(len(zbph), dtype=bool)
+    # 补充耕地上级统筹 and 跨县易地占补 (17号 第八条): any row sourced above the county
+    above = (zbph["source"].astype("string").str.strip().isin(UPPER_LEVEL_KINDS)
+             .to_numpy(dtype=bool, na_value=False) if "source" in zbph else np.zeros(len(zbph), bool))
+    upper = supplemented & above
     columns = {
         "zbph_occupied_mu": np.where(occupied, area, 0.0),
         "zbph_supplemented_mu": np.where(supplemented, area, 0.0),
@@ -67,6 +64,7 @@ def zbph_parts(zbph: pd.DataFrame, keys: dict[str, np.ndarray], year: int, repor
         "grain_occupied_t": np.where(occupied, grain, 0.0),
         "grain_supplemented_t": np.where(supplemented, grain, 0.0),
         "supplemented_upper_mu": np.where(upper, area, 0.0),
+        "zbph_upper_n": above.astype("float64"),
     }
     values = {level: group_sums(key, columns) for level, key in keys.items() if key is not None}
     evidence = {}
@@ -81,7 +79,30 @@ def zbph_parts(zbph: pd.DataFrame, keys: dict[str, np.ndarray], year: int, repor
             evidence_rows(key, ids, ["balance_mu", "paddy_balance_mu", "grain_capacity_balance_t"],
                           occupied | supplemented),
             evidence_rows(key, ids, "supplemented_upper_level_mu", upper),
+            evidence_rows(key, ids, "upper_level_involved", above),
         ], ignore_index=True)
+    return values, evidence
+
+
+def adjustment_parts(register: pd.DataFrame, keys: np.ndarray):
+    """Target adjustments in force (``register`` already cut to year ≤ the data year), per unit.
+
+    Components: Σ arable_mu and Σ basic_farmland_mu (signed 亩), and the count of adjustments of
+    an upper-level kind (跨县易地, 省统筹, 国家统筹). Evidence: ``ADJUSTMENT:<文号>``.
+    """
+    arable = _num(register, "arable_mu")
+    bf = _num(register, "basic_farmland_mu")
+    upper = register["kind"].isin(UPPER_LEVEL_KINDS).to_numpy(dtype=bool, na_value=False)
+    values = group_sums(keys, {"arable_target_adjustment_mu": arable,
+                               "bf_target_adjustment_mu": bf,
+                               "adjustment_upper_n": upper.astype("float64")})
+    ids = prefixed("ADJUSTMENT", register["document"], fallback=register["row"])
+    evidence = pd.concat([
+        evidence_rows(keys, ids, ["arable_target_adjustment_mu", "arable_target_mu"], arable != 0),
+        evidence_rows(keys, ids, ["basic_farmland_target_adjustment_mu", "basic_farmland_target_mu"],
+                      bf != 0),
+        evidence_rows(keys, ids, "upper_level_involved", upper),
+    ], ignore_index=True)
     return values, evidence
 
 

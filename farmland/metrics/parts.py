@@ -50,9 +50,13 @@ COMPONENT_GROUPS: dict[str, dict[str, str]] = {
     "zbph": {
         "zbph_occupied_mu": SUM, "zbph_supplemented_mu": SUM, "paddy_occupied_mu": SUM,
         "paddy_supplemented_mu": SUM, "grain_occupied_t": SUM, "grain_supplemented_t": SUM,
-        "supplemented_upper_mu": SUM,
+        "supplemented_upper_mu": SUM, "zbph_upper_n": SUM,
     },
-    "targets": {"arable_target_mu": LAST, "bf_target_mu": LAST},
+    # base targets per survey basis (targets.csv basis); the metrics pick the stock's basis
+    "targets": {f"{t}_{b}_mu": LAST for t in ("arable_target", "bf_target") for b in ("erdiao", "sandiao")},
+    # target adjustments in force at the year end (register rows with year ≤ data year)
+    "adjustments": {"arable_target_adjustment_mu": LAST, "bf_target_adjustment_mu": LAST,
+                    "adjustment_upper_n": LAST},
     "events": {"events_n": SUM, **{f"{name}_n": SUM for name in EVENT_METRICS.values()},
                "events_provincial_n": SUM,
                **{f"{name}_n": SUM for name in PROVINCIAL_EVENT_METRICS.values()}},

@@ -328,6 +328,8 @@ WORKSPACE_TOML = """\
 [city]
 code = "371500"
 name = "聊城市"
+arable_target_mu = 8446400          # 844.64 万亩 耕地保有量 (聊政发〔2018〕34号 二)
+basic_farmland_target_mu = 7240500  # 724.05 万亩 永久基本农田
 
 [period]            # the five-year planning period under assessment
 start = 2016
