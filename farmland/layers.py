@@ -27,7 +27,8 @@ import shapely
 from .crs import check_crs, infer_crs_from_eastings
 from .errors import CRSError, DataFileError, WorkspaceError
 from .report import Report, shown_path
-from .schema import DATE, ID_FIELD, NUMBER, SCHEMAS, TEXT, FieldSpec
+from .schema import (ADJUSTMENT_KINDS, DATE, ID_FIELD, NUMBER, SCHEMAS, TARGET_BASES, TEXT,
+                     FieldSpec)
 from .workspace import Workspace
 
 SOURCE_COLUMN = "source_file"
@@ -740,7 +741,11 @@ def read_table(ws: Workspace, layer: str, *, report: Report | None = None, neede
 
 
 def read_targets(ws: Workspace, *, report: Report | None = None) -> pd.DataFrame | None:
-    """Read targets.csv: per unit 亩 targets and ``hsf_task_mu_YYYY`` columns (one per year)."""
+    """Read targets.csv: per unit 亩 targets and ``hsf_task_mu_YYYY`` columns (one per year).
+
+    An optional ``basis`` column (二调 or 三调) allows one row per unit and basis; it is returned
+    normalised to ``erdiao``/``sandiao`` (no column or a blank cell: ``erdiao``).
+    """
     report = report if report is not None else Report(strict=True)
     if ws.targets_path is None:
         report.error("TARGETS", "missing-file", f"{ws.file} has no [targets] path; targets are needed "
@@ -750,12 +755,95 @@ def read_targets(ws: Workspace, *, report: Report | None = None) -> pd.DataFrame
         report.error("TARGETS", "missing-file", f"targets file {ws.targets_path} does not exist; fix "
                      "targets.path in farmland.toml.", file=ws.targets_path, exc=WorkspaceError)
         return None
-    frame = read_table(ws, "TARGETS", report=report, path=ws.targets_path)
+    return _target_table(ws, "TARGETS", ws.targets_path, report)
+
+
+def read_townships(ws: Workspace, *, report: Report | None = None) -> pd.DataFrame | None:
+    """Read the township list (``[townships] path``): xzdm, xzmc and optional targets like
+    targets.csv's (``basis`` and ``hsf_task_mu_YYYY`` included). ``None`` when not configured."""
+    report = report if report is not None else Report(strict=True)
+    if ws.townships_path is None:
+        return None
+    if not ws.townships_path.exists():
+        report.error("TOWNSHIPS", "missing-file", f"township list {ws.townships_path} does not "
+                     "exist; fix townships.path in farmland.toml.", file=ws.townships_path,
+                     exc=WorkspaceError)
+        return None
+    frame = _target_table(ws, "TOWNSHIPS", ws.townships_path, report)
+    if frame is not None:
+        codes = frame["xzdm"].astype("string").str.strip()
+        bad = ~codes.str.fullmatch(r"\d{9}").to_numpy(dtype=bool, na_value=False)
+        if bad.any():
+            report.error("TOWNSHIPS", "bad-code", f"{shown_path(ws.townships_path)}: xzdm must be the "
+                         "9-digit township code (the first 9 characters of ZLDWDM).", field="xzdm",
+                         file=ws.townships_path, ids=("row " + frame["row"].astype(str))[bad].tolist())
+    return frame
+
+
+def _target_table(ws, layer: str, path: Path, report: Report) -> pd.DataFrame | None:
+    frame = read_table(ws, layer, report=report, path=path)
     if frame is None:
         return None
     tasks = {c: FieldSpec(c, NUMBER) for c in frame.columns if c.startswith("hsf_task_mu_")}
     rows = "row " + frame["row"].astype(str)
-    return _coerce(frame, "TARGETS", tasks, rows, ws.targets_path, None, report, {})
+    frame = _coerce(frame, layer, tasks, rows, path, None, report, {})
+    basis = (frame["basis"].astype("string").str.strip() if "basis" in frame
+             else pd.Series("二调", index=frame.index, dtype="string")).fillna("二调")
+    bad = ~basis.isin(list(TARGET_BASES)).to_numpy(dtype=bool, na_value=True)
+    if bad.any():
+        report.error(layer, "bad-basis", f"{shown_path(path)}: basis must be 二调 or 三调 (the survey "
+                     f"the target was set on; found {basis[bad].iloc[0]!r}).", file=path,
+                     field="basis", ids=rows[bad].tolist())
+    frame["basis"] = basis.map(TARGET_BASES).astype(object)
+    return frame
+
+
+def read_adjustments(ws: Workspace, unit_codes=None, *, report: Report | None = None
+                     ) -> pd.DataFrame | None:
+    """Read the register of target adjustments (``[targets] adjustments``), or ``None``.
+
+    Columns: xzqdm, year (first data year the adjustment applies to), kind (跨县易地, 生态退耕,
+    省统筹, 国家统筹, 其他), arable_mu and basic_farmland_mu (signed 亩; blank = 0), document
+    (文号), note. A row with an unknown kind, a non-number, no document or a unit not in
+    ``unit_codes`` is an error naming the file, the row and the fix.
+    """
+    report = report if report is not None else Report(strict=True)
+    path = ws.adjustments_path
+    if path is None:
+        return None
+    if not path.exists():
+        report.error("TARGET_ADJUSTMENTS", "missing-file", f"adjustments file {path} does not exist; "
+                     "fix targets.adjustments in farmland.toml.", file=path, exc=WorkspaceError)
+        return None
+    frame = read_table(ws, "TARGET_ADJUSTMENTS", report=report, path=path)
+    if frame is None:
+        return None
+    shown = shown_path(path)
+    rows = "row " + frame["row"].astype(str)
+    amounts = [c for c in ("arable_mu", "basic_farmland_mu") if c in frame]
+    if not amounts:
+        report.error("TARGET_ADJUSTMENTS", "missing-field", f"{shown} has neither arable_mu nor "
+                     "basic_farmland_mu: add the signed 亩 by which each adjustment changes the "
+                     "targets.", file=path, field="arable_mu")
+    for column in ("arable_mu", "basic_farmland_mu"):
+        frame[column] = frame[column].fillna(0.0) if column in frame else 0.0
+    checks = [
+        (~frame["kind"].isin(ADJUSTMENT_KINDS), "kind", "bad-kind",
+         f"kind must be one of {', '.join(ADJUSTMENT_KINDS)}; correct the kind of these rows"),
+        (frame["document"].isna(), "document", "missing-document",
+         "every adjustment needs the 文号 of the document that approved it; fill document"),
+        (frame["year"].isna(), "year", "missing-year",
+         "year is the first data year the adjustment applies to; fill it"),
+        (frame["xzqdm"].isna() | (~frame["xzqdm"].isin(list(unit_codes)) if unit_codes is not None
+                                  else False), "xzqdm", "unknown-unit",
+         "xzqdm must be the code of a unit in XZQ; correct it or add the unit"),
+    ]
+    for bad, field, check, fix in checks:
+        bad = np.asarray(bad, dtype=bool)
+        if bad.any():
+            report.error("TARGET_ADJUSTMENTS", check, f"{shown}, {', '.join(rows[bad][:5])}: {fix}.",
+                         file=path, field=field, ids=rows[bad].tolist())
+    return frame
 
 
 def layer_exists(ws: Workspace, layer: str, year: int | None = None) -> bool:

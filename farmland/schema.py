@@ -86,6 +86,9 @@ SCHEMAS: dict[str, tuple[FieldSpec, ...]] = {
         _f("XZJSYDMJ", NUMBER, required=True),
         _f("ZYGDMJ", NUMBER, required=True),
         _f("WFZYGDMJ", NUMBER, required=True),
+        _f("ZGZT"),
+        _f("ZGMJ", NUMBER),
+        _f("ZGFS"),
     ),
     "GBZNT": (
         _f("XMBH", required=True),
@@ -116,19 +119,40 @@ SCHEMAS: dict[str, tuple[FieldSpec, ...]] = {
         _f("xzqdm", required=True),
         _f("year", NUMBER, required=True),
         _f("kind", required=True),
+        _f("level"),
         _f("note"),
     ),
     "CITYSTATS": (
         _f("year", NUMBER, required=True),
         _f("gdp_100m_yuan", NUMBER),
+        _f("gdp_comparable_100m_yuan", NUMBER),
         _f("approved_mu", NUMBER),
         _f("supplied_mu", NUMBER),
+        _f("approved_5y_mu", NUMBER),
+        _f("supplied_5y_mu", NUMBER),
     ),
     "TARGETS": (
         _f("xzqdm", required=True),
         _f("xzqmc"),
         _f("arable_target_mu", NUMBER, required=True),
         _f("basic_farmland_target_mu", NUMBER, required=True),
+        _f("basis"),
+    ),
+    "TARGET_ADJUSTMENTS": (
+        _f("xzqdm", required=True),
+        _f("year", NUMBER, required=True),
+        _f("kind", required=True),
+        _f("arable_mu", NUMBER),
+        _f("basic_farmland_mu", NUMBER),
+        _f("document", required=True),
+        _f("note"),
+    ),
+    "TOWNSHIPS": (
+        _f("xzdm", required=True),
+        _f("xzmc", required=True),
+        _f("arable_target_mu", NUMBER),
+        _f("basic_farmland_target_mu", NUMBER),
+        _f("basis"),
     ),
 }
 
@@ -146,4 +170,17 @@ ID_FIELD = {
 ZBPH_KINDS = ("占用", "补充")
 ZBPH_SOURCES = ("本地", "省统筹", "国家统筹", "跨县易地")
 EVENT_KINDS = ("挂牌督办", "警示约谈", "公开通报", "重大违法案件")
+TARGET_BASES = {"二调": "erdiao", "三调": "sandiao"}
+"""targets.csv ``basis`` values and the survey basis (口径) each names; no column means 二调 (the
+2016–2020 targets were set on the older basis)."""
+ADJUSTMENT_KINDS = ("跨县易地", "生态退耕", "省统筹", "国家统筹", "其他")
+"""Kinds of target adjustment (17号 第五条、第十三条)."""
+UPPER_LEVEL_KINDS = ("省统筹", "国家统筹", "跨县易地")
+"""补充耕地上级统筹 and 跨县易地占补 (17号 第八条、第十三条): ZBPH sources and adjustment kinds."""
+RECTIFICATION_STATES = ("已整改", "整改中", "未整改")
+"""WPZF ZGZT (整改状态) of a monitoring parcel's illegal occupation."""
+EVENT_LEVELS = ("国家", "省", "市", "县")
+"""Who imposed an event (EVENTS ``level``); a blank or missing level counts as 市 (Revision 2)."""
+PROVINCIAL_LEVELS = ("国家", "省")
+"""The levels whose 挂牌督办, 警示约谈 and 公开通报 are the opinion's trigger ("被省级以上…")."""
 

@@ -19,10 +19,12 @@ import shapely
 
 from .errors import WorkspaceError
 from .landclass import describe_unknown, scheme_for_year
-from .layers import SOURCE_COLUMN, layer_exists, read_layer, read_table, read_targets
+from .layers import (SOURCE_COLUMN, layer_exists, read_adjustments, read_layer, read_table,
+                     read_targets)
 from .report import Report, shown_path
+from .metrics.flows import event_levels
 from .metrics.occupation import SLIVER_WIDTH_M
-from .schema import EVENT_KINDS, ZBPH_KINDS, ZBPH_SOURCES
+from .schema import EVENT_KINDS, RECTIFICATION_STATES, ZBPH_KINDS, ZBPH_SOURCES
 from .workspace import Workspace
 
 AREA_TOLERANCE_M2 = 0.01
@@ -423,7 +425,19 @@ def _check_enforcement(ws, year, report, unit_codes, say):
     if off.any():
         report.error("WPZF", "year-mismatch", f"JCNF differs from {year} in the {year} file.", year=year,
                      field="JCNF", ids=ids[off])
-    _no_negative(frame, ("XZJSYDMJ", "ZYGDMJ", "WFZYGDMJ"), ids, "WPZF", year, report)
+    _no_negative(frame, ("XZJSYDMJ", "ZYGDMJ", "WFZYGDMJ", "ZGMJ"), ids, "WPZF", year, report)
+    if "ZGMJ" in frame:
+        over = frame["ZGMJ"] > frame["WFZYGDMJ"].fillna(0) + AREA_TOLERANCE_M2
+        if over.any():
+            report.error("WPZF", "rectified-exceeds-illegal", "ZGMJ (illegal arable occupation "
+                         "rectified) exceeds WFZYGDMJ (arable occupied illegally): more cannot be "
+                         "rectified than was occupied. Correct ZGMJ.", year=year, field="ZGMJ",
+                         ids=ids[over])
+    if "ZGZT" in frame:
+        odd = frame["ZGZT"].notna() & ~frame["ZGZT"].str.strip().isin(RECTIFICATION_STATES)
+        if odd.any():
+            report.warning("WPZF", "bad-value", f"ZGZT should be one of {', '.join(RECTIFICATION_STATES)}.",
+                           year=year, field="ZGZT", ids=ids[odd])
     over = frame["WFZYGDMJ"] > frame["ZYGDMJ"] + AREA_TOLERANCE_M2
     if over.any():
         report.error("WPZF", "illegal-exceeds-occupied", "WFZYGDMJ (illegally occupied arable) exceeds "
@@ -518,6 +532,7 @@ def _check_tables(ws, report, unit_codes, say):
                 report.error(layer, "bad-value", "fraction must be between 0 and 1 (share of the item's "
                              "points earned).", field="fraction", ids=rows[bad])
         if layer == "EVENTS":
+            event_levels(frame, report)
             bad = ~frame["kind"].isin(EVENT_KINDS)
             if bad.any():
                 report.warning(layer, "bad-value", f"kind should be one of {', '.join(EVENT_KINDS)}.",
@@ -540,10 +555,12 @@ def _check_targets(ws, report, unit_codes):
         report.error("TARGETS", "missing-code", "rows without xzqdm: every target row needs the unit's code.",
                      field="xzqdm", ids=rows[blank])
     targets = targets[~blank]
-    dup = targets["xzqdm"][targets["xzqdm"].duplicated(keep=False)]
+    dup = targets["xzqdm"][targets[["xzqdm", "basis"]].duplicated(keep=False)]
     if len(dup):
-        report.error("TARGETS", "duplicate-id", "units listed twice in targets.", field="xzqdm",
-                     ids=sorted(dup.unique()))
+        report.error("TARGETS", "duplicate-id", "units listed twice in targets for one basis (keep "
+                     "one row per unit and basis: 二调, 三调).", field="xzqdm", ids=sorted(dup.unique()))
+    _check_city_targets(ws, targets, unit_codes, report)
+    read_adjustments(ws, unit_codes, report=report)
     if unit_codes is not None:
         without = sorted(set(unit_codes) - set(targets["xzqdm"]))
         if without:
@@ -553,6 +570,29 @@ def _check_targets(ws, report, unit_codes):
         if extra:
             report.warning("TARGETS", "unknown-unit", "targets for codes that are not units in XZQ.",
                            field="xzqdm", ids=extra)
+
+
+CITY_TARGET_TOLERANCE_MU = 0.5
+"""Gap between Σ county targets and the city's target below which they are taken to agree (the
+county targets are given in whole 亩)."""
+
+
+def _check_city_targets(ws, targets, unit_codes, report: Report) -> None:
+    """The county targets (base, 二调 rows: the period's) should add up to ``[city]``'s."""
+    counties = targets["basis"] == "erdiao"
+    if unit_codes is not None:
+        counties &= targets["xzqdm"].isin(unit_codes)
+    else:
+        counties &= targets["xzqdm"].str.len() == 6
+    for field, city in ws.city_targets.items():
+        total = float(targets.loc[counties, field].sum())
+        gap = total - city
+        if abs(gap) > CITY_TARGET_TOLERANCE_MU:
+            report.warning("TARGETS", "city-target-mismatch", f"the county {field} add up to "
+                           f"{total:,.2f} 亩 ({total / 1e4:,.4f} 万亩), {abs(gap):,.2f} 亩 "
+                           f"({abs(gap) / 1e4:,.4f} 万亩) {'above' if gap > 0 else 'below'} the city's "
+                           f"{city:,.2f} 亩 ({city / 1e4:,.4f} 万亩; [city] {field} in farmland.toml). "
+                           "Check the county split in targets.csv or the city figure.", field=field)
 
 
 def _check_landcover(ws, year, report, say):

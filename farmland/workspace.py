@@ -33,7 +33,8 @@ LAYER_NAMES = GEOMETRY_LAYERS + TABLE_LAYERS + RASTER_LAYERS
 _TOP_LEVEL_KEYS = {
     "city": "[city] code and name of the city, e.g. code = \"371500\"",
     "period": "[period] start, end and base_year of the planning period",
-    "targets": "[targets] path of the targets CSV",
+    "targets": "[targets] path of the targets CSV (and adjustments, the register of target adjustments)",
+    "townships": "[townships] path of the township list (xzdm, xzmc, optional targets)",
     "layers": "[layers] one source per layer",
     "landcover": "[landcover] raster class values meaning cropland and built-up",
     "fields": "[fields.LAYER] standard field name = field name in your data",
@@ -42,9 +43,10 @@ _TOP_LEVEL_KEYS = {
     "options": "[options] allow_external_paths = true to read data outside the workspace",
 }
 _SECTION_KEYS = {
-    "city": {"code", "name"},
+    "city": {"code", "name", "arable_target_mu", "basic_farmland_target_mu"},
     "period": {"start", "end", "base_year"},
-    "targets": {"path"},
+    "targets": {"path", "adjustments"},
+    "townships": {"path"},
     "landcover": {"cropland", "built"},
     "landclass": {"groups"},
     "units": {"spatial"},
@@ -140,6 +142,13 @@ class Workspace:
     period : Period
     targets_path : Path
         CSV of per-unit targets in 亩 (data contract, targets.csv).
+    adjustments_path : Path or None
+        The register of target adjustments (``[targets] adjustments``; 17号 第五条、第十三条).
+    townships_path : Path or None
+        The township list (``[townships] path``: xzdm, xzmc, optional targets).
+    city_targets : dict[str, float]
+        The city's targets of the period from ``[city]`` (``arable_target_mu``,
+        ``basic_farmland_target_mu``), when given.
     layers : dict[str, LayerSource]
     field_maps : dict[str, dict[str, str]]
         Per layer, standard field name → the name used in this data.
@@ -162,6 +171,9 @@ class Workspace:
     land_classes: LandClassTable = field(default_factory=LandClassTable.default, repr=False)
     spatial_units: tuple[str, ...] = ()
     allow_external_paths: bool = False
+    adjustments_path: Path | None = None
+    townships_path: Path | None = None
+    city_targets: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def file(self) -> Path:
@@ -283,15 +295,24 @@ class Workspace:
                 crs=spec.get("crs"),
             )
 
-        targets_path = None
-        if "targets" in data:
-            raw = require("targets", "path", str)
+        def table_path(section: str, key: str, required: bool = True) -> Path | None:
+            if not required and data.get(section, {}).get(key) is None:
+                return None
+            raw = require(section, key, str)
             if (Path(raw).is_absolute() or ".." in Path(raw).parts) and not allow_external:
                 raise fail(
-                    f"targets.path = {raw!r} points outside the workspace folder; copy it in or set "
-                    "[options] allow_external_paths = true."
+                    f"{section}.{key} = {raw!r} points outside the workspace folder; copy it in or "
+                    "set [options] allow_external_paths = true."
                 )
-            targets_path = root / raw
+            return root / raw
+
+        targets_path = table_path("targets", "path") if "targets" in data else None
+        adjustments_path = table_path("targets", "adjustments", required=False)
+        townships_path = table_path("townships", "path") if "townships" in data else None
+        city_targets = {}
+        for key in ("arable_target_mu", "basic_farmland_target_mu"):
+            if data["city"].get(key) is not None:
+                city_targets[key] = float(require("city", key, (int, float)))
 
         field_maps: dict[str, dict[str, str]] = {}
         for name, mapping in data.get("fields", {}).items():
@@ -339,6 +360,9 @@ class Workspace:
             land_classes=land_classes,
             spatial_units=tuple(str(s) for s in spatial),
             allow_external_paths=allow_external,
+            adjustments_path=adjustments_path,
+            townships_path=townships_path,
+            city_targets=city_targets,
         )
 
     # -- resolving sources --------------------------------------------------------------------

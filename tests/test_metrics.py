@@ -143,6 +143,84 @@ def test_derived_occupation_net_of_tiankan_split_by_approvals_in_force(result):
                    (B, "derived_illegal_arable_mu"): 0.0}, year=2017)
 
 
+def _with_rectification(root, states: dict):
+    """Give the tiny city's WPZF the optional ZGZT/ZGMJ fields: ``{JCBH: (ZGZT, ZGMJ)}``."""
+    import geopandas as gpd
+
+    wpzf = gpd.read_file(root / "wpzf.gpkg", layer="WPZF")
+    wpzf["ZGZT"] = wpzf["JCBH"].map(lambda j: states.get(j, (None, None))[0])
+    wpzf["ZGMJ"] = wpzf["JCBH"].map(lambda j: states.get(j, (None, None))[1]).astype("float64")
+    wpzf.to_file(root / "wpzf.gpkg", layer="WPZF", driver="GPKG")
+
+
+def test_rectified_illegal_occupation(tmp_path):
+    root = write_tiny_city(tmp_path / "city")
+    _with_rectification(root, {
+        "W1": ("已整改", 200.0),   # counted
+        "W2": ("整改中", 100.0),   # in progress: not counted
+        "W3": (None, 600.0),       # no status but an area: counted, capped at its 500 m² illegal
+        "W5": ("已整改", None),    # rectified without an area: nothing counted, a warning
+        "W6": ("已整改", 50.0),    # no illegal occupation (WFZYGDMJ 0): nothing to rectify
+    })
+    report = Report(strict=True)
+    result = compute_metrics(Workspace.load(root), [2016, 2017], report=report)
+    check(result, {
+        # A: 200 m² → 0.3 亩; (600 − 200) / 4000 = 10 %
+        (A, "illegal_rectified_mu"): 0.3, (A, "illegal_ratio_rectified"): 0.1,
+        # B: 500 m² → 0.75 亩; nothing occupied → ratio empty
+        (B, "illegal_rectified_mu"): 0.75, (B, "illegal_ratio_rectified"): None,
+        (Z, "illegal_rectified_mu"): 0.0, (Z, "illegal_ratio_rectified"): 0.1,  # 200 / 2000
+        (CITY, "illegal_rectified_mu"): 1.05, (CITY, "illegal_ratio_rectified"): 600 / 6000,
+    })
+    check(result, {(B, "illegal_rectified_mu"): 0.0}, year=2017)
+    assert result.evidence(A, "illegal_rectified_mu", "annual", 2016) == ("WPZF:W1",)
+    warned = {f.check: f.ids for f in report.warnings if f.layer == "WPZF"}
+    assert warned["rectified-exceeds-illegal"] == ("WPZF:W3",)
+    assert warned["rectified-without-area"] == ("WPZF:W5",)
+
+
+def test_rectification_is_empty_not_zero_without_the_fields(result):
+    check(result, {(A, "illegal_rectified_mu"): None, (A, "illegal_ratio_rectified"): None,
+                   (Z, "illegal_rectified_mu"): None, (CITY, "illegal_rectified_mu"): None})
+
+
+def test_derived_fifteen_percent_flag_and_disagreement_with_the_reported_ratio(result):
+    check(result, {
+        # A: reported 15 % (flag), derived 50 % (flag): both flagged but 35 points apart → 1
+        (A, "derived_illegal_ratio_flag"): 1.0, (A, "illegal_ratio_disagreement"): 1.0,
+        # B: reported ratio empty (nothing occupied, 500 m² illegal: flagged), derived 100 %
+        # (flagged): the ratios cannot be compared, the flags agree → 0
+        (B, "derived_illegal_ratio_flag"): 1.0, (B, "illegal_ratio_disagreement"): 0.0,
+        # Z: reported 10 %, no derived occupation at all: neither flagged → 0
+        (Z, "derived_illegal_ratio_flag"): 0.0, (Z, "illegal_ratio_disagreement"): 0.0,
+        # city: 1300/6000 ≈ 21.7 % against 12250/14500 ≈ 84.5 %
+        (CITY, "derived_illegal_ratio_flag"): 1.0, (CITY, "illegal_ratio_disagreement"): 1.0,
+    })
+    # 2017: B reports 0 of 15 亩 illegal and the change records agree (all approved)
+    check(result, {(B, "derived_illegal_ratio_flag"): 0.0, (B, "illegal_ratio_disagreement"): 0.0},
+          year=2017)
+    # over the mid-term span a flag is "any year": B and A from 2016
+    check(result, {(B, "derived_illegal_ratio_flag"): 1.0, (B, "illegal_ratio_disagreement"): 0.0,
+                   (A, "illegal_ratio_disagreement"): 1.0}, phase="midterm", year=2017)
+    assert result.evidence(A, "derived_illegal_ratio_flag", "annual", 2016) == (
+        "DLTBGXGC:a1", "JSYDSP:J1", "JSYDSP:J1b")
+    assert result.evidence(A, "illegal_ratio_disagreement", "annual", 2016) == (
+        "DLTBGXGC:a1", "JSYDSP:J1", "JSYDSP:J1b", "WPZF:W1", "WPZF:W2")
+
+
+def test_disagreement_tolerance_is_absolute_and_exclusive():
+    from farmland.metrics.occupation import (ILLEGAL_RATIO_DISAGREEMENT_TOLERANCE,
+                                             illegal_ratio_disagreement)
+
+    assert ILLEGAL_RATIO_DISAGREEMENT_TOLERANCE == 0.05
+    got = illegal_ratio_disagreement([0.15, 0.10, 0.10, np.nan, 0.10, 0.30],
+                                     [0.20, 0.16, 0.12, 0.30, np.nan, 0.20],
+                                     [1.0, 0.0, 0.0, 1.0, 0.0, 1.0],
+                                     [1.0, 1.0, 0.0, 1.0, np.nan, 1.0])
+    # exactly 5 points apart is not "more than"; 6 points are; flags 0/1 always disagree
+    np.testing.assert_array_equal(got, [0.0, 1.0, 0.0, 0.0, np.nan, 1.0])
+
+
 def test_high_standard_farmland_against_the_task(result):
     check(result, {
         (A, "hsf_built_mu"): 30.0, (A, "hsf_task_mu"): 40.0, (A, "hsf_completion"): 0.75,  # G1
@@ -215,14 +293,70 @@ def test_events_checklist_and_opinion_triggers(result):
     })
 
 
+EVENTS_WITH_LEVELS = """\
+xzqdm,year,kind,level,note
+371521,2016,警示约谈,省,row 2
+371521,2016,挂牌督办,市,row 3
+371502,2016,公开通报,国家,row 4
+371502,2016,重大违法案件,县,row 5
+371521,2016,公开通报,,row 6: blank level
+371502,2017,挂牌督办,省级,row 7
+371521,2017,挂牌督办,市,row 8
+"""
+
+
+def test_only_provincial_events_and_major_cases_trigger_the_opinion(tmp_path):
+    root = write_tiny_city(tmp_path / "city")
+    (root / "events.csv").write_text(EVENTS_WITH_LEVELS, encoding="utf-8")
+    report = Report(strict=True)
+    result = compute_metrics(Workspace.load(root), [2016, 2017], report=report)
+    check(result, {
+        # B: a 省 警示约谈 (row 2), a 市 挂牌督办 (3), a 公开通报 without level (6 → 市)
+        (B, "events_count"): 3.0, (B, "events_provincial_count"): 1.0,
+        (B, "events_provincial_interview_count"): 1.0, (B, "events_provincial_supervised_count"): 0.0,
+        (B, "events_provincial_public_notice_count"): 0.0, (B, "events_public_notice_count"): 1.0,
+        (B, "opinion_trigger_supervision"): 1.0, (B, "opinion_trigger_major_case"): 0.0,
+        (B, "opinion_trigger_events"): 1.0,
+        # A: a 国家 公开通报 (4) and a 县 重大违法案件 (5): a major case triggers at any level
+        (A, "events_provincial_count"): 1.0, (A, "events_provincial_public_notice_count"): 1.0,
+        (A, "events_major_case_count"): 1.0, (A, "events_provincial_major_case_count"): 0.0,
+        (A, "opinion_trigger_supervision"): 1.0, (A, "opinion_trigger_major_case"): 1.0,
+        (Z, "events_count"): 0.0, (Z, "opinion_trigger_events"): 0.0,
+        (CITY, "events_provincial_count"): 2.0,
+    })
+    check(result, {
+        (A, "events_provincial_supervised_count"): 1.0, (A, "opinion_trigger_events"): 1.0,  # 省级
+        # B's only 2017 event is a 市 挂牌督办: counted, but not the opinion's trigger
+        (B, "events_count"): 1.0, (B, "events_supervised_count"): 1.0,
+        (B, "events_provincial_count"): 0.0, (B, "opinion_trigger_events"): 0.0,
+    }, year=2017)
+    ev = result.evidence
+    assert ev(B, "events_provincial_count", "annual", 2016) == ("EVENTS:2",)
+    assert ev(B, "events_provincial_interview_count", "annual", 2016) == ("EVENTS:2",)
+    assert ev(B, "opinion_trigger_events", "annual", 2016) == ("EVENTS:2",)
+    assert ev(A, "opinion_trigger_events", "annual", 2016) == ("EVENTS:4", "EVENTS:5")
+    assert ev(A, "opinion_trigger_major_case", "annual", 2016) == ("EVENTS:5",)
+    blank = [f for f in report.warnings if f.check == "no-level"]
+    assert len(blank) == 1 and blank[0].ids == ("EVENTS:6",)
+
+
+def test_events_without_a_level_column_are_city_level_with_a_warning(run):
+    result, report, _ = run
+    assert any(f.check == "no-level" and f.layer == "EVENTS" for f in report.warnings)
+    check(result, {(B, "events_provincial_count"): 0.0, (B, "opinion_trigger_supervision"): 0.0,
+                   (B, "opinion_trigger_major_case"): 1.0})
+
+
 def test_city_opinion_indicators(result):
     check(result, {
         # construction land 2016: A16-02 5000 + a4 10000 + z2 10000 + B16-01 10000 = 35000 m²
         # of 100000 m² in all → 35 %, over the 18.31 % limit
         (CITY, "development_intensity"): 0.35, (CITY, "development_intensity_limit"): 0.1831,
         (CITY, "development_intensity_ok"): 0.0,
-        # 城镇工矿 (二调 201–204): the same 35000 m² → 52.5 亩 ≤ 757 500 亩
-        (CITY, "urban_industrial_space_mu"): 52.5, (CITY, "urban_industrial_space_mu_ok"): 1.0,
+        # 城镇工矿 (二调 201 城市, 202 建制镇, 204 采矿; not 203 村庄): A16-02 202 5000 + z2 201
+        # 10000 = 15000 m² → 22.5 亩 ≤ 757 500 亩 (a4 and B16-01 are 村庄)
+        (CITY, "urban_industrial_space_mu"): 22.5, (CITY, "urban_industrial_space_mu_ok"): 1.0,
+        (A, "urban_industrial_space_mu"): 7.5, (B, "urban_industrial_space_mu"): 0.0,
         (CITY, "land_supply_rate"): 170 / 200, (CITY, "land_supply_rate_ok"): 1.0,
         # per GDP: 2016 52.5 亩 / 110 against 2015 (a4 + z2 = 30 亩) / 100
         (CITY, "construction_land_per_gdp_change"): (52.5 / 110) / (30 / 100) - 1,
@@ -230,6 +364,34 @@ def test_city_opinion_indicators(result):
     })
     county_metrics = set(result.table.loc[result.table["level"] == "county", "metric"])
     assert "development_intensity_limit" not in county_metrics  # the limits are the city's
+
+
+def test_city_opinion_indicators_say_their_basis(result, tmp_path):
+    # the tiny city's CITYSTATS has no five-year nor comparable columns
+    rows = result.table.set_index(["xzqdm", "phase", "year", "metric"])
+    assert rows.loc[(CITY, "annual", 2016, "land_supply_rate"), "basis"] == "same_year"
+    assert rows.loc[(CITY, "annual", 2016, "land_supply_rate_ok"), "basis"] == "same_year"
+    assert rows.loc[(CITY, "annual", 2016, "construction_land_per_gdp_change"), "basis"] == "nominal"
+    # with them: 2016 has both, 2017 neither (blank cells), so 2017 falls back and says so
+    root = write_tiny_city(tmp_path / "city")
+    (root / "city_stats.csv").write_text(
+        "year,gdp_100m_yuan,gdp_comparable_100m_yuan,approved_mu,supplied_mu,approved_5y_mu,"
+        "supplied_5y_mu\n2015,100,,0,0,,\n2016,110,105,200,170,1000,700\n2017,120,,100,90,,\n",
+        encoding="utf-8")
+    other = compute_metrics(Workspace.load(root), [2016, 2017], phases=("annual", "midterm"))
+    check(other, {
+        (CITY, "land_supply_rate"): 0.7, (CITY, "land_supply_rate_ok"): 0.0,  # 700 / 1000
+        # base 2015 at its own prices = its nominal 100: (52.5 / 105) / (30 / 100) − 1
+        (CITY, "construction_land_per_gdp_change"): (52.5 / 105) / 0.3 - 1,
+    })
+    check(other, {(CITY, "land_supply_rate"): 0.9}, year=2017)  # same year: 90 / 100
+    # a span without five-year figures in its last year sums the same-year ones
+    check(other, {(CITY, "land_supply_rate"): 260 / 300}, phase="midterm", year=2017)
+    rows = other.table.set_index(["xzqdm", "phase", "year", "metric"])
+    assert rows.loc[(CITY, "annual", 2016, "land_supply_rate"), "basis"] == "five_year"
+    assert rows.loc[(CITY, "annual", 2016, "construction_land_per_gdp_change"), "basis"] == "comparable"
+    assert rows.loc[(CITY, "annual", 2017, "land_supply_rate"), "basis"] == "same_year"
+    assert rows.loc[(CITY, "annual", 2017, "construction_land_per_gdp_change"), "basis"] == "nominal"
 
 
 def test_landcover_pixels_per_unit_with_the_zone_burnt_over_its_host(result):
@@ -368,13 +530,18 @@ def test_parcel_matching_no_unit_is_an_error_naming_it(tmp_path):
         compute_metrics(Workspace.load(root), [2016])
 
 
-def test_series_break_is_marked_not_chained(tmp_path):
-    # The 2016 snapshot recoded to 三调 4-digit codes: comparing it with 二调 2015 is a break.
+def sandiao_2016():
+    """The 2016 snapshot recoded to 三调 4-digit codes (a 2019-style snapshot)."""
     parcels = dltb(2016)
     recode = {"012": "0102", "013": "0103", "202": "0702", "203": "0702", "031": "0301",
               "114": "1104", "201": "0701"}
     parcels["DLBM"] = parcels["DLBM"].map(recode)
-    root = write_tiny_city(tmp_path / "city", parcels={2016: parcels})
+    return parcels
+
+
+def test_series_break_is_marked_not_chained(tmp_path):
+    # The 2016 snapshot recoded to 三调 4-digit codes: comparing it with 二调 2015 is a break.
+    root = write_tiny_city(tmp_path / "city", parcels={2016: sandiao_2016()})
     report = Report(strict=True)
     result = compute_metrics(Workspace.load(root), [2016], report=report)
     assert value(result, A, "series_break") == 1.0
@@ -384,6 +551,123 @@ def test_series_break_is_marked_not_chained(tmp_path):
     assert rows.loc[(A, "arable_target_mu"), "basis"] == "erdiao"
     assert any(f.check == "series-break" for f in report.warnings)
     assert any(f.check == "target-basis" for f in report.findings)
+
+
+def test_urban_industrial_space_on_the_sandiao_basis_reads_czcsxm(tmp_path):
+    """三调: CZCSXM 201, 201A, 202, 202A, 204 are 城镇工矿; 203/203A 村庄 and 205 are not."""
+    parcels = dltb(2016)
+    recode = {"012": "0102", "013": "0103", "202": "0601", "203": "0702", "031": "0301",
+              "114": "1104", "201": "0701"}
+    parcels["DLBM"] = parcels["DLBM"].map(recode)
+    czcsxm = {"A16-02": "201A", "a4": "203", "z2": "204", "B16-01": "203A", "A16-01": "201"}
+    parcels["CZCSXM"] = parcels["BSM"].map(czcsxm)
+    root = write_tiny_city(tmp_path / "city", parcels={2016: parcels})
+    result = compute_metrics(Workspace.load(root), [2016])
+    # A16-02 (0601, 201A) 5000 + z2 (0701, 204) 10000; A16-01 is arable (not construction),
+    # a4 and B16-01 are 村庄: 15000 m² → 22.5 亩
+    assert value(result, CITY, "urban_industrial_space_mu") == pytest.approx(22.5)
+    assert value(result, Z, "urban_industrial_space_mu") == pytest.approx(15.0)
+    assert value(result, B, "urban_industrial_space_mu") == 0.0
+
+
+TARGETS_BY_BASIS = """\
+xzqdm,xzqmc,arable_target_mu,basic_farmland_target_mu,basis,hsf_task_mu_2016,hsf_task_mu_2017
+371502,东昌府区,33.0,20.0,二调,40,40
+371502,东昌府区,30.0,18.0,三调,,
+371521,阳谷县,42.0,25.0,二调,50,50
+371571,聊城经济技术开发区,1.0,1.0,,,
+"""
+
+
+def test_targets_of_the_stocks_basis_are_used_and_a_crossing_is_marked(tmp_path):
+    # 二调 stocks (2016 as is): the 二调 rows; a blank basis is 二调
+    root = write_tiny_city(tmp_path / "erdiao")
+    (root / "targets.csv").write_text(TARGETS_BY_BASIS, encoding="utf-8")
+    result = compute_metrics(Workspace.load(root), [2016])
+    check(result, {(A, "arable_target_mu"): 33.0, (A, "arable_basis_mismatch"): 0.0,
+                   (A, "hsf_task_mu"): 40.0, (Z, "arable_target_mu"): 1.0,
+                   (CITY, "arable_target_mu"): 76.0, (CITY, "arable_basis_mismatch"): 0.0})
+    # 三调 stocks (2016 recoded): A has a 三调 target (30), B only a 二调 one (42: marked)
+    root = write_tiny_city(tmp_path / "sandiao", parcels={2016: sandiao_2016()})
+    (root / "targets.csv").write_text(TARGETS_BY_BASIS, encoding="utf-8")
+    result = compute_metrics(Workspace.load(root), [2016])
+    check(result, {
+        (A, "arable_target_mu"): 30.0, (A, "arable_basis_mismatch"): 0.0,
+        (A, "arable_attainment"): 33.15 / 30.0,
+        (B, "arable_target_mu"): 42.0, (B, "arable_basis_mismatch"): 1.0,
+        # basic farmland stays 二调 (its layer's codes): A's 二调 target, no mismatch
+        (A, "basic_farmland_target_mu"): 20.0, (A, "basic_farmland_basis_mismatch"): 0.0,
+        # the city has no complete 三调 set (B lacks one): the 二调 sum, marked
+        (CITY, "arable_target_mu"): 76.0, (CITY, "arable_basis_mismatch"): 1.0,
+    })
+    rows = result.table.set_index(["xzqdm", "metric"])
+    assert rows.loc[(A, "arable_target_mu"), "basis"] == "sandiao"
+    assert rows.loc[(B, "arable_target_mu"), "basis"] == "erdiao"
+    assert rows.loc[(B, "arable_mu"), "basis"] == "sandiao"
+
+
+def test_targets_on_the_older_basis_are_marked_against_sandiao_stocks(result):
+    # no basis column: 二调 targets against 二调 stocks in 2016
+    check(result, {(A, "arable_basis_mismatch"): 0.0, (B, "basic_farmland_basis_mismatch"): 0.0})
+
+
+ADJUSTMENTS_CSV = """\
+xzqdm,year,kind,arable_mu,basic_farmland_mu,document,note
+371502,2016,跨县易地,-2.5,0,聊政字〔2016〕1号,易地补充
+371502,2017,生态退耕,-1.0,-0.5,聊政字〔2017〕2号,
+371521,2016,生态退耕,1.5,,聊政字〔2016〕3号,
+371521,2017,国家统筹,0,0,国土资发〔2017〕4号,
+"""
+ADJUSTMENTS_TOML = TOML.replace('path = "targets.csv"\n',
+                                'path = "targets.csv"\nadjustments = "target_adjustments.csv"\n')
+
+
+def test_target_adjustments_in_force_are_added_to_the_base_target(tmp_path):
+    root = write_tiny_city(tmp_path / "city", toml=ADJUSTMENTS_TOML)
+    (root / "target_adjustments.csv").write_text(ADJUSTMENTS_CSV, encoding="utf-8")
+    result = compute_metrics(Workspace.load(root), [2016, 2017], phases=("annual", "midterm"))
+    check(result, {
+        (A, "arable_target_base_mu"): 33.0, (A, "arable_target_adjustment_mu"): -2.5,
+        (A, "arable_target_mu"): 30.5, (A, "arable_attainment"): 33.15 / 30.5,
+        (A, "basic_farmland_target_adjustment_mu"): 0.0, (A, "basic_farmland_target_mu"): 20.0,
+        (B, "arable_target_mu"): 43.5, (Z, "arable_target_adjustment_mu"): 0.0,
+        (CITY, "arable_target_base_mu"): 76.0, (CITY, "arable_target_mu"): 75.0,
+        # 17号 第八条: A's ledger has a 省统筹 row (P2) and a 跨县易地 adjustment; B neither yet
+        (A, "upper_level_involved"): 1.0, (B, "upper_level_involved"): 0.0,
+        (Z, "upper_level_involved"): 0.0,
+    })
+    check(result, {
+        (A, "arable_target_adjustment_mu"): -3.5, (A, "arable_target_mu"): 29.5,
+        (A, "basic_farmland_target_mu"): 19.5,
+        (B, "upper_level_involved"): 1.0,  # the 国家统筹 adjustment of 2017
+    }, year=2017)
+    check(result, {(A, "arable_target_mu"): 29.5, (B, "upper_level_involved"): 1.0},
+          phase="midterm", year=2017)
+    ev = result.evidence
+    assert ev(A, "arable_target_adjustment_mu", "annual", 2016) == ("ADJUSTMENT:聊政字〔2016〕1号",)
+    assert ev(A, "basic_farmland_target_adjustment_mu", "annual", 2017) == ("ADJUSTMENT:聊政字〔2017〕2号",)
+    assert ev(A, "upper_level_involved", "annual", 2016) == ("ADJUSTMENT:聊政字〔2016〕1号", "ZBPH:3")
+    assert ev(B, "upper_level_involved", "annual", 2017) == ("ADJUSTMENT:国土资发〔2017〕4号",)
+
+
+def test_bad_adjustment_rows_are_errors_naming_file_row_and_fix(tmp_path):
+    root = write_tiny_city(tmp_path / "city", toml=ADJUSTMENTS_TOML)
+    (root / "target_adjustments.csv").write_text(
+        "xzqdm,year,kind,arable_mu,basic_farmland_mu,document,note\n"
+        "371502,2016,易地,-2.5,0,文1,\n"
+        "371502,2016,生态退耕,两亩,0,文2,\n"
+        "371599,2016,其他,1,0,文3,\n"
+        "371521,2016,其他,1,0,,\n", encoding="utf-8")
+    report = Report(strict=False)
+    compute_metrics(Workspace.load(root), [2016], report=report)
+    errors = {f.check: f for f in report.errors if f.layer == "TARGET_ADJUSTMENTS"}
+    assert errors["bad-kind"].ids == ("row 2",) and "跨县易地" in errors["bad-kind"].message
+    assert errors["not-a-number"].ids == ("row 3",) and errors["not-a-number"].field == "arable_mu"
+    assert errors["unknown-unit"].ids == ("row 4",)
+    assert errors["missing-document"].ids == ("row 5",)
+    assert all("target_adjustments.csv" in f.render() for f in errors.values())
+    with pytest.raises(LayerError, match="row 3"):
+        compute_metrics(Workspace.load(root), [2016])
 
 
 def test_a_layer_not_configured_leaves_its_metrics_empty_with_a_warning(tmp_path):

@@ -523,6 +523,11 @@ def test_targets_sum_exactly_with_counties_above_and_below(city, snapshots):
     assert list(targets["xzqdm"]) == COUNTY_CODES + ["371571"]
     assert targets["arable_target_mu"].sum() == 8_446_400
     assert targets["basic_farmland_target_mu"].sum() == 7_240_500
+    # ... the city's targets of [city], so validate finds no gap (validate._check_city_targets)
+    from farmland import Workspace
+
+    assert Workspace.load(city).city_targets == {"arable_target_mu": 8_446_400,
+                                                 "basic_farmland_target_mu": 7_240_500}
     assert [f"hsf_task_mu_{y}" for y in CHANGE_YEARS] == list(targets.columns[4:])
     zone = targets.set_index("xzqdm").loc["371571"]
     assert zone["arable_target_mu"] > 0 and zone["basic_farmland_target_mu"] > 0
@@ -558,6 +563,9 @@ def test_ledger_checklist_events_and_city_stats(city, monitoring):
     assert set(events["kind"]) <= {"挂牌督办", "警示约谈", "公开通报", "重大违法案件"}
     assert {("371525", 2016, "警示约谈"), ("371581", 2019, "警示约谈")} <= set(
         zip(events["xzqdm"], events["year"], events["kind"]))
+    # both levels occur: the city's 约谈 and 通报, the province's 挂牌督办 (EVENTS level)
+    assert set(events["level"]) == {"省", "市"}
+    assert (events.loc[events["kind"] == "挂牌督办", "level"] == "省").all()
 
     stats = pd.read_csv(city / "city_stats.csv")
     assert list(stats["year"]) == YEARS and (stats["supplied_mu"] <= stats["approved_mu"]).all()

@@ -144,3 +144,45 @@ def test_project_mapped_as_several_features_is_a_warning(ws):
     (ws / "farmland.toml").write_text(toml, encoding="utf-8")
     report = validate_workspace(ws, check_areas=False)
     assert report.ok and "repeated-project" in _checks(report, "warning")
+
+
+def test_rectified_area_above_the_illegal_area_is_an_error(tmp_path):
+    import geopandas as gpd
+
+    from builders import CRS, WORKSPACE_TOML, square
+
+    root = write_workspace(tmp_path / "ws", toml=WORKSPACE_TOML + 'WPZF = "wpzf.gpkg:WPZF"\n')
+    gpd.GeoDataFrame({"JCBH": ["J1", "J2"], "XZQDM": ["371502", "371521"], "JCNF": [2016, 2016],
+                      "XZJSYDMJ": [1000.0, 1000.0], "ZYGDMJ": [1000.0, 1000.0],
+                      "WFZYGDMJ": [100.0, 100.0], "ZGZT": ["已整改", "整改完毕"],
+                      "ZGMJ": [150.0, 100.0]},
+                     geometry=[square(0), square(2)], crs=CRS).to_file(root / "wpzf.gpkg", layer="WPZF")
+    report = validate_workspace(root, check_areas=False)
+    over = [f for f in report.errors if f.check == "rectified-exceeds-illegal"]
+    assert len(over) == 1 and over[0].ids == ("J1",) and over[0].year == 2016
+    odd = [f for f in report.warnings if f.field == "ZGZT"]
+    assert len(odd) == 1 and odd[0].ids == ("J2",)
+
+
+def test_county_targets_not_adding_up_to_the_city_targets_is_a_warning(tmp_path):
+    from builders import WORKSPACE_TOML
+
+    # builders: arable 13 + 16 = 29 亩, basic farmland 13.5 + 0 = 13.5 亩
+    toml = WORKSPACE_TOML.replace('name = "聊城市"\n', 'name = "聊城市"\narable_target_mu = 29\n'
+                                  'basic_farmland_target_mu = 10013.5\n')
+    root = write_workspace(tmp_path / "ws", toml=toml)
+    report = validate_workspace(root, check_areas=False)
+    gaps = [f for f in report.warnings if f.check == "city-target-mismatch"]
+    assert len(gaps) == 1 and gaps[0].field == "basic_farmland_target_mu"
+    assert "10,000.00 亩 (1.0000 万亩) below" in gaps[0].message
+
+
+def test_targets_may_carry_one_row_per_basis(tmp_path):
+    root = write_workspace(tmp_path / "ws")
+    (root / "targets.csv").write_text(
+        "xzqdm,xzqmc,arable_target_mu,basic_farmland_target_mu,basis\n"
+        "371502,东昌府区,13,13.5,二调\n371502,东昌府区,12,13,三调\n371521,阳谷县,16,0,\n"
+        "371521,阳谷县,16,0,二调\n", encoding="utf-8")
+    report = validate_workspace(root, check_areas=False)
+    dup = [f for f in report.errors if f.check == "duplicate-id"]
+    assert len(dup) == 1 and dup[0].ids == ("371521",)  # blank basis = 二调: twice

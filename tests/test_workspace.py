@@ -101,3 +101,27 @@ def test_landclass_override_of_unknown_code_is_an_error(tmp_path):
     text = WORKSPACE_TOML + '\n[landclass]\ngroups = { "9999" = "agricultural" }\n'
     with pytest.raises(WorkspaceError, match="'9999', which is not in the land-class table"):
         Workspace.load(_write(tmp_path, text))
+
+
+def test_city_targets_adjustments_and_townships_are_read(tmp_path):
+    toml = (WORKSPACE_TOML
+            .replace('name = "聊城市"\n', 'name = "聊城市"\narable_target_mu = 8446400\n'
+                     'basic_farmland_target_mu = 7240500.0\n')
+            .replace('path = "targets.csv"\n', 'path = "targets.csv"\n'
+                     'adjustments = "target_adjustments.csv"\n\n[townships]\npath = "townships.csv"\n'))
+    ws = Workspace.load(write_workspace(tmp_path, toml=toml))
+    assert ws.city_targets == {"arable_target_mu": 8446400.0, "basic_farmland_target_mu": 7240500.0}
+    assert ws.adjustments_path == tmp_path / "target_adjustments.csv"
+    assert ws.townships_path == tmp_path / "townships.csv"
+    plain = Workspace.load(write_workspace(tmp_path / "plain"))
+    assert plain.adjustments_path is None and plain.townships_path is None and not plain.city_targets
+
+
+@pytest.mark.parametrize("old, new, suggestion", [
+    ('path = "targets.csv"\n', 'path = "targets.csv"\nadjustment = "a.csv"\n', "adjustments"),
+    ('name = "聊城市"\n', 'name = "聊城市"\narable_target = 1\n', "arable_target_mu"),
+    ('[targets]', '[township]\npath = "t.csv"\n\n[targets]', "townships"),
+])
+def test_new_keys_have_did_you_mean(tmp_path, old, new, suggestion):
+    with pytest.raises(WorkspaceError, match=f"Did you mean '{suggestion}'"):
+        Workspace.load(write_workspace(tmp_path, toml=WORKSPACE_TOML.replace(old, new)))

@@ -20,17 +20,23 @@ import numpy as np
 import pandas as pd
 
 from ..errors import WorkspaceError
-from ..layers import layer_exists, read_layer, read_table, read_targets
+from ..schema import TARGET_BASES
+from ..layers import (layer_exists, read_adjustments, read_layer, read_table, read_targets,
+                      read_townships)
 from ..report import Report
 from ..workspace import Workspace
 from .attribution import CITY, COUNTY, LEVELS, TOWNSHIP, UnitSet, check_attributed
-from .flows import GBZNT_COLUMNS, bf_flows, checklist_parts, event_parts, hsf_parts, zbph_parts
+from .flows import (GBZNT_COLUMNS, adjustment_parts, bf_flows, checklist_parts, event_levels,
+                    event_parts, hsf_parts, zbph_parts)
 from .landcover import landcover_parts
 from .ledger import (DLTBGXGC_COLUMNS, LEDGER_TOLERANCE_MU, change_parts, classify_pieces,
                      explain_residual, not_closing, residual_m2)
-from .occupation import JSYDSP_COLUMNS, WPZF_COLUMNS, approval_share, reported_occupation
+from .occupation import (JSYDSP_COLUMNS, WPZF_COLUMNS, approval_share, rectified_occupation,
+                         reported_occupation)
 from .opinion import citystats_parts
 from .parts import aggregate_units, components_of, empty_evidence, evidence_rows, prefixed
+from ..landclass import scheme_for_year
+from .derive import basis_of, target_choice
 from .result import MetricsResult, build_table
 from .stocks import DLTB_COLUMNS, JBNTTB_COLUMNS, bf_snapshot, parcel_snapshot
 
@@ -46,7 +52,7 @@ _NEEDED_FOR = {
     "GBZNT": "hsf_built_mu, hsf_completion",
     "ZBPH": "occupied_mu, supplemented_mu, balance_mu",
     "CHECKLIST": "checklist.<item>",
-    "EVENTS": "events_count and opinion_trigger_events",
+    "EVENTS": "events_count, events_provincial_count and opinion_trigger_events",
     "LANDCOVER": "landcover_cropland_mu, landcover_built_mu",
     "CITYSTATS": "land_supply_rate and construction_land_per_gdp_change",
 }
@@ -274,6 +280,8 @@ class _Run:
         if self._configured(layer):
             self.progress(f"读取 {layer}")
             frame = read_table(self.ws, layer, report=self.report, needed_for=_NEEDED_FOR.get(layer))
+            if layer == "EVENTS" and frame is not None:
+                frame = event_levels(frame, self.report)
         self._static[layer] = frame
         return frame
 
@@ -580,20 +588,25 @@ class _Run:
         return (self._configured(layer) and self.ws.layers[layer].per_year and year not in self.assessed
                 and not self._present(layer, year))
 
-    def _put_zero(self, put, group: str) -> None:
-        put(group, {lv: pd.DataFrame(columns=components_of(group), dtype="float64") for lv in self.base_levels})
+    def _put_zero(self, put, group: str, levels=None) -> None:
+        levels = levels or self.base_levels
+        put(group, {lv: pd.DataFrame(columns=components_of(group), dtype="float64") for lv in levels},
+            levels=levels)
 
     def _wpzf(self, year, put):
         frame = self._read("WPZF", year, WPZF_COLUMNS, geometry=self._zones)
         if frame is None:
-            if self._no_records("WPZF", year):
-                self._put_zero(put, "wpzf")
-            else:
-                put("wpzf", None)
+            for group in ("wpzf", "rectification"):
+                if self._no_records("WPZF", year):
+                    self._put_zero(put, group)
+                else:
+                    put(group, None)
             return
         frame, keys = self._rows_of_year(frame, "WPZF", "JCNF", "JCBH", "ZYGDMJ", year)
         values, ev = reported_occupation(frame, keys, year, self.report)
         put("wpzf", values, ev)
+        values, ev = rectified_occupation(frame, keys, year, self.report)
+        put("rectification", values, ev)
 
     def _rows_of_year(self, frame, layer: str, year_field: str, id_field: str, area_field: str, year: int):
         """Rows of ``year`` of a county-coded layer (WPZF, GBZNT) and their unit per level."""
@@ -604,21 +617,22 @@ class _Run:
         return frame, {lv: k for lv, k in keys.items() if k is not None}
 
     def _hsf(self, year, put):
-        targets = self._targets()
         column = f"hsf_task_mu_{year}"
-        task = {}
+        task, goals = {}, {}
         for lv in self.base_levels:
-            if targets is None or column not in targets:
-                task[lv] = None
-            else:
-                task[lv] = self._target_frame(targets, lv, {"hsf_task_mu": column})
+            targets = self._targets_of(lv)
+            task[lv] = (None if targets is None or column not in targets
+                        else self._target_frame(targets, lv, {"hsf_task_mu": column}))
+            goals[lv] = (None if targets is None else self._target_frame(
+                targets, lv, {"arable_target": "arable_target_mu",
+                              "bf_target": "basic_farmland_target_mu"}, by_basis=True))
+        targets = self._targets()
         if targets is not None and column not in targets and year in self.assessed:
             self.report.info("TARGETS", "no-hsf-task", f"targets.csv has no column {column}: "
                              f"hsf_task_mu and hsf_completion of {year} are empty.", year=year)
         put("hsf_task", task)
-        put("targets", {lv: None if targets is None else self._target_frame(
-            targets, lv, {"arable_target_mu": "arable_target_mu",
-                          "bf_target_mu": "basic_farmland_target_mu"}) for lv in self.base_levels})
+        put("targets", goals)
+        self._adjustments(year, put)
 
         frame = self._read("GBZNT", year, GBZNT_COLUMNS, geometry=self._zones)
         if frame is None:
@@ -628,12 +642,40 @@ class _Run:
         values, ev = hsf_parts(frame, keys)
         put("hsf", {lv: values.get(lv) for lv in keys}, ev)
 
-    def _target_frame(self, targets, level, columns):
+    def _targets_of(self, level):
+        """The target table of a level: targets.csv; for townships the township list when it
+        carries targets, else targets.csv's 9-digit rows."""
+        if level == TOWNSHIP:
+            townships = self._townships()
+            if townships is not None and ({"arable_target_mu", "basic_farmland_target_mu"}
+                                          & set(townships.columns)):
+                return townships
+        return self._targets()
+
+    def _townships(self):
+        if "TOWNSHIPS" not in self._static:
+            self._static["TOWNSHIPS"] = None
+            if self.ws.townships_path is not None:
+                self.progress("读取 TOWNSHIPS")
+                frame = read_townships(self.ws, report=self.report)
+                if frame is not None:
+                    frame = frame.rename(columns={"xzdm": "xzqdm", "xzmc": "xzqmc"})
+                self._static["TOWNSHIPS"] = frame
+        return self._static["TOWNSHIPS"]
+
+    def _target_frame(self, targets, level, columns, by_basis=False):
+        """Targets per unit: ``columns`` maps a component to its targets.csv column.
+
+        ``by_basis``: one component per survey basis (``<name>_erdiao_mu``, ``<name>_sandiao_mu``)
+        from the rows of that ``basis``; the metrics pick the one matching the stock's basis.
+        Otherwise the unit's first non-empty value over its rows.
+        """
         codes = targets["xzqdm"].astype("string").str.strip()
         if level == COUNTY:
             select = codes.isin(self.units.codes).to_numpy(dtype=bool, na_value=False)
         else:
             select = (codes.str.len() == 9).to_numpy(dtype=bool, na_value=False)
+        basis = targets["basis"].to_numpy(dtype=object)
         key = "TARGETS-" + level
         if key not in self._warned:
             self._warned.add(key)
@@ -646,15 +688,42 @@ class _Run:
                 if missing:
                     self.report.info("TARGETS", "no-target", "units without a row in targets.csv "
                                      "have empty targets and attainment.", ids=missing)
-            dup = codes[select].duplicated()
+            pairs = pd.Series(list(zip(codes[select], basis[select])), dtype=object)
+            dup = pairs.duplicated().to_numpy()
             if dup.any():
-                self.report.error("TARGETS", "duplicate-unit", "targets.csv lists a unit more than "
-                                  "once; keep one row per unit.", ids=list(codes[select][dup]))
+                self.report.error("TARGETS", "duplicate-unit", "targets lists a unit more than once "
+                                  "for one basis; keep one row per unit and basis (二调, 三调).",
+                                  ids=list(codes[select][dup]))
         chosen = targets[select]
-        out = pd.DataFrame({name: chosen[source].to_numpy(dtype="float64", na_value=np.nan)
-                            for name, source in columns.items()},
-                           index=pd.Index(codes[select].to_numpy(dtype=object), name="unit"))
-        return out[~out.index.duplicated()]
+        index = pd.Index(codes[select].to_numpy(dtype=object), name="unit")
+        out = {}
+        for name, source in columns.items():
+            values = pd.Series(chosen[source].to_numpy(dtype="float64", na_value=np.nan), index=index)
+            if not by_basis:
+                out[name] = values.groupby(level=0, sort=False).first()
+                continue
+            for scheme in TARGET_BASES.values():
+                out[f"{name}_{scheme}_mu"] = values.where(basis[select] == scheme) \
+                    .groupby(level=0, sort=False).max()
+        return pd.DataFrame(out)
+
+    def _adjustments(self, year, put):
+        """The register of target adjustments in force in ``year`` (county level only)."""
+        if "ADJUSTMENTS" not in self._static:
+            self._static["ADJUSTMENTS"] = read_adjustments(self.ws, self.units.codes, report=self.report)
+        register = self._static["ADJUSTMENTS"]
+        levels = [lv for lv in self.base_levels if lv == COUNTY]
+        if TOWNSHIP in self.base_levels:
+            put("adjustments", None, levels=[TOWNSHIP])
+        if not levels:
+            return
+        if register is None:  # no register: no adjustment was made
+            self._put_zero(put, "adjustments", levels)
+            return
+        rows = register[(register["year"] <= year).to_numpy(dtype=bool, na_value=False)]
+        keys = self.units.county_of(rows["xzqdm"])
+        values, ev = adjustment_parts(rows, keys)
+        put("adjustments", {COUNTY: values}, {COUNTY: ev}, levels=levels)
 
     def _tables(self, year, put):
         for layer, group, fn, amount in (("ZBPH", "zbph", zbph_parts, "area_mu"),
@@ -759,13 +828,19 @@ class _Run:
                                 "break); the figures are kept and marked series_break = 1, but they "
                                 "mix two surveys and are not a real change.", year=year,
                                 ids=list(breaks))
-        sandiao = _majority(frame, "dltb") == "sandiao"
-        targets_set = frame["arable_target_mu"].notna().any()
-        if sandiao.any() and targets_set and "basis-targets" not in self._warned:
+        sources = basis_of(frame, scheme_for_year(year))
+        crossed = []
+        for stock, name in (("dltb", "arable_target"), ("bf", "bf_target")):
+            _, _, mismatch = target_choice(frame, sources[stock], name)
+            crossed += list(frame.index[mismatch == 1])
+        if crossed and "basis-targets" not in self._warned:
             self._warned.add("basis-targets")
-            self.report.info("TARGETS", "target-basis", "the period's targets were set on the 二调 "
-                             "basis; from 2019 the stocks are on the 三调 basis, so attainment compares "
-                             "across the survey break.", year=year)
+            self.report.info("TARGETS", "target-basis", f"from {year} some targets are on another "
+                             "survey basis than the stocks (e.g. 二调 targets against 三调 areas) and "
+                             "targets.csv has no row of the stocks' basis for them: attainment "
+                             "compares across the survey break and is marked arable_basis_mismatch / "
+                             "basic_farmland_basis_mismatch = 1. Add rows with basis = 三调 to use "
+                             "targets on the stocks' basis.", year=year, ids=sorted(set(crossed)))
 
     def _city_parts(self, years) -> dict[int, dict]:
         if CITY not in self.levels:

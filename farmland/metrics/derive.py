@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 
 from ..units import M2_TO_MU
-from .catalogue import EVENT_METRICS, METRICS
-from .occupation import illegal_ratio_flag, ratio
-from .opinion import opinion_metrics
+from .catalogue import EVENT_METRICS, METRICS, PROVINCIAL_EVENT_METRICS
+from .occupation import illegal_ratio_disagreement, illegal_ratio_flag, ratio
+from .opinion import gdp_basis, opinion_metrics, supply_basis
 from .parts import CHECKLIST_N, CHECKLIST_SUM
 
 _KINDS = ("construction", "ecological", "restructuring", "other")
-def derive_metrics(v: pd.DataFrame, level: str) -> pd.DataFrame:
+def derive_metrics(v: pd.DataFrame, level: str, scheme: str = "erdiao") -> pd.DataFrame:
     """Metrics (columns) per unit (index) from components ``v``.
 
     Parameters
@@ -26,6 +26,8 @@ def derive_metrics(v: pd.DataFrame, level: str) -> pd.DataFrame:
     v : DataFrame
         Components per unit; a missing component column counts as NaN.
     level : {"county", "township", "city"}
+    scheme : {"erdiao", "sandiao"}
+        The survey basis expected for the (last) year, for units whose own codes do not say.
 
     Returns
     -------
@@ -41,11 +43,17 @@ def derive_metrics(v: pd.DataFrame, level: str) -> pd.DataFrame:
         return col(name) * M2_TO_MU
 
     m: dict[str, np.ndarray] = {}
+    sources = basis_of(v, scheme)
+    for metric, component, stock in (("arable", "arable", "dltb"), ("basic_farmland", "bf", "bf")):
+        base, _, mismatch = target_choice(v, sources[stock], f"{component}_target")
+        adjustment = col(f"{component}_target_adjustment_mu")
+        m[f"{metric}_target_base_mu"] = base
+        m[f"{metric}_target_adjustment_mu"] = adjustment
+        m[f"{metric}_target_mu"] = base + np.nan_to_num(adjustment)
+        m[f"{metric}_basis_mismatch"] = mismatch
     m["arable_mu"] = mu("arable_m2")
-    m["arable_target_mu"] = col("arable_target_mu")
     m["arable_attainment"] = ratio(m["arable_mu"], m["arable_target_mu"])
     m["basic_farmland_mu"] = mu("bf_m2")
-    m["basic_farmland_target_mu"] = col("bf_target_mu")
     m["basic_farmland_attainment"] = ratio(m["basic_farmland_mu"], m["basic_farmland_target_mu"])
     # Opening balance is the first year's Y−1 snapshot, so over a span this is the whole change.
     m["arable_change_mu"] = (col("arable_m2") - col("arable_prev_m2")) * M2_TO_MU
@@ -53,9 +61,17 @@ def derive_metrics(v: pd.DataFrame, level: str) -> pd.DataFrame:
     m["illegal_arable_mu"] = mu("wpzf_illegal_m2")
     m["illegal_ratio"] = ratio(col("wpzf_illegal_m2"), col("wpzf_occupied_m2"))
     m["illegal_ratio_flag"] = illegal_ratio_flag(col("wpzf_illegal_m2"), col("wpzf_occupied_m2"))
+    m["illegal_rectified_mu"] = mu("wpzf_rectified_m2")
+    m["illegal_ratio_rectified"] = ratio(col("wpzf_illegal_m2") - col("wpzf_rectified_m2"),
+                                         col("wpzf_occupied_m2"))
     m["derived_construction_on_arable_mu"] = mu("derived_occupied_m2")
     m["derived_illegal_arable_mu"] = mu("derived_illegal_m2")
     m["derived_illegal_ratio"] = ratio(col("derived_illegal_m2"), col("derived_occupied_m2"))
+    m["derived_illegal_ratio_flag"] = illegal_ratio_flag(col("derived_illegal_m2"),
+                                                         col("derived_occupied_m2"))
+    m["illegal_ratio_disagreement"] = illegal_ratio_disagreement(
+        m["illegal_ratio"], m["derived_illegal_ratio"], m["illegal_ratio_flag"],
+        m["derived_illegal_ratio_flag"])
     m["hsf_built_mu"] = mu("hsf_built_m2")
     m["hsf_task_mu"] = col("hsf_task_mu")
     m["hsf_completion"] = ratio(m["hsf_built_mu"], m["hsf_task_mu"])
@@ -75,6 +91,10 @@ def derive_metrics(v: pd.DataFrame, level: str) -> pd.DataFrame:
     m["grain_capacity_supplemented_t"] = col("grain_supplemented_t")
     m["grain_capacity_balance_t"] = m["grain_capacity_supplemented_t"] - m["grain_capacity_occupied_t"]
     m["supplemented_upper_level_mu"] = col("supplemented_upper_mu")
+    # 17号 第八、十三条: ledger rows sourced above the county, or an adjustment of such a kind
+    zbph_upper = col("zbph_upper_n")
+    involved = np.nan_to_num(zbph_upper) + np.nan_to_num(col("adjustment_upper_n")) > 0
+    m["upper_level_involved"] = np.where(involved, 1.0, np.where(np.isnan(zbph_upper), np.nan, 0.0))
     m["bf_occupied_mu"] = mu("bf_occupied_m2")
     m["bf_redesignated_mu"] = mu("bf_redesignated_m2")
     m["bf_balance_mu"] = m["bf_redesignated_mu"] - m["bf_occupied_mu"]
@@ -102,7 +122,8 @@ def derive_metrics(v: pd.DataFrame, level: str) -> pd.DataFrame:
     m["landcover_cropland_mu"] = mu("landcover_cropland_m2")
     m["landcover_built_mu"] = mu("landcover_built_m2")
     m["events_count"] = col("events_n")
-    for metric in EVENT_METRICS.values():
+    m["events_provincial_count"] = col("events_provincial_n")
+    for metric in (*EVENT_METRICS.values(), *PROVINCIAL_EVENT_METRICS.values()):
         m[metric] = col(f"{metric}_n")
     m.update(opinion_metrics(v, m, level))
 
@@ -129,10 +150,53 @@ def basis_of(v: pd.DataFrame, fallback: str) -> dict[str, np.ndarray]:
         return np.where(sandiao > erdiao, "sandiao", np.where(erdiao > 0, "erdiao", default))
 
     dltb = from_counts("dltb", np.full(n, fallback, dtype=object))
+    bf = from_counts("bf", dltb)
     return {
         "dltb": dltb,
-        "bf": from_counts("bf", dltb),
+        "bf": bf,
+        "target_arable": target_choice(v, dltb, "arable_target")[1],
+        "target_bf": target_choice(v, bf, "bf_target")[1],
         "gxgc": from_counts("gxgc", dltb),
+        "supply": supply_basis(v),
+        "gdp": gdp_basis(v),
         "erdiao": np.full(n, "erdiao", dtype=object),
         "": np.full(n, "", dtype=object),
     }
+
+
+def target_choice(v: pd.DataFrame, stock_basis: np.ndarray, name: str):
+    """The base target per unit on the stock's survey basis, else on the other one.
+
+    Parameters
+    ----------
+    v : DataFrame
+        Components with ``<name>_erdiao_mu`` and ``<name>_sandiao_mu`` (targets.csv rows of
+        each ``basis``).
+    stock_basis : array of {"erdiao", "sandiao"}
+        The basis of the area compared with the target (the DLTB or JBNTTB basis of the year).
+
+    Returns
+    -------
+    value : ndarray
+        The target (亩), NaN where the unit has none on either basis.
+    basis : ndarray of str
+        The target's own basis (``erdiao``/``sandiao``; ``""`` without a target).
+    mismatch : ndarray
+        1.0 where the target is on the other basis than the stock, 0.0 where on the same,
+        NaN without a target.
+    """
+    n = len(v)
+
+    def col(scheme):
+        column = f"{name}_{scheme}_mu"
+        return v[column].to_numpy(dtype="float64", na_value=np.nan) if column in v else np.full(n, np.nan)
+
+    sandiao = np.asarray(stock_basis, dtype=object) == "sandiao"
+    same = np.where(sandiao, col("sandiao"), col("erdiao"))
+    other = np.where(sandiao, col("erdiao"), col("sandiao"))
+    use_same = ~np.isnan(same)
+    value = np.where(use_same, same, other)
+    basis = np.where(use_same, np.where(sandiao, "sandiao", "erdiao"),
+                     np.where(np.isnan(other), "", np.where(sandiao, "erdiao", "sandiao"))).astype(object)
+    mismatch = np.where(np.isnan(value), np.nan, (~use_same).astype("float64"))
+    return value, basis, mismatch

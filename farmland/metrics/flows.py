@@ -17,13 +17,12 @@ import pandas as pd
 import shapely
 
 from ..report import Report
-from ..schema import ZBPH_KINDS
-from .catalogue import EVENT_METRICS
+from ..schema import EVENT_LEVELS, PROVINCIAL_LEVELS, UPPER_LEVEL_KINDS, ZBPH_KINDS
+from .catalogue import EVENT_METRICS, PROVINCIAL_EVENT_METRICS, SUPERVISION_KINDS
 from .occupation import covered_share, overlaps
 from .parts import CHECKLIST_N, CHECKLIST_SUM, evidence_rows, group_sums, prefixed
 
 GBZNT_COLUMNS = ["XMBH", "XMMC", "XZQDM", "JSNF", "JSMJ"]
-UPPER_LEVEL_SOURCES = ("省统筹", "国家统筹", "跨县易地")
 
 
 def _num(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -53,12 +52,10 @@ def zbph_parts(zbph: pd.DataFrame, keys: dict[str, np.ndarray], year: int, repor
     occupied = (kind == "占用").to_numpy(dtype=bool, na_value=False)
     supplemented = (kind == "补充").to_numpy(dtype=bool, na_value=False)
     area, paddy, grain = _num(zbph, "area_mu"), _num(zbph, "paddy_mu"), _num(zbph, "grain_capacity_t")
-    upper = supplemented
-    if "source" in zbph:
-        upper = upper & zbph["source"].astype("string").str.strip().isin(UPPER_LEVEL_SOURCES) \
-            .to_numpy(dtype=bool, na_value=False)
-    else:
-        upper = np.zeros(len(zbph), dtype=bool)
+    # 补充耕地上级统筹 and 跨县易地占补 (17号 第八条): any row sourced above the county
+    above = (zbph["source"].astype("string").str.strip().isin(UPPER_LEVEL_KINDS)
+             .to_numpy(dtype=bool, na_value=False) if "source" in zbph else np.zeros(len(zbph), bool))
+    upper = supplemented & above
     columns = {
         "zbph_occupied_mu": np.where(occupied, area, 0.0),
         "zbph_supplemented_mu": np.where(supplemented, area, 0.0),
@@ -67,6 +64,7 @@ def zbph_parts(zbph: pd.DataFrame, keys: dict[str, np.ndarray], year: int, repor
         "grain_occupied_t": np.where(occupied, grain, 0.0),
         "grain_supplemented_t": np.where(supplemented, grain, 0.0),
         "supplemented_upper_mu": np.where(upper, area, 0.0),
+        "zbph_upper_n": above.astype("float64"),
     }
     values = {level: group_sums(key, columns) for level, key in keys.items() if key is not None}
     evidence = {}
@@ -81,12 +79,63 @@ def zbph_parts(zbph: pd.DataFrame, keys: dict[str, np.ndarray], year: int, repor
             evidence_rows(key, ids, ["balance_mu", "paddy_balance_mu", "grain_capacity_balance_t"],
                           occupied | supplemented),
             evidence_rows(key, ids, "supplemented_upper_level_mu", upper),
+            evidence_rows(key, ids, "upper_level_involved", above),
         ], ignore_index=True)
     return values, evidence
 
 
+def adjustment_parts(register: pd.DataFrame, keys: np.ndarray):
+    """Target adjustments in force (``register`` already cut to year ≤ the data year), per unit.
+
+    Components: Σ arable_mu and Σ basic_farmland_mu (signed 亩), and the count of adjustments of
+    an upper-level kind (跨县易地, 省统筹, 国家统筹). Evidence: ``ADJUSTMENT:<文号>``.
+    """
+    arable = _num(register, "arable_mu")
+    bf = _num(register, "basic_farmland_mu")
+    upper = register["kind"].isin(UPPER_LEVEL_KINDS).to_numpy(dtype=bool, na_value=False)
+    values = group_sums(keys, {"arable_target_adjustment_mu": arable,
+                               "bf_target_adjustment_mu": bf,
+                               "adjustment_upper_n": upper.astype("float64")})
+    ids = prefixed("ADJUSTMENT", register["document"], fallback=register["row"])
+    evidence = pd.concat([
+        evidence_rows(keys, ids, ["arable_target_adjustment_mu", "arable_target_mu"], arable != 0),
+        evidence_rows(keys, ids, ["basic_farmland_target_adjustment_mu", "basic_farmland_target_mu"],
+                      bf != 0),
+        evidence_rows(keys, ids, "upper_level_involved", upper),
+    ], ignore_index=True)
+    return values, evidence
+
+
+def event_levels(events: pd.DataFrame, report: Report) -> pd.DataFrame:
+    """EVENTS with ``level`` normalised to 国家, 省, 市 or 县 (``省级`` → 省 …).
+
+    Only 省 and 国家 events are the opinion's triggers; a level that is missing (no column, a
+    blank cell) or not one of the four counts as 市, with a warning naming the rows.
+    """
+    ids = prefixed("EVENTS", events["row"])
+    if "level" not in events:
+        report.warning("EVENTS", "no-level", "EVENTS has no level column (国家, 省, 市, 县): every "
+                       "event is treated as 市, so none counts as a 省级以上 trigger. Add the column.",
+                       field="level")
+        return events.assign(level="市")
+    level = events["level"].astype("string").str.strip().str.removesuffix("级")
+    blank = level.isna().to_numpy() | (level == "").to_numpy(dtype=bool, na_value=True)
+    odd = ~blank & ~level.isin(EVENT_LEVELS).to_numpy(dtype=bool, na_value=False)
+    if blank.any():
+        report.warning("EVENTS", "no-level", "events without a level are treated as 市 (not a "
+                       "省级以上 trigger); fill level with 国家, 省, 市 or 县.", field="level",
+                       ids=ids[blank])
+    if odd.any():
+        report.warning("EVENTS", "unknown-level", f"levels other than {', '.join(EVENT_LEVELS)} are "
+                       "treated as 市; correct them.", field="level", ids=ids[odd])
+    return events.assign(level=level.where(~(blank | odd), "市").astype(object))
+
+
 def event_parts(events: pd.DataFrame, keys: dict[str, np.ndarray], year: int, report: Report):
-    """Counts of accountability events of the year, in all and per kind."""
+    """Counts of accountability events of the year, in all, per kind and at 省/国家 level.
+
+    ``events`` carries a normalised ``level`` (:func:`event_levels`).
+    """
     kind = events["kind"].astype("string").str.strip()
     ids = prefixed("EVENTS", events["row"])
     known = kind.isin(list(EVENT_METRICS)).to_numpy(dtype=bool, na_value=False)
@@ -94,18 +143,29 @@ def event_parts(events: pd.DataFrame, keys: dict[str, np.ndarray], year: int, re
         report.warning("EVENTS", "unknown-kind", "events of a kind other than "
                        f"{', '.join(EVENT_METRICS)} count in events_count only.", year=year,
                        field="kind", ids=ids[~known])
-    columns = {"events_n": np.ones(len(events))}
+    provincial = events["level"].isin(PROVINCIAL_LEVELS).to_numpy(dtype=bool)
+    of_kind = {k: (kind == k).to_numpy(dtype=bool, na_value=False) for k in EVENT_METRICS}
+    supervision = provincial & np.logical_or.reduce([of_kind[k] for k in SUPERVISION_KINDS])
+    trigger = supervision | of_kind["重大违法案件"]
+    columns = {"events_n": np.ones(len(events)), "events_provincial_n": provincial.astype("float64")}
     for kind_name, metric in EVENT_METRICS.items():
-        columns[f"{metric}_n"] = (kind == kind_name).to_numpy(dtype="float64", na_value=0.0)
+        columns[f"{metric}_n"] = of_kind[kind_name].astype("float64")
+        columns[f"{PROVINCIAL_EVENT_METRICS[kind_name]}_n"] = (of_kind[kind_name] & provincial) \
+            .astype("float64")
     values = {level: group_sums(key, columns) for level, key in keys.items() if key is not None}
     evidence = {}
     for level, key in keys.items():
         if key is None:
             continue
-        rows = [evidence_rows(key, ids, ["events_count", "opinion_trigger_events"])]
+        rows = [evidence_rows(key, ids, "events_count"),
+                evidence_rows(key, ids, "events_provincial_count", provincial),
+                evidence_rows(key, ids, "opinion_trigger_events", trigger),
+                evidence_rows(key, ids, "opinion_trigger_supervision", supervision),
+                evidence_rows(key, ids, "opinion_trigger_major_case", of_kind["重大违法案件"])]
         for kind_name, metric in EVENT_METRICS.items():
-            rows.append(evidence_rows(key, ids, metric, (kind == kind_name).to_numpy(
-                dtype=bool, na_value=False)))
+            rows.append(evidence_rows(key, ids, metric, of_kind[kind_name]))
+            rows.append(evidence_rows(key, ids, PROVINCIAL_EVENT_METRICS[kind_name],
+                                      of_kind[kind_name] & provincial))
         evidence[level] = pd.concat(rows, ignore_index=True)
     return values, evidence
 

@@ -22,14 +22,25 @@ import pandas as pd
 import shapely
 
 from ..report import Report
-from .catalogue import ILLEGAL_RATIO_THRESHOLD
+from ..schema import RECTIFICATION_STATES
 from .parts import evidence_rows, group_sums, prefixed
+
+ILLEGAL_RATIO_THRESHOLD = 0.15
+"""违法占用耕地比例 that triggers accountability: "达到15%以上" (监察部等令第15号 第三条(一);
+聊政发〔2018〕34号 四(三)). The one definition of the 15 % line: :func:`illegal_ratio_flag` applies
+it to the reported (WPZF) and to the derived (change records) figures alike."""
+
+ILLEGAL_RATIO_DISAGREEMENT_TOLERANCE = 0.05
+"""Absolute gap between the reported and the derived illegal ratio (a fraction: 0.05 = five
+percentage points) beyond which ``illegal_ratio_disagreement`` is raised. The two figures measure
+the same thing from independent sources (monitoring parcels vs change records and approvals);
+a few points apart is ordinary noise of delineation and dating, more calls for a look."""
 
 RATIO_TOLERANCE = 1e-9
 """Relative slack when comparing a ratio with 15 %: areas in m² summed in binary floating point
 can land a hair below an exact 15.000 %, which "reaches 15 %" must still count."""
 
-WPZF_COLUMNS = ["JCBH", "XZQDM", "JCNF", "XZJSYDMJ", "ZYGDMJ", "WFZYGDMJ"]
+WPZF_COLUMNS = ["JCBH", "XZQDM", "JCNF", "XZJSYDMJ", "ZYGDMJ", "WFZYGDMJ", "ZGZT", "ZGMJ", "ZGFS"]
 JSYDSP_COLUMNS = ["PZWH", "PZRQ", "XZQDM", "PZMJ", "ZYGDMJ"]
 
 
@@ -53,6 +64,23 @@ def illegal_ratio_flag(illegal, occupied, threshold: float = ILLEGAL_RATIO_THRES
     reached = share >= threshold * (1.0 - RATIO_TOLERANCE)
     flag = np.where(occupied > 0, reached, illegal > 0).astype("float64")
     return np.where(np.isnan(illegal) | np.isnan(occupied), np.nan, flag)
+
+
+def illegal_ratio_disagreement(reported_ratio, derived_ratio, reported_flag, derived_flag,
+                               tolerance: float = ILLEGAL_RATIO_DISAGREEMENT_TOLERANCE) -> np.ndarray:
+    """1.0 where the reported and derived illegal ratios disagree, 0.0 where they agree.
+
+    Disagree: exactly one of the two 15 % flags is raised, or both ratios are known and differ by
+    more than ``tolerance`` (absolute). NaN where either flag is unknown (its layer was missing).
+    A ratio that is empty because nothing was occupied is compared through its flag only.
+    """
+    reported_ratio, derived_ratio, reported_flag, derived_flag = (
+        np.asarray(a, dtype="float64") for a in (reported_ratio, derived_ratio, reported_flag,
+                                                  derived_flag))
+    with np.errstate(invalid="ignore"):
+        apart = np.abs(reported_ratio - derived_ratio) > tolerance + RATIO_TOLERANCE
+    out = (apart | (reported_flag != derived_flag)).astype("float64")
+    return np.where(np.isnan(reported_flag) | np.isnan(derived_flag), np.nan, out)
 
 
 SLIVER_M2 = 0.01
@@ -156,6 +184,47 @@ def reported_occupation(wpzf: pd.DataFrame, keys: dict[str, np.ndarray], year: i
             evidence_rows(key, ids, ["illegal_ratio", "illegal_ratio_flag",
                                      "opinion_trigger_illegal_ratio"], (occupied > 0) | (illegal > 0)),
         ], ignore_index=True)
+    return values, evidence
+
+
+def rectified_occupation(wpzf: pd.DataFrame, keys: dict[str, np.ndarray], year: int,
+                         report: Report):
+    """Per-unit illegal arable occupation rectified (m², ``wpzf_rectified_m2``) and its evidence.
+
+    The rule: a monitoring parcel with illegal occupation (WFZYGDMJ > 0) counts its ZGMJ where
+    ZGZT is 已整改, or ZGZT is blank and ZGMJ is given (an area rectified needs no status to
+    be believed). 整改中 and 未整改 count nothing; 已整改 without ZGMJ counts nothing (an area
+    cannot be assumed), with a warning. ZGMJ above WFZYGDMJ counts WFZYGDMJ, with a warning.
+    ``None`` when WPZF has no ZGMJ field: the figure is unknown, not 0.
+    """
+    if "ZGMJ" not in wpzf:
+        return None, None
+    ids = prefixed("WPZF", wpzf["JCBH"], fallback=np.arange(len(wpzf)))
+    illegal = np.nan_to_num(wpzf["WFZYGDMJ"].to_numpy(dtype="float64", na_value=np.nan))
+    area = wpzf["ZGMJ"].to_numpy(dtype="float64", na_value=np.nan)
+    state = (wpzf["ZGZT"].astype("string").str.strip() if "ZGZT" in wpzf
+             else pd.Series(pd.NA, index=wpzf.index, dtype="string"))
+    blank = state.isna().to_numpy() | (state == "").to_numpy(dtype=bool, na_value=True)
+    done = (state == "已整改").to_numpy(dtype=bool, na_value=False)
+    odd = ~blank & ~state.isin(RECTIFICATION_STATES).to_numpy(dtype=bool, na_value=False)
+    if odd.any():
+        report.warning("WPZF", "unknown-rectification-state", f"ZGZT other than "
+                       f"{', '.join(RECTIFICATION_STATES)}: these parcels count no rectification.",
+                       year=year, field="ZGZT", ids=ids[odd])
+    unmeasured = done & np.isnan(area) & (illegal > 0)
+    if unmeasured.any():
+        report.warning("WPZF", "rectified-without-area", "parcels marked 已整改 without ZGMJ count "
+                       "no rectified area; fill ZGMJ (m²).", year=year, field="ZGMJ", ids=ids[unmeasured])
+    counted = (illegal > 0) & ~np.isnan(area) & (done | blank)
+    over = counted & (area > illegal + 0.005)
+    if over.any():
+        report.warning("WPZF", "rectified-exceeds-illegal", "ZGMJ (rectified) exceeds WFZYGDMJ "
+                       "(illegally occupied arable); WFZYGDMJ is counted. Check them with the "
+                       "monitoring team.", year=year, field="ZGMJ", ids=ids[over])
+    rectified = np.where(counted, np.minimum(np.nan_to_num(area), illegal), 0.0)
+    values = {level: group_sums(key, {"wpzf_rectified_m2": rectified}) for level, key in keys.items()}
+    evidence = {level: evidence_rows(key, ids, "illegal_rectified_mu", rectified > 0)
+                for level, key in keys.items()}
     return values, evidence
 
 

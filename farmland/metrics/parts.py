@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .catalogue import EVENT_METRICS
+from .catalogue import EVENT_METRICS, PROVINCIAL_EVENT_METRICS
 
 SUM = "sum"
 LAST = "last"
@@ -36,6 +36,7 @@ COMPONENT_GROUPS: dict[str, dict[str, str]] = {
     # the previous year end, for changes and the ledger's opening balance
     "prev": {"arable_prev_m2": FIRST, "bf_prev_m2": FIRST, "series_break": MAX},
     "wpzf": {"wpzf_occupied_m2": SUM, "wpzf_illegal_m2": SUM},
+    "rectification": {"wpzf_rectified_m2": SUM},  # optional WPZF fields ZGZT/ZGMJ
     "gxgc": {
         "derived_occupied_m2": SUM, "derived_illegal_m2": SUM, "loss_construction_m2": SUM,
         "loss_construction_legal_m2": SUM, "loss_construction_illegal_m2": SUM,
@@ -49,14 +50,23 @@ COMPONENT_GROUPS: dict[str, dict[str, str]] = {
     "zbph": {
         "zbph_occupied_mu": SUM, "zbph_supplemented_mu": SUM, "paddy_occupied_mu": SUM,
         "paddy_supplemented_mu": SUM, "grain_occupied_t": SUM, "grain_supplemented_t": SUM,
-        "supplemented_upper_mu": SUM,
+        "supplemented_upper_mu": SUM, "zbph_upper_n": SUM,
     },
-    "targets": {"arable_target_mu": LAST, "bf_target_mu": LAST},
-    "events": {"events_n": SUM, **{f"{name}_n": SUM for name in EVENT_METRICS.values()}},
+    # base targets per survey basis (targets.csv basis); the metrics pick the stock's basis
+    "targets": {f"{t}_{b}_mu": LAST for t in ("arable_target", "bf_target") for b in ("erdiao", "sandiao")},
+    # target adjustments in force at the year end (register rows with year ≤ data year)
+    "adjustments": {"arable_target_adjustment_mu": LAST, "bf_target_adjustment_mu": LAST,
+                    "adjustment_upper_n": LAST},
+    "events": {"events_n": SUM, **{f"{name}_n": SUM for name in EVENT_METRICS.values()},
+               "events_provincial_n": SUM,
+               **{f"{name}_n": SUM for name in PROVINCIAL_EVENT_METRICS.values()}},
     "landcover": {"landcover_cropland_m2": LAST, "landcover_built_m2": LAST},
     # city-only figures (CITYSTATS) and the base year of the per-GDP indicator
-    "city": {"citystats_approved_mu": SUM, "citystats_supplied_mu": SUM, "gdp_100m_yuan": LAST,
-             "base_construction_m2": LAST, "base_gdp_100m_yuan": LAST},
+    # (five-year figures are already a window: a span takes its last year's)
+    "city": {"citystats_approved_mu": SUM, "citystats_supplied_mu": SUM,
+             "citystats_approved_5y_mu": LAST, "citystats_supplied_5y_mu": LAST,
+             "gdp_100m_yuan": LAST, "gdp_comparable_100m_yuan": LAST, "base_construction_m2": LAST,
+             "base_gdp_100m_yuan": LAST, "base_gdp_comparable_100m_yuan": LAST},
 }
 
 TARGET_COMPONENTS = (*COMPONENT_GROUPS["targets"], *COMPONENT_GROUPS["hsf_task"])

@@ -15,7 +15,8 @@ import pandas as pd
 
 from .parts import CHECKLIST_N, CHECKLIST_SUM, FIRST, LAST, MAX, SUM, aggregation
 
-YEARLY_FLAGS = ("illegal_ratio_flag", "opinion_trigger_illegal_ratio")
+YEARLY_FLAGS = ("illegal_ratio_flag", "opinion_trigger_illegal_ratio", "derived_illegal_ratio_flag",
+                "illegal_ratio_disagreement")
 """Flags of a span = the maximum of its years' flags (calendar-year rules)."""
 
 

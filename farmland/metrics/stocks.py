@@ -25,10 +25,15 @@ DLTB_COLUMNS = ["BSM", "DLBM", "ZLDWDM", "TBMJ", "KCXS", "KCMJ", "XZDWMJ", "LXDW
                 "GDDB", "CZCSXM"]
 JBNTTB_COLUMNS = ["BSM", "ZLDWDM", "DLBM", "TBMJ", "KCMJ", "YJJBNTMJ"]
 
-URBAN_INDUSTRIAL_CZCSXM = ("201", "201A", "202", "202A", "203", "203A", "204", "204A")
-"""城镇村属性码 of 城市, 建制镇, 村庄, 盐田及采矿 (A: their 独立工业用地), the opinion's 城镇工矿 space."""
-URBAN_INDUSTRIAL_ERDIAO = ("201", "202", "203", "204")
-"""二调 codes 201 城市, 202 建制镇, 203 村庄, 204 采矿用地: the same space in the older scheme."""
+URBAN_INDUSTRIAL_CZCSXM = ("201", "201A", "202", "202A", "204")
+"""三调 城镇村属性码 counted as 城镇工矿 (urban and industrial-mining space, the 75.75 万亩 cap of
+聊政发〔2018〕34号 三): 201 城市 and 202 建制镇 with their ``A`` 独立工业用地 variants, and 204 采矿用地
+(data-contract.md, Revision 2, "Land classes used by the opinion's indicators"). 203/203A 村庄 are
+rural settlements, not 城镇工矿; 205 风景名胜及特殊用地 is not either. Edit this tuple to change the set;
+the output states the basis (catalogue label of ``urban_industrial_space_mu``)."""
+URBAN_INDUSTRIAL_ERDIAO = ("201", "202", "204")
+"""二调 codes of the same space: 201 城市, 202 建制镇, 204 采矿用地 (203 村庄 and 205 风景名胜及特殊
+用地 left out, as above)."""
 
 GRADE_MIN, GRADE_MAX = 1, 15
 

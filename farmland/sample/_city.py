@@ -284,21 +284,25 @@ def _write_checklist(root, specs, rng) -> None:
 
 def _write_events(root, results, ratios, rng) -> None:
     rows = []
+
+    def add(code, year, kind, note, level_of=None):
+        rows.append(dict(xzqdm=code, year=year, kind=kind, level=T.EVENT_LEVELS[level_of or kind],
+                         note=note))
+
     for (code, year), (_, _, ratio) in sorted(ratios.items()):
         if not math.isnan(ratio) and ratio >= 0.15:
-            rows.append(dict(xzqdm=code, year=year, kind="警示约谈",
-                             note=T.EVENT_NOTES["警示约谈"].format(year=year, ratio=ratio)))
+            add(code, year, "警示约谈", T.EVENT_NOTES["警示约谈"].format(year=year, ratio=ratio))
     for r in results:
         for year, kind, note in r.events:
-            rows.append(dict(xzqdm=r.spec.xzqdm, year=year, kind=kind, note=note))
+            add(r.spec.xzqdm, year, kind, note, level_of="挂牌督办_基本农田" if kind == "挂牌督办" else None)
     # The largest illegal occupation of the period becomes a major case, and the second
     # largest is put under provincial supervision.
     by_area = sorted(ratios.items(), key=lambda kv: (-kv[1][1], kv[0]))
     for ((code, year), _), kind in zip(by_area, ("重大违法案件", "挂牌督办")):
-        rows.append(dict(xzqdm=code, year=year, kind=kind, note=T.EVENT_NOTES[kind].format(year=year)))
+        add(code, year, kind, T.EVENT_NOTES[kind].format(year=year))
     code = str(rng.choice([r.spec.xzqdm for r in results]))
     year = int(rng.integers(T.PERIOD[0], T.PERIOD[1] + 1))
-    rows.append(dict(xzqdm=code, year=year, kind="公开通报", note=T.EVENT_NOTES["公开通报"].format(year=year)))
+    add(code, year, "公开通报", T.EVENT_NOTES["公开通报"].format(year=year))
     frame = pd.DataFrame(rows).sort_values(["year", "xzqdm", "kind"], kind="stable").reset_index(drop=True)
     write_csv(root / "events.csv", frame)
 
@@ -324,6 +328,8 @@ WORKSPACE_TOML = """\
 [city]
 code = "371500"
 name = "聊城市"
+arable_target_mu = 8446400          # 844.64 万亩 耕地保有量 (聊政发〔2018〕34号 二)
+basic_farmland_target_mu = 7240500  # 724.05 万亩 永久基本农田
 
 [period]            # the five-year planning period under assessment
 start = 2016
