@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from farmland.metrics.catalogue import ILLEGAL_RATIO_THRESHOLD
+from farmland.metrics.occupation import ILLEGAL_RATIO_THRESHOLD
 from farmland.metrics.occupation import illegal_ratio_flag, ratio
 from farmland.scoring import explain_unit, find_triggers, load_rules, loads_rules, score, what_if
 from farmland.scoring.explain import annotated_trail

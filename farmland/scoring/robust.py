@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from farmland.metrics.catalogue import ILLEGAL_RATIO_THRESHOLD
+from farmland.metrics.occupation import ILLEGAL_RATIO_THRESHOLD
 
 from farmland.scoring.engine import TOTAL_DECIMALS, RuleOutcome, ScoreResult
 from farmland.scoring.explain import format_value
