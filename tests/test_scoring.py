@@ -9,13 +9,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from farmland.errors import RuleError
-from farmland.scoring import load_rules, loads_rules, score
+from farmland.scoring import annotated_trail, explain_unit, find_triggers, load_rules, loads_rules, score
+from farmland.scoring.rules import default_rules_path
 
 # Weights: 30 + 20 + 10 + 20 + 20 = 100.
 HAND_RULES = """
 [ruleset]
 name = "hand-checked fixture"
 phase = "annual"
+
+# grades, vetoes and caps are opt-in: the fixture declares grades to exercise them
+[grades]
+"优秀" = 90
+"良好" = 75
+"合格" = 60
+"不合格" = 0
 
 [[rule]]
 id = "T-ARABLE"
@@ -178,7 +186,8 @@ def test_hand_checked_points(hand):
 
     assert list(t["rank"]) == [1, 2, 3]
     assert list(t["grade"]) == ["优秀", "合格", "不合格"]
-    assert list(t["verdict"]) == ["无", "无", "无"]  # the fixture defines no consequences
+    assert list(t["outcome"]) == ["", "", ""]  # the fixture defines no [outcomes]
+    assert list(t["triggers"]) == ["", "", ""]  # no triggers passed
 
 
 def test_contract_columns(hand):
@@ -186,8 +195,8 @@ def test_contract_columns(hand):
         "xzqdm", "xzqmc", "phase", "year",
         "T-ARABLE", "T-HSF-BAND", "T-ILLEGAL-BAND", "T-BALANCE", "T-SYSTEM",  # indicators
         "T-BONUS", "T-DEDUCT", "T-EVENTS",  # bonus, then deductions (points deducted, ≥ 0)
-        "bonuses", "deductions", "clip_adjustment", "total", "rank", "grade", "verdict",
-        "consequence", "vetoes", "caps",
+        "bonuses", "deductions", "clip_adjustment", "total", "rank", "outcome", "outcome_text",
+        "triggers", "review", "basis_mismatch", "grade", "vetoes", "caps",  # grade/vetoes/caps: opt-in
     ]
     assert hand.indicator_columns == ("T-ARABLE", "T-HSF-BAND", "T-ILLEGAL-BAND", "T-BALANCE", "T-SYSTEM")
     assert hand.table["year"].tolist() == [2020, 2020, 2020]
@@ -224,24 +233,27 @@ def test_trail_records_rule_clause_values_and_evidence():
     assert row["clause"] == "第八条" and row["kind"] == "deduction" and row["points"] == -2
     assert row["inputs"] == {"illegal_arable_mu": 12.0}
     assert row["evidence"] == ("WPZF:2020-001", "WPZF:2020-002")
-    assert "每 100 亩扣 2 分（不足 100 亩按 100 亩计）" in row["note"] and "扣 2.00 分" in row["note"]
-    text = res.explain("371522")
+    assert "note" not in res.trail.columns  # the trail is structured data only
+    note = annotated_trail(res).loc[row.name, "note"]
+    assert "每 100 亩扣 2 分（不足 100 亩按 100 亩计）" in note and "扣 2.00 分" in note
+    text = explain_unit(res, "371522")
     assert "扣分 T-DEDUCT（第八条）" in text and "违法占用耕地 12.00 亩" in text
     assert "证据：WPZF:2020-001、WPZF:2020-002" in text
-    assert "总分 71.00 分，第 2 名（共 3 个县级单位），等次：合格" in text
-    with pytest.raises(KeyError, match="no county '999999'"):
-        res.explain("999999")
+    assert "总分 71.00 分，第 2 名（共 3 个县级单位）；结果：无；等次：合格" in text
+    with pytest.raises(KeyError, match="no unit '999999' in the scores"):
+        explain_unit(res, "999999")
 
 
 def test_missing_values_score_zero_with_note(hand):
-    row = hand.trail[(hand.trail["xzqdm"] == "371523") & (hand.trail["rule_id"] == "T-SYSTEM")].iloc[0]
+    trail = annotated_trail(hand)
+    row = trail[(trail["xzqdm"] == "371523") & (trail["rule_id"] == "T-SYSTEM")].iloc[0]
     assert row["points"] == 0 and row["status"] == "数据缺失" and "数据缺失" in row["note"]
     # a metric the frame does not have at all reads as missing too, and is reported
     res = score(hand_frame().drop(columns=["events_count"]), loads_rules(HAND_RULES))
     assert res.missing_columns == ("events_count",)
     ev = res.trail[res.trail["rule_id"] == "T-EVENTS"]
     assert (ev["points"] == 0).all() and (ev["status"] == "数据缺失").all()
-    assert "输入中没有以下指标" in res.explain("371521")
+    assert "输入中没有以下指标" in explain_unit(res, "371521")
 
 
 def test_missing_full_policy_counts_as_not_applicable():
@@ -289,7 +301,7 @@ def test_float_noise_does_not_split_ties_or_grades():
     assert res.table.loc[0, "total"] == pytest.approx(100)  # 100.3 clipped
 
 
-def test_default_consequences_and_evidence_from_metrics_result():
+def test_default_outcomes_and_evidence_from_metrics_result():
     class FakeMetricsResult:
         def __init__(self):
             self.calls = []
@@ -305,9 +317,37 @@ def test_default_consequences_and_evidence_from_metrics_result():
     assert ("371521", "supplemented_mu", "annual", 2020) in fake.calls
     row = res.trail[(res.trail["xzqdm"] == "371521") & (res.trail["rule_id"] == "R-BALANCE")].iloc[0]
     assert row["evidence"] == ("ZBPH:371521",)
+    # 第九条: every annual result is reported (通报); 第十七条's sanctions follow the final only
+    t = res.table
+    assert (t["outcome"] == "通报").all()
+    assert t["outcome_text"].str.contains("通报").all() and t["outcome_text"].str.contains("第九条").all()
+    assert not t["outcome_text"].str.contains("暂停").any()
+
+
+def test_default_final_outcomes_follow_triggers():
+    frame = default_frame()
+    triggers = find_triggers(frame, [2020])
+    # 莘县 900 000 < 950 000 亩; 阳谷县 15% flag and a major case; 冠县 none
+    assert sorted(zip(triggers["xzqdm"], triggers["code"])) == [
+        ("371522", "arable_below_target"), ("371523", "illegal_ratio_15"), ("371523", "major_case"),
+    ]
+    res = score(frame, load_rules(phase="final"), triggers=triggers)
     t = res.table.set_index("xzqdm")
-    assert t.loc["371521", "verdict"] == "表扬" and "土地利用计划" in t.loc["371521", "consequence"]
-    assert t.loc["371523", "verdict"] == "整改" and "暂停相关农用地转用和土地征收审批" in t.loc["371523", "consequence"]
+    # 冠县: no trigger, total 98.97 (as in the annual, R-SYSTEM scoring like R-MONITORING) ≥ 90 → 表扬
+    assert t.loc["371521", "total"] == pytest.approx(98.97)
+    assert t.loc["371521", "outcome"] == "表扬" and "土地利用计划" in t.loc["371521", "outcome_text"]
+    assert t.loc["371521", "triggers"] == ""
+    for code in ("371522", "371523"):
+        assert t.loc[code, "outcome"] == "整改"
+        assert "暂停该县（市、区）相关农用地转用和土地征收审批" in t.loc[code, "outcome_text"]
+    assert t.loc["371522", "triggers"] == "arable_below_target@2020"
+    assert t.loc["371523", "triggers"] == "illegal_ratio_15@2020;major_case@2020"
+    # triggers are reported, never scored: the totals do not depend on them
+    alone = score(frame, load_rules(phase="final"))
+    assert np.allclose(alone.table["total"], res.table["total"])
+    # without triggers nobody is ordered to rectify; ≥ 90 without triggers is praised
+    assert alone.table["outcome"].tolist() == ["表扬", "", ""]
+    assert not {"grade", "vetoes", "caps"} & set(res.table.columns)
 
 
 def test_input_checks():
@@ -356,6 +396,8 @@ def default_frame() -> pd.DataFrame:
             "checklist.制度建设": [1.0, 1.0, 1.0],
             "events_count": [0.0, 1.0, 4.0],
             "events_major_case_count": [0.0, 0.0, 1.0],
+            "checklist.补充耕地统筹": [np.nan, np.nan, 0.5],
+            "upper_level_involved": [0.0, 0.0, 1.0],  # only 阳谷县 has an upper-level task
         }
     )
 
@@ -363,27 +405,58 @@ def default_frame() -> pd.DataFrame:
 def test_default_annual_on_fixture():
     res = score(default_frame(), load_rules(phase="annual"))
     t = res.table.set_index("xzqdm")
+    # no grades, vetoes, caps or deductions in the defaults
+    assert not {"grade", "vetoes", "caps"} & set(res.table.columns)
+    assert res.deduction_columns == () and (t["deductions"] == 0).all()
     # 冠县: 25 + 15 + 10 + 20 × (1 − (12.3/500)/0.15) + 10 + 10 + 4 + 4 + 2 (不涉及 统筹) =
     # 100 − 20 × 0.164 = 96.72; bonus 2 (1100 亩 → 2 × 500) + 0.25 (5000 亩 over task → 5 × 0.05);
-    # deduction 1 (12.3 亩 → ceil → 1 × 1). total 96.72 + 2.25 − 1 = 97.97.
+    # no deduction (illegal occupation is scored only by R-ILLEGAL-RATIO). total 98.97.
     assert t.loc["371521", "R-ILLEGAL-RATIO"] == pytest.approx(20 * (1 - 12.3 / 500 / 0.15))
-    assert t.loc["371521", "total"] == pytest.approx(97.97)
-    assert t.loc["371521", "grade"] == "优秀"
-    # 莘县: arable 900 000 < 950 000 → R-ARABLE-TARGET 0 and vetoed.
-    assert t.loc["371522", "R-ARABLE-TARGET"] == 0 and t.loc["371522", "vetoes"] == "R-ARABLE-VETO"
-    # 0 illegal / 0 occupied → full 20 (zero_denominator = "full")
+    assert t.loc["371521", "R-UPPER-LEVEL"] == 2
+    assert t.loc["371521", "total"] == pytest.approx(98.97)
+    # 莘县: arable 900 000 < 950 000 → R-ARABLE-TARGET 0 (no veto); 15 + 0 (补划 0 < 10) + 20
+    # (0 illegal / 0 occupied, zero_denominator = "full") + 100/200 × 10 + 5000/10000 × 10 + 0.5 × 4
+    # + 4 + 2 (不涉及) = 53
+    assert t.loc["371522", "R-ARABLE-TARGET"] == 0
     assert t.loc["371522", "R-ILLEGAL-RATIO"] == 20
-    # 阳谷县: 15% flag → 10-point deduction and veto
-    assert t.loc["371523", "R-ILLEGAL15-DEDUCT"] == 10 and "R-ILLEGAL15-VETO" in t.loc["371523", "vetoes"]
+    assert t.loc["371522", "total"] == pytest.approx(53)
+    # 阳谷县: ratio 30% ≥ 15% → R-ILLEGAL-RATIO 0, no extra deduction; 25 + 15 + 10 + 0 + 10 + 10
+    # + 0.75 × 4 + 0.25 × 4 + 0.5 × 2 (涉及统筹) = 75
+    assert t.loc["371523", "R-ILLEGAL-RATIO"] == 0 and t.loc["371523", "R-UPPER-LEVEL"] == 1
+    assert t.loc["371523", "total"] == pytest.approx(75)
+    assert t["rank"].tolist() == [1, 3, 2]
 
 
-def test_fifteen_percent_rules_are_switchable():
+def example_rules():
+    """The opt-in example rule set with grades, vetoes and the 15% deduction (非本办法规定)."""
+    return load_rules(default_rules_path("final").parent / "examples" / "final_2005_core_items.toml")
+
+
+def test_applies_when_gives_full_marks_where_zero():
     rules = load_rules(phase="annual")
+    df = default_frame()
+    df["checklist.补充耕地统筹"] = [0.0, 0.0, 0.0]  # nothing done anywhere
+    df["upper_level_involved"] = [0.0, 1.0, np.nan]
+    res = score(df, rules)
+    trail = res.trail[res.trail["rule_id"] == "R-UPPER-LEVEL"].set_index("xzqdm")
+    # 0 → 不涉及, full 2; 1 → scored as the checklist says (0); unknown → the rule applies (0)
+    assert res.table["R-UPPER-LEVEL"].tolist() == [2, 0, 0]
+    assert trail.loc["371521", "status"] == "不涉及" and bool(trail.loc["371521", "not_applicable"])
+    assert trail.loc["371522", "status"] != "不涉及"
+
+
+def test_fifteen_percent_rules_are_switchable_in_the_example():
+    rules = example_rules()
+    assert rules.example == "非本办法规定" and "非本办法规定" in rules.title
     off = rules.replace("R-ILLEGAL15-VETO", enabled=False).replace("R-ILLEGAL15-DEDUCT", enabled=False)
-    on = score(default_frame(), rules).table.set_index("xzqdm").loc["371523"]
+    on_res = score(default_frame(), rules)
+    on = on_res.table.set_index("xzqdm").loc["371523"]
+    # 阳谷县's 15% flag: a 10-point deduction and a veto → 不合格
+    assert on["R-ILLEGAL15-DEDUCT"] == 10 and "R-ILLEGAL15-VETO" in on["vetoes"] and on["grade"] == "不合格"
+    assert on["caps"] == "R-MAJOR-CASE-CAP"
     res = score(default_frame(), off)
     t = res.table.set_index("xzqdm").loc["371523"]
-    assert t["vetoes"] == "" and "R-ILLEGAL15-DEDUCT" not in res.table.columns
+    assert "R-ILLEGAL15-VETO" not in t["vetoes"] and "R-ILLEGAL15-DEDUCT" not in res.table.columns
     assert t["total"] == pytest.approx(on["total"] + 10)
     row = res.trail[(res.trail["xzqdm"] == "371523") & (res.trail["rule_id"] == "R-ILLEGAL15-VETO")].iloc[0]
     assert row["status"] == "停用"
@@ -422,8 +495,11 @@ points = 100
     # b has no annual result: weights 0.6 and 0.2 rescaled to 0.75 and 0.25: 0.75 × 0 + 0.25 × 50 = 12.5
     assert t.loc["b", "total"] == pytest.approx(12.5) and np.isnan(t.loc["b", "annual_mean"])
     assert np.allclose(reconcile(res), res.table["total"])
-    note = res.trail[(res.trail["xzqdm"] == "b") & (res.trail["rule_id"] == "FOLD")]["note"].iloc[0]
-    assert "缺少年度自查平均分" in note
+    fold = annotated_trail(res)
+    fold = fold[(fold["xzqdm"] == "b") & (fold["rule_id"] == "FOLD")].iloc[0]
+    assert "缺少年度自查平均分" in fold["note"]
+    # the FOLD row carries its figures as structured inputs
+    assert isinstance(fold["inputs"], dict) and fold["inputs"]
     # without earlier results the final score stands alone
     alone = score(df, rules, year=2020)
     assert alone.table["total"].tolist() == [100, 0]
@@ -505,13 +581,13 @@ def test_invariants_on_default_rule_sets(frame, phase):
             elif abs(total[i] - total[j]) < 1e-9:
                 assert r[i] == r[j]
     assert r.min() == 1
-    # any fired veto means the failing grade
-    vetoed = t["vetoes"] != ""
-    assert (t.loc[vetoed, "grade"] == "不合格").all()
-    assert (t.loc[vetoed, "verdict"] == "整改").all()
-
-
-_GRADE_ORDER = {"优秀": 0, "良好": 1, "合格": 2, "不合格": 3}
+    # the defaults define no grade, veto or cap; annual/mid-term units are all reported (通报)
+    assert not {"grade", "vetoes", "caps"} & set(t.columns)
+    if phase != "final":
+        assert (t["outcome"] == "通报").all()
+    else:
+        # without triggers: 表扬 exactly where the total reaches 90, otherwise no outcome
+        assert (t["outcome"] == np.where(total >= 90 - 1e-9, "表扬", "")).all()
 
 
 @_SETTINGS
@@ -530,7 +606,9 @@ def test_more_illegal_occupation_never_raises_the_score(frame, which, extra, pha
     more.loc[i, "construction_on_arable_mu"] += extra
     after = score(with_derived(more), _DEFAULTS[phase]).table
     assert after.loc[i, "total"] <= before.loc[i, "total"] + 1e-9
-    assert _GRADE_ORDER[after.loc[i, "grade"]] >= _GRADE_ORDER[before.loc[i, "grade"]]
+    # no grade in the defaults; the outcome can only get worse: 表扬 may be lost, never gained
+    if before.loc[i, "outcome"] != "表扬":
+        assert after.loc[i, "outcome"] != "表扬"
 
 
 def test_clipping_at_zero():
@@ -546,11 +624,11 @@ def test_clipping_at_zero():
 def test_explain_shortens_long_evidence_and_shows_the_fold():
     ids = tuple(f"WPZF:{i:03d}" for i in range(12))
     res = score(hand_frame(), loads_rules(HAND_RULES), evidence=lambda code, metric: ids if metric == "illegal_ratio" else ())
-    line = next(x for x in res.explain("371522").splitlines() if "T-ILLEGAL-BAND" in x)
+    line = next(x for x in explain_unit(res, "371522").splitlines() if "T-ILLEGAL-BAND" in x)
     assert line.endswith("证据：WPZF:000、WPZF:001、WPZF:002、WPZF:003、WPZF:004 等 12 条")
     final = load_rules(phase="final")
     annual = score(default_frame(), load_rules(phase="annual"))
     res = score(default_frame(), final, folded={"annual": [annual]})
-    text = res.explain("371521")
+    text = explain_unit(res, "371521")
     # 0.6 and 0.2 rescaled to 0.75 and 0.25 (no mid-term result)
     assert "期末考核得分" in text and "× 0.75" in text and "缺少期中检查得分" in text

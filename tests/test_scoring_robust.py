@@ -10,7 +10,7 @@ from farmland.errors import RuleError
 from farmland.scoring import load_rules, loads_rules, score
 from farmland.scoring.robust import _min_ranks, boundaries, rank_intervals, robustness
 from farmland.scoring.whatif import Assumption, load_assumptions, parse_assumption, what_if
-from test_scoring import HAND_RULES, default_frame, hand_frame
+from test_scoring import HAND_RULES, default_frame, example_rules, hand_frame
 
 
 @pytest.fixture(scope="module")
@@ -18,17 +18,27 @@ def annual():
     return score(default_frame(), load_rules(phase="annual"))
 
 
+@pytest.fixture(scope="module")
+def example():
+    """The opt-in example rule set: grades, vetoes, deductions (非本办法规定)."""
+    return score(default_frame(), example_rules())
+
+
 def _row(b: pd.DataFrame, code: str, rule_id: str) -> pd.Series:
     return b[(b["xzqdm"] == code) & (b["rule_id"] == rule_id)].iloc[0]
 
 
-def test_distances_in_mu_to_gates(annual):
+def test_distances_in_mu_to_gates(annual, example):
     b = boundaries(annual)
     # 冠县: arable 1 000 068 vs target 1 000 000 → 68 亩 above; losing 68 亩 lands on the line.
     r = _row(b, "371521", "R-ARABLE-TARGET")
     assert r["distance"] == pytest.approx(68) and r["distance_mu"] == pytest.approx(-68)
     assert r["points_at_stake"] == 25 and r["holds"]
     assert r["text"].startswith("高于耕地保有量目标 68.00 亩；耕地面积减少 68.00 亩即失去 25 分")
+    # the defaults have no veto and no grade: no such rows
+    assert not b["rule_id"].isin(["GRADE", "R-ARABLE-VETO", "R-ILLEGAL15-VETO"]).any()
+    # vetoes in the example rule set
+    b = boundaries(example)
     v = _row(b, "371521", "R-ARABLE-VETO")
     assert not v["holds"] and "减少 68.00 亩即触发一票否决" in v["text"]
     # 莘县 is 50 000 亩 short: the veto holds and lifts with 50 000 亩 more
@@ -41,20 +51,21 @@ def test_distances_in_mu_to_gates(annual):
     assert "违法占用耕地比例 2.46%，界线 15.00%" in f["text"]
 
 
-def test_distances_to_steps_and_grades(annual):
+def test_distances_to_steps_and_grades(annual, example):
     b = boundaries(annual)
     # balance 1100 亩 earns 2 whole 500-亩 steps; the 3rd needs 1500 − 1100 = 400 亩 more
     assert _row(b, "371521", "R-BALANCE-BONUS")["distance"] == pytest.approx(400)
+    b = boundaries(example)
     # 12.3 illegal 亩 already cost one 100-亩 step (ceil); the next starts past 100: 87.7 亩 away
     assert _row(b, "371521", "R-ILLEGAL-DEDUCT")["distance"] == pytest.approx(87.7)
-    # 阳谷县's events deduction is at its cap
+    # 阳谷县's events deduction (4 × 2 = 8) is at its cap of 6
     assert "已扣满上限 6 分" in _row(b, "371523", "R-EVENTS-DEDUCT")["text"]
-    # 冠县 total 97.97 → 7.97 points above the 优秀 line
+    # 冠县 example total 97.97 (indicators 96.72 + bonuses 2.25 − 1 deducted) → 7.97 above 优秀
     g = _row(b, "371521", "GRADE")
     assert g["distance"] == pytest.approx(7.97) and "高于优秀下限 7.97 分" in g["text"]
-    # 莘县 51 points: 9 points short of 合格, and vetoed anyway
+    # 莘县 51 points (53 − 2 for one event): 9 points short of 合格, and vetoed anyway
     g = _row(b, "371522", "GRADE")
-    assert g["points_at_stake"] == pytest.approx(9) and "已被否决（R-ARABLE-VETO）" in g["text"]
+    assert g["points_at_stake"] == pytest.approx(9) and "已被否决（R-ARABLE-VETO、R-BALANCE-VETO）" in g["text"]
 
 
 def test_banded_distances():
@@ -80,10 +91,10 @@ def test_rank_intervals_seeded_and_stable(annual):
     # no perturbation: every draw reproduces the ranks
     z = rank_intervals(annual, spread=0.0, draws=20)
     assert (z["rank_min"] == z["rank"]).all() and (z["rank_max"] == z["rank"]).all() and z["stable"].all()
-    # 冠县 (97.97) leads 阳谷县 (57.00) by 40.97 points: no ±20 % reweighting can move it
+    # 冠县 (98.97) leads 阳谷县 (75.00) by 23.97 points: no ±20 % reweighting can move it
     top = a.set_index("xzqdm").loc["371521"]
     assert top["stable"] and top["rank_min"] == top["rank_max"] == 1
-    assert top["gap_below"] == pytest.approx(97.97 - 57.0) and np.isnan(top["gap_above"])
+    assert top["gap_below"] == pytest.approx(98.97 - 75.0) and np.isnan(top["gap_above"])
 
 
 def test_rank_intervals_detect_a_fragile_order():
@@ -149,18 +160,26 @@ def test_what_if_supplement_recomputes_balance_and_rescored():
     assert d.loc["371522", "rules_changed"] == "R-BALANCE"
     assert not d.loc["371521", "changed"] and not d.loc["371523", "changed"]
     text = w.to_text()
-    assert "371522 补充耕地增加 120.00 亩" in text and "总分 51.00 → 56.00（+5.00）" in text
+    assert "371522 补充耕地增加 120.00 亩" in text and "总分 53.00 → 58.00（+5.00）" in text
 
 
 def test_what_if_lifts_a_veto_and_illegal_ratio_flag():
     df = default_frame()
-    w = what_if(df, load_rules(phase="annual"), "371523.illegal_arable_mu-=200")
+    w = what_if(df, example_rules(), "371523.illegal_arable_mu-=200")
     inputs = w.inputs.set_index("metric")
     # 100 illegal of 1000 occupied → 10 % < 15 %: the flag and the ratio are recomputed
     assert inputs.loc["illegal_ratio", "after"] == pytest.approx(0.1)
     assert inputs.loc["illegal_ratio_flag", ["before", "after"]].tolist() == [1, 0]
     d = w.diff.set_index("xzqdm").loc["371523"]
     assert d["vetoes_before"] == "R-ILLEGAL15-VETO" and d["vetoes_after"] == ""
+    # the default rule set has no vetoes or grades (no such diff columns); the score still moves:
+    # R-ILLEGAL-RATIO 0 → 20 × (1 − 0.1/0.15) = 6.67
+    wd = what_if(df, load_rules(phase="annual"), "371523.illegal_arable_mu-=200")
+    assert not {"vetoes_before", "vetoes_after", "grade_before", "grade_after"} & set(wd.diff.columns)
+    assert {"outcome_before", "outcome_after", "triggers_before", "triggers_after"} <= set(wd.diff.columns)
+    dd = wd.diff.set_index("xzqdm").loc["371523"]
+    assert dd["delta"] == pytest.approx(20 * (1 - 0.1 / 0.15))
+    assert dd["outcome_before"] == dd["outcome_after"] == "通报"
     with pytest.raises(RuleError, match="no county '999999'"):
         what_if(df, load_rules(phase="annual"), ["999999.arable_mu=1"])
 
@@ -171,4 +190,8 @@ def test_what_if_arable_moves_change_too():
     inputs = w.inputs.set_index("metric")
     # +60 000 亩 at year end is +60 000 亩 of change over the year: 5 → 60 005
     assert inputs.loc["arable_change_mu", "after"] == pytest.approx(60_005)
-    assert w.diff.set_index("xzqdm").loc["371522", "grade_after"] != "不合格"
+    d = w.diff.set_index("xzqdm").loc["371522"]
+    # 960 000 ≥ 950 000: R-ARABLE-TARGET 0 → 25
+    assert d["delta"] == pytest.approx(25) and "R-ARABLE-TARGET" in d["rules_changed"]
+    ex = what_if(df, example_rules(), ["371522.arable_mu=960000"]).diff.set_index("xzqdm").loc["371522"]
+    assert "R-ARABLE-VETO" in ex["vetoes_before"] and "R-ARABLE-VETO" not in ex["vetoes_after"]
