@@ -274,6 +274,17 @@ def _coerce(frame: pd.DataFrame, layer: str, specs: dict[str, FieldSpec], ids: p
                     year=year,
                     field=name,
                 )
+            if name == ID_FIELD.get(layer) and any(word in source_type for word in ("float", "double", "Real")):
+                report.error(
+                    layer,
+                    "id-stored-as-number",
+                    f"field {name} in {shown_path(path)} is stored as a real number ({source_type}); long ids "
+                    "lose digits that way, so different features can read as one id. Re-export "
+                    f"{name} as text.",
+                    file=path,
+                    year=year,
+                    field=name,
+                )
             frame[name] = _as_text(column)
         elif spec.kind == NUMBER:
             numbers = pd.to_numeric(column, errors="coerce")
@@ -465,6 +476,14 @@ def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], ge
     available = [str(f) for f in info["fields"]]
     user_map = ws.field_maps.get(layer)
     res = resolve_fields(layer, available, user_map)
+    clash = sorted({actual for actual in res.actual.values()
+                    if sum(name.upper() == actual.upper() for name in available) > 1})
+    if clash:
+        twins = [name for name in available if name.upper() in {c.upper() for c in clash}]
+        report.error(layer, "case-duplicate-field", f"{shown_path(path)} has fields that differ only by case "
+                     f"({', '.join(twins)}); which one holds the figures is ambiguous. Drop or rename one, or "
+                     f"map the field in [fields.{layer}].", file=path, year=year, field=clash[0])
+        return None
     if res.missing_required:
         report.error(
             layer,
