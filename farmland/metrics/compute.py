@@ -628,8 +628,8 @@ class _Run:
                               "bf_target": "basic_farmland_target_mu"}, by_basis=True))
         targets = self._targets()
         if targets is not None and column not in targets and year in self.assessed:
-            self.report.info("TARGETS", "no-hsf-task", f"targets.csv has no column {column}: "
-                             f"hsf_task_mu and hsf_completion of {year} are empty.", year=year)
+            self.report.warning("TARGETS", "no-hsf-task", f"targets.csv has no column {column}: "
+                                f"hsf_task_mu and hsf_completion of {year} are empty (未下达任务).", year=year)
         put("hsf_task", task)
         put("targets", goals)
         self._adjustments(year, put)
@@ -757,10 +757,10 @@ class _Run:
             return
         if not layer_exists(self.ws, "LANDCOVER", year):
             if year in self.assessed:
-                self.report.error("LANDCOVER", "missing-file", f"no LANDCOVER raster for {year} "
-                                  f"({self.ws.layers['LANDCOVER'].template}); it is needed for "
-                                  "landcover_cropland_mu and landcover_built_mu.", year=year,
-                                  exc=WorkspaceError)
+                # Revision 2: imagery is not bought every year; the raster metrics of the year are empty.
+                self.report.warning("LANDCOVER", "missing-file", f"no LANDCOVER raster for {year} "
+                                    f"({self.ws.layers['LANDCOVER'].template}); landcover_cropland_mu and "
+                                    "landcover_built_mu are empty for that year.", year=year)
             else:
                 self.report.info("LANDCOVER", "missing-year", f"no LANDCOVER raster for {year}.",
                                  year=year)
