@@ -9,6 +9,7 @@ run can go on with (encoding detected, geometry repaired, CRS inferred).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,8 +63,9 @@ def validate_workspace(path: str | os.PathLike | Workspace, *, progress: Callabl
     _check_targets(ws, report, unit_codes)
     present: dict[int, set[str]] = {}
     bf_present: dict[int, set[str] | None] = {}
+    checked = _Checked()
     for year in ws.period.data_years:
-        present[year] = _check_dltb(ws, year, report, unit_codes, say, check_areas)
+        present[year] = _check_dltb(ws, year, report, unit_codes, say, check_areas, checked)
         bf_present[year] = _check_basic_farmland(ws, year, report, unit_codes, say)
         if year != ws.period.base_year:
             _check_changes(ws, year, report, unit_codes, say)
@@ -188,7 +190,52 @@ def _unit_mismatch(codes: pd.Series, ids: pd.Series, unit_codes, report: Report,
         )
 
 
-def _check_dltb(ws, year, report, unit_codes, say, check_areas) -> set[str] | None:
+@dataclass
+class _Checked:
+    """What the geometric checks found in the previous year-end snapshot, by parcel fingerprint.
+
+    Consecutive snapshots differ only by the year's changes (a few per cent of the parcels), so
+    a parcel whose file, BSM, geometry and TBMJ are unchanged keeps last year's result: the
+    expensive overlap and area checks look only at changed parcels (and their neighbours), and
+    what was found among unchanged ones is reported again for the new year.
+    """
+
+    fingerprints: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
+    interior_pairs: np.ndarray = field(default_factory=lambda: np.empty((0, 2), np.uint64))
+    area_gaps: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
+
+
+def _geometry_hashes(geoms) -> np.ndarray:
+    """A 64-bit hash of each geometry's coordinates, in order (numpy only, no per-parcel Python)."""
+    n = len(geoms)
+    coords, which = shapely.get_coordinates(geoms, return_index=True)
+    out = np.zeros(n, np.uint64)
+    if not len(coords):
+        return out
+    bits = np.ascontiguousarray(coords).view(np.uint64)
+    starts = np.flatnonzero(np.r_[True, which[1:] != which[:-1]])
+    position = np.arange(len(which)) - np.repeat(starts, np.diff(np.r_[starts, len(which)]))
+    mixed = (bits[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ (bits[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F))
+    mixed *= position.astype(np.uint64) * np.uint64(2) + np.uint64(1)  # order matters; odd keeps bits
+    out[which[starts]] = np.add.reduceat(mixed, starts)
+    return out ^ shapely.get_num_interior_rings(geoms).astype(np.uint64, copy=False)
+
+
+def _fingerprints(frame) -> np.ndarray:
+    """One 64-bit hash per parcel of what the geometric checks depend on: BSM, shape, TBMJ and the
+    CRS of its file (the file's name changes every year; its zone decides how areas are measured)."""
+    crs_of = {source: str(crs) for source, crs in frame.attrs.get("source_crs", {}).items()}
+    parts = pd.DataFrame({
+        "zone": frame[SOURCE_COLUMN].astype(str).map(crs_of).fillna("").to_numpy() if SOURCE_COLUMN in frame else "",
+        "bsm": frame["BSM"].astype(str).to_numpy(),
+        "shape": _geometry_hashes(frame.geometry.values),
+        "tbmj": frame["TBMJ"].to_numpy(dtype="float64", na_value=np.nan) if "TBMJ" in frame else np.nan,
+    })
+    return pd.util.hash_pandas_object(parts, index=False).to_numpy()
+
+
+def _check_dltb(ws, year, report, unit_codes, say, check_areas, checked: _Checked | None = None
+                ) -> set[str] | None:
     """Check one snapshot; return the county codes (ZLDWDM[:6]) that have parcels in it."""
     say(f"DLTB {year}")
     frame = read_layer(ws, "DLTB", year, report=report)
@@ -215,10 +262,17 @@ def _check_dltb(ws, year, report, unit_codes, say, check_areas) -> set[str] | No
             report.warning("DLTB", "year-mismatch", f"SJNF differs from the snapshot year {year}; check "
                            "that the right year's database is configured.", year=year, field="SJNF",
                            ids=ids[off])
-    own = _in_own_crs(frame, frame.geometry.values) if "geometry" in frame else None
-    _overlap_check(frame, ids, "DLTB", year, report, own)
-    if check_areas:
-        _recomputed_area_check(frame, ids, year, report, own)
+    checked = checked if checked is not None else _Checked()
+    if "geometry" in frame:
+        fingerprints = _fingerprints(frame)
+        changed = ~np.isin(fingerprints, checked.fingerprints)
+        own = _in_own_crs(frame, frame.geometry.values)
+        checked.interior_pairs = _overlap_check(frame, ids, "DLTB", year, report, own, fingerprints, changed,
+                                                checked.interior_pairs)
+        if check_areas:
+            checked.area_gaps = _recomputed_area_check(frame, ids, year, report, own, fingerprints, changed,
+                                                       checked.area_gaps)
+        checked.fingerprints = fingerprints
     _attach_files(report, start, frame, "BSM")
     _one_source_per_county(frame, "DLTB", year, report)
     return set(frame["ZLDWDM"].dropna().str[:6].unique())
@@ -381,38 +435,61 @@ def _area_checks(frame, ids, year, report):
                          "source.", year=year, field="TBDLMJ", ids=ids[off])
 
 
-def _overlap_check(frame, ids, layer, year, report, own):
+def _overlap_check(frame, ids, layer, year, report, own, fingerprints=None, changed=None,
+                   known_pairs=np.empty((0, 2), np.uint64)) -> np.ndarray:
     """Overlapping parcels: within a file in its own CRS (``own``), between files beyond slivers.
 
     A boundary that is straight in one Gauss-Krüger zone is slightly curved in the next (about
     0.5 mm of sagitta on a 1 km edge at Liaocheng's 150 km from the central meridian), so county
     databases delivered in zones 38 and 39 overlap by hair-thin slivers once brought to one CRS;
     their areas come from each file's own TBMJ, so nothing is counted twice.
+
+    Only the parcels in ``changed`` (default: all) are compared with their neighbours; the pairs
+    in ``known_pairs`` (fingerprints of pairs whose interiors met in the previous snapshot) are
+    checked again when both parcels are still there. One bounding-box query and one DE-9IM test
+    per candidate pair ("2********": the interiors share an area) replace the slower
+    overlaps/contains predicates. Returns the fingerprint pairs whose interiors meet.
     """
+    empty = np.empty((0, 2), np.uint64)
     if "geometry" not in frame:
-        return
+        return empty
     geoms = frame.geometry.values
+    n = len(frame)
+    fingerprints = fingerprints if fingerprints is not None else np.arange(n, dtype=np.uint64)
+    changed = changed if changed is not None else np.ones(n, bool)
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     index = np.flatnonzero(ok)
     if len(index) < 2:
-        return
+        return empty
     tree = shapely.STRtree(geoms[index])
-    pairs = []
-    for predicate in ("overlaps", "contains"):
-        left, right = tree.query(geoms[index], predicate=predicate)
-        keep = left != right
-        pairs.append(np.stack([left[keep], right[keep]], axis=1))
+    queried = np.flatnonzero(ok & changed)
+    found, neighbour = tree.query(geoms[queried])
+    pairs = [np.stack([queried[found], index[neighbour]], axis=1)]
+    if len(known_pairs):
+        position = pd.Series(np.arange(n), index=fingerprints)
+        position = position[~position.index.duplicated()]
+        a = position.reindex(known_pairs[:, 0]).to_numpy()
+        b = position.reindex(known_pairs[:, 1]).to_numpy()
+        still = ~(np.isnan(a) | np.isnan(b))
+        pairs.append(np.stack([a[still], b[still]], axis=1).astype(np.int64))
     pairs = np.concatenate(pairs)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     if not len(pairs):
-        return
+        return empty
     pairs = np.unique(np.sort(pairs, axis=1), axis=0)
-    first, second = index[pairs[:, 0]], index[pairs[:, 1]]
-    sources = frame[SOURCE_COLUMN].astype(str).to_numpy() if SOURCE_COLUMN in frame else np.zeros(len(frame))
+    first, second = pairs[:, 0], pairs[:, 1]
+    sources = frame[SOURCE_COLUMN].astype(str).to_numpy() if SOURCE_COLUMN in frame else np.zeros(n)
     across_files = sources[first] != sources[second]
     # Parcels of one file are compared in that file's own CRS: a straight edge of a zone-38 file
     # bends when brought to zone 39, so neighbours would seem to overlap where they do not.
     left = np.where(across_files, geoms[first], own[first])
     right = np.where(across_files, geoms[second], own[second])
+    meet = shapely.relate_pattern(left, right, "2********")
+    first, second, left, right, across_files = (first[meet], second[meet], left[meet], right[meet],
+                                                across_files[meet])
+    met = np.stack([fingerprints[first], fingerprints[second]], axis=1)
+    if not len(first):
+        return met
     shared = shapely.intersection(left, right)
     area = shapely.area(shared)
     real = area > OVERLAP_TOLERANCE_M2
@@ -432,6 +509,7 @@ def _overlap_check(frame, ids, layer, year, report, own):
                      f"{', '.join(examples)}. Remove the overlaps at the source (topology check).",
                      year=year, count=int(real.sum()),
                      ids=ids.iloc[np.unique(np.concatenate([first[real], second[real]]))])
+    return met
 
 
 def _in_own_crs(frame, geoms):
@@ -445,26 +523,38 @@ def _in_own_crs(frame, geoms):
     return own
 
 
-def _recomputed_area_check(frame, ids, year, report, own):
+def _recomputed_area_check(frame, ids, year, report, own, fingerprints=None, changed=None,
+                           known_gaps=np.empty(0, np.uint64)) -> np.ndarray:
+    """Warn where TBMJ is more than 0.5 % from a fresh statutory area; return the flagged fingerprints.
+
+    Only ``changed`` parcels are measured (default: all); an unchanged parcel flagged last year
+    (``known_gaps``) is flagged again.
+    """
     from .area import ellipsoidal_area
 
+    empty = np.empty(0, np.uint64)
     if "TBMJ" not in frame or "geometry" not in frame:
-        return
+        return empty
+    n = len(frame)
+    fingerprints = fingerprints if fingerprints is not None else np.arange(n, dtype=np.uint64)
+    changed = changed if changed is not None else np.ones(n, bool)
     # Measured in each file's own zone, as TBMJ was.
-    recomputed = np.full(len(frame), np.nan)
+    recomputed = np.full(n, np.nan)
     sources = frame[SOURCE_COLUMN].astype(str).to_numpy()
-    for source in np.unique(sources):
-        mask = sources == source
+    for source in np.unique(sources[changed]):
+        mask = changed & (sources == source)
         recomputed[mask] = ellipsoidal_area(own[mask], frame.attrs.get("source_crs", {}).get(source, frame.crs))
-    tbmj = frame["TBMJ"].to_numpy()
+    tbmj = frame["TBMJ"].to_numpy(dtype="float64", na_value=np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):  # NULL and 0 areas are errors of their own
         gap = np.abs(recomputed - tbmj) / np.where(tbmj > 0, tbmj, np.nan)
-    off = gap > RECOMPUTED_AREA_TOLERANCE
+    off = (gap > RECOMPUTED_AREA_TOLERANCE) | (~changed & np.isin(fingerprints, known_gaps))
     if off.any():
+        measured = gap[off & np.isfinite(gap)]
+        largest = f" (largest {measured.max():.2%})" if len(measured) else ""
         report.warning("DLTB", "area-gap", f"{int(off.sum())} parcels' TBMJ differs from a fresh statutory "
-                       f"ellipsoidal area by more than {RECOMPUTED_AREA_TOLERANCE:.1%} (largest "
-                       f"{np.nanmax(gap):.2%}). Official figures keep TBMJ; check these shapes or areas.",
-                       year=year, field="TBMJ", ids=ids[off])
+                       f"ellipsoidal area by more than {RECOMPUTED_AREA_TOLERANCE:.1%}{largest}. Official "
+                       f"figures keep TBMJ; check these shapes or areas.", year=year, field="TBMJ", ids=ids[off])
+    return fingerprints[off]
 
 
 def _check_basic_farmland(ws, year, report, unit_codes, say):
