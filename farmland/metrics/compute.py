@@ -475,6 +475,8 @@ class _Run:
 
         for lv in self.base_levels:
             frame = self._assemble(lv, parts[lv])
+            if lv == TOWNSHIP:
+                self._check_townships(frame.index, year)
             self.components[lv][year] = frame
             ev = pd.concat(evidence[lv], ignore_index=True) if evidence[lv] else empty_evidence()
             ev = pd.concat([ev, self._ledger_findings(lv, year, frame, snap, prev)], ignore_index=True)
@@ -662,6 +664,21 @@ class _Run:
                     frame = frame.rename(columns={"xzdm": "xzqdm", "xzmc": "xzqmc"})
                 self._static["TOWNSHIPS"] = frame
         return self._static["TOWNSHIPS"]
+
+    def _check_townships(self, codes, year):
+        """Township codes of the data that the township list does not name: a warning, once each."""
+        townships = self._townships()
+        if townships is None:
+            return
+        known = set(townships["xzqdm"].dropna())
+        missing = sorted(c for c in codes if c not in known and f"TOWNSHIP-{c}" not in self._warned)
+        if missing:
+            self._warned.update(f"TOWNSHIP-{c}" for c in missing)
+            self.report.warning("TOWNSHIPS", "unknown-township", f"township codes (ZLDWDM[:9]) in the "
+                                f"data without a row in {self.ws.townships_path.name}: "
+                                f"{', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}. Their "
+                                "rows carry no name nor targets; add them (xzdm, xzmc).", year=year,
+                                field="xzdm", ids=missing)
 
     def _target_frame(self, targets, level, columns, by_basis=False):
         """Targets per unit: ``columns`` maps a component to its targets.csv column.
@@ -878,6 +895,12 @@ class _Run:
             return self.ws.city_name
         if level == COUNTY:
             return self.units.names.get(code, "")
+        townships = self._townships()
+        if townships is not None:
+            names = self._static.setdefault("TOWNSHIP-NAMES", dict(zip(townships["xzqdm"],
+                                                                      townships["xzqmc"])))
+            if isinstance(names.get(code), str):
+                return names[code]
         return f"{self.units.county_name(code)} {code}".strip()
 
 
