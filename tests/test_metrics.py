@@ -626,8 +626,9 @@ def test_targets_of_the_stocks_basis_are_used_and_a_crossing_is_marked(tmp_path)
         (B, "arable_target_mu"): 42.0, (B, "arable_basis_mismatch"): 1.0,
         # basic farmland stays 二调 (its layer's codes): A's 二调 target, no mismatch
         (A, "basic_farmland_target_mu"): 20.0, (A, "basic_farmland_basis_mismatch"): 0.0,
-        # the city has no complete 三调 set (B lacks one): the 二调 sum, marked
-        (CITY, "arable_target_mu"): 76.0, (CITY, "arable_basis_mismatch"): 1.0,
+        # the city adds up the targets its units are held to: 30 + 42 + Z's 二调 1 (marked too)
+        (CITY, "arable_target_mu"): 73.0, (CITY, "arable_basis_mismatch"): 1.0,
+        (Z, "arable_basis_mismatch"): 1.0,
     })
     rows = result.table.set_index(["xzqdm", "metric"])
     assert rows.loc[(A, "arable_target_mu"), "basis"] == "sandiao"
