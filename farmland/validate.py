@@ -21,7 +21,7 @@ import shapely
 from .errors import WorkspaceError
 from .landclass import describe_unknown, scheme_for_year
 from .layers import (SOURCE_COLUMN, layer_exists, read_adjustments, read_layer, read_table,
-                     read_targets)
+                     read_targets, read_townships)
 from .report import Report, shown_path
 from .metrics.flows import event_levels
 from .metrics.occupation import SLIVER_WIDTH_M
@@ -61,6 +61,7 @@ def validate_workspace(path: str | os.PathLike | Workspace, *, progress: Callabl
     units = _check_units(ws, report, say)
     unit_codes = set(units) if units is not None else None
     _check_targets(ws, report, unit_codes)
+    read_townships(ws, report=report)
     present: dict[int, set[str]] = {}
     bf_present: dict[int, set[str] | None] = {}
     checked = _Checked()

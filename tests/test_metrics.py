@@ -513,6 +513,35 @@ def test_township_level_groups_by_the_first_nine_characters(city):
     assert set(result.table["level"]) == {"township"}
 
 
+TOWNSHIPS_CSV = """\
+xzdm,xzmc,arable_target_mu,basic_farmland_target_mu,hsf_task_mu_2016
+371502001,古楼街道,20,5,10
+371502002,柳园街道,12,,
+371521001,侨润街道,13,4,
+"""
+
+
+def test_township_list_names_the_townships_and_sets_their_targets(tmp_path):
+    toml = TOML.replace("[layers]", '[townships]\npath = "townships.csv"\n\n[layers]')
+    root = write_tiny_city(tmp_path / "city", toml=toml)
+    (root / "townships.csv").write_text(TOWNSHIPS_CSV, encoding="utf-8")
+    report = Report(strict=True)
+    result = compute_metrics(Workspace.load(root), [2016], level="township", report=report)
+    wide = result.wide(level="township").set_index("xzqdm")
+    assert wide["xzqmc"].to_dict() == {"371502001": "古楼街道", "371502002": "柳园街道",
+                                       "371502003": "东昌府区 371502003", "371521001": "侨润街道",
+                                       "371521002": "阳谷县 371521002"}
+    # 371502001: 21.75 亩 against 20; 371502002: 11.4 against 12 (no basic-farmland target)
+    assert wide.loc["371502001", "arable_target_mu"] == 20.0
+    assert wide.loc["371502001", "arable_attainment"] == pytest.approx(21.75 / 20)
+    assert wide.loc["371502002", "arable_attainment"] == pytest.approx(11.4 / 12)
+    assert math.isnan(wide.loc["371502002", "basic_farmland_target_mu"])
+    assert wide.loc["371502001", "hsf_task_mu"] == 10.0
+    assert math.isnan(wide.loc["371521002", "arable_target_mu"])
+    unknown = [f for f in report.warnings if f.check == "unknown-township"]
+    assert len(unknown) == 1 and unknown[0].ids == ("371502003", "371521002")
+
+
 def test_city_level_alone(city):
     result = compute_metrics(Workspace.load(city), [2016], level="city")
     assert set(result.table["xzqdm"]) == {CITY}
@@ -597,8 +626,9 @@ def test_targets_of_the_stocks_basis_are_used_and_a_crossing_is_marked(tmp_path)
         (B, "arable_target_mu"): 42.0, (B, "arable_basis_mismatch"): 1.0,
         # basic farmland stays 二调 (its layer's codes): A's 二调 target, no mismatch
         (A, "basic_farmland_target_mu"): 20.0, (A, "basic_farmland_basis_mismatch"): 0.0,
-        # the city has no complete 三调 set (B lacks one): the 二调 sum, marked
-        (CITY, "arable_target_mu"): 76.0, (CITY, "arable_basis_mismatch"): 1.0,
+        # the city adds up the targets its units are held to: 30 + 42 + Z's 二调 1 (marked too)
+        (CITY, "arable_target_mu"): 73.0, (CITY, "arable_basis_mismatch"): 1.0,
+        (Z, "arable_basis_mismatch"): 1.0,
     })
     rows = result.table.set_index(["xzqdm", "metric"])
     assert rows.loc[(A, "arable_target_mu"), "basis"] == "sandiao"

@@ -18,7 +18,7 @@ from .opinion import gdp_basis, opinion_metrics, supply_basis
 from .parts import CHECKLIST_N, CHECKLIST_SUM
 
 _KINDS = ("construction", "ecological", "restructuring", "other")
-def derive_metrics(v: pd.DataFrame, level: str, scheme: str = "erdiao") -> pd.DataFrame:
+def derive_metrics(v: pd.DataFrame, level: str) -> pd.DataFrame:
     """Metrics (columns) per unit (index) from components ``v``.
 
     Parameters
@@ -26,8 +26,6 @@ def derive_metrics(v: pd.DataFrame, level: str, scheme: str = "erdiao") -> pd.Da
     v : DataFrame
         Components per unit; a missing component column counts as NaN.
     level : {"county", "township", "city"}
-    scheme : {"erdiao", "sandiao"}
-        The survey basis expected for the (last) year, for units whose own codes do not say.
 
     Returns
     -------
@@ -43,14 +41,14 @@ def derive_metrics(v: pd.DataFrame, level: str, scheme: str = "erdiao") -> pd.Da
         return col(name) * M2_TO_MU
 
     m: dict[str, np.ndarray] = {}
-    sources = basis_of(v, scheme)
-    for metric, component, stock in (("arable", "arable", "dltb"), ("basic_farmland", "bf", "bf")):
-        base, _, mismatch = target_choice(v, sources[stock], f"{component}_target")
+    for metric, component in (("arable", "arable"), ("basic_farmland", "bf")):
+        base = col(f"{component}_target_mu")
         adjustment = col(f"{component}_target_adjustment_mu")
+        crossed = col(f"{component}_target_mismatch_n")  # units held to a target of the other basis
         m[f"{metric}_target_base_mu"] = base
         m[f"{metric}_target_adjustment_mu"] = adjustment
-        m[f"{metric}_target_mu"] = base + np.nan_to_num(adjustment)
-        m[f"{metric}_basis_mismatch"] = mismatch
+        m[f"{metric}_target_mu"] = base + adjustment
+        m[f"{metric}_basis_mismatch"] = np.where(np.isnan(crossed), np.nan, (crossed > 0).astype("float64"))
     m["arable_mu"] = mu("arable_m2")
     m["arable_attainment"] = ratio(m["arable_mu"], m["arable_target_mu"])
     m["basic_farmland_mu"] = mu("bf_m2")
@@ -154,8 +152,8 @@ def basis_of(v: pd.DataFrame, fallback: str) -> dict[str, np.ndarray]:
     return {
         "dltb": dltb,
         "bf": bf,
-        "target_arable": target_choice(v, dltb, "arable_target")[1],
-        "target_bf": target_choice(v, bf, "bf_target")[1],
+        "target_arable": from_counts("arable_target", np.full(n, "", dtype=object)),
+        "target_bf": from_counts("bf_target", np.full(n, "", dtype=object)),
         "gxgc": from_counts("gxgc", dltb),
         "supply": supply_basis(v),
         "gdp": gdp_basis(v),
