@@ -32,7 +32,7 @@ AREA_TOLERANCE_M2 = 0.01
 """Tolerance of the TBDLMJ = TBMJ − KCMJ identity: areas are stored to 0.01 m²."""
 
 RECOMPUTED_AREA_TOLERANCE = 0.005
-"""Relative gap between TBMJ and a fresh statutory area that flags a parcel (domain.md §3.3)."""
+"""Relative gap between TBMJ and a fresh statutory area that flags a parcel (docs/background.md §3.3)."""
 
 OVERLAP_TOLERANCE_M2 = 0.01
 

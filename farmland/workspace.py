@@ -1,6 +1,6 @@
 """The workspace: a folder holding ``farmland.toml`` and the data it names.
 
-The file format is fixed by the data contract (data-contract.md, "A workspace"). It loads into
+The file format is fixed by the data contract (docs/data.md, "A workspace"). It loads into
 frozen dataclasses; unknown keys, bad TOML and missing files are :class:`WorkspaceError` s that
 name the key or file and say how to fix it.
 

@@ -814,7 +814,7 @@ def test_touching_polygons_do_not_overlap_even_across_zones():
 
 
 def test_derived_occupation_is_counted_where_the_construction_stands(tmp_path):
-    """Pieces are attributed by BGHZLDWDM for occupation (domain.md §1.4), by BGQZLDWDM for the loss.
+    """Pieces are attributed by BGHZLDWDM for occupation (docs/background.md §1.4), by BGQZLDWDM for the loss.
 
     Move the 2016 a1 → 202 piece into 阳谷县 after the change (a boundary adjustment): its
     5000 m² × (1 − 0.10) × 0.0015 = 6.75 亩 of occupation goes to B (15 + 6.75 = 21.75 亩), while

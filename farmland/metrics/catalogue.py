@@ -2,7 +2,7 @@
 
 One table, read by the results table (unit and basis columns), by :meth:`MetricsResult.wide`
 (column order: the data contract's output columns first) and by reports (Chinese labels). The
-names and units are fixed by the metrics ↔ scoring interface (notes/metrics_interface.md).
+names and units are fixed by the metrics ↔ scoring interface (docs/data.md).
 
 ``basis`` says where a figure's survey basis (口径) comes from:
 
@@ -47,7 +47,7 @@ class Metric:
     basis: str
     label: str
     contract: bool = False
-    """One of the data contract's output columns (data-contract.md, "Outputs")."""
+    """One of the data contract's output columns (docs/data.md, "Outputs")."""
     evidence_from: tuple[str, ...] = ()
     """Metrics whose evidence ids this one shows too (a flag derived from a ratio shows the
     ratio's features)."""

