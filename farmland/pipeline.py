@@ -20,6 +20,7 @@ from .metrics import MetricsResult, compute_metrics
 from .output import atomic_path, write_csv, write_excel
 from .report import Report
 from .scoring import ScoreResult, annotated_trail, explain_unit, find_triggers, load_rules, score
+from .scoring.explain import unit_rows
 from .workspace import Workspace
 
 Progress = Callable[[str], None] | None
@@ -103,9 +104,12 @@ class Assessment:
     midterm: ScoreResult | None = None
     final: ScoreResult | None = None
     report: Report | None = None
+    townships: dict[str, ScoreResult] = field(default_factory=dict)  # 第十九条, labelled as results()
 
-    def results(self) -> list[tuple[str, ScoreResult]]:
-        """(label, result) for every scored phase, in calendar order."""
+    def results(self, level: str = "county") -> list[tuple[str, ScoreResult]]:
+        """(label, result) for every scored phase, in calendar order (``level="township"``: 第十九条)."""
+        if level == "township":
+            return list(self.townships.items())
         out = [(f"annual_{y}", r) for y, r in sorted(self.annual.items())]
         if self.midterm is not None:
             out.append(("midterm", self.midterm))
@@ -200,12 +204,24 @@ def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike
     report.findings = list(dict.fromkeys(report.findings))
 
     say("score")
-    annual = {y: _score_phase(ws, metrics, "annual", y, _rules_for("annual", rules_dir)) for y in ws.period.years}
-    midterm = _score_phase(ws, metrics, "midterm", ws.period.midterm_years[-1], _rules_for("midterm", rules_dir))
+    annual, midterm, final = _score_all(ws, metrics, rules_dir, "county")
+    assessment = Assessment(ws, metrics, annual, midterm, final, report)
+    if not metrics.wide(level="township", phase="annual").empty:
+        annual, midterm, final = _score_all(ws, metrics, rules_dir, "township")
+        assessment.townships = {f"annual_{y}": r for y, r in annual.items()} | {"midterm": midterm, "final": final}
+    return assessment
+
+
+def _score_all(ws: Workspace, metrics: MetricsResult, rules_dir, level: str):
+    """Every annual self-check, the mid-term and the final (folding the others in) of one level."""
+    annual = {y: _score_phase(ws, metrics, "annual", y, _rules_for("annual", rules_dir), level=level)
+              for y in ws.period.years}
+    midterm = _score_phase(ws, metrics, "midterm", ws.period.midterm_years[-1], _rules_for("midterm", rules_dir),
+                           level=level)
     final_rules = _rules_for("final", rules_dir)
     folded = {"annual": list(annual.values()), "midterm": midterm} if final_rules.fold is not None else None
-    final = _score_phase(ws, metrics, "final", ws.period.end, final_rules, folded=folded)
-    return Assessment(ws, metrics, annual, midterm, final, report)
+    final = _score_phase(ws, metrics, "final", ws.period.end, final_rules, folded=folded, level=level)
+    return annual, midterm, final
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -235,7 +251,7 @@ def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overw
     ``manifest.json`` (SHA-256 of every input, rule set and output; software versions).
     """
     from .labels import COLUMN_LABELS
-    from .scorecard import basis_of, render_scorecard, render_summary
+    from .scorecard import bases_of, render_scorecard, render_summary
     from .validate import render_report
 
     ws = assessment.workspace
@@ -252,12 +268,19 @@ def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overw
                     sheets[f"{level}_{phase}"] = flatten_for_text(wide)
         write_excel(sheets, tmp / "metrics.xlsx", headers=COLUMN_LABELS)
         score_sheets = {}
-        for name, result in assessment.results():
+        results = [(name, name, result) for name, result in assessment.results()]
+        results += [(f"township_{name}", f"township/{name}", result)
+                    for name, result in assessment.results("township")]
+        for name, folder, result in results:
+            trail = annotated_trail(result)
+            rows = unit_rows(trail)
+            bases = bases_of(assessment.metrics.table, result.phase, result.year)
             write_csv(flatten_for_text(result.table), tmp / f"scores_{name}.csv")
-            write_csv(flatten_for_text(annotated_trail(result)), tmp / f"trail_{name}.csv")
-            score_sheets[name] = flatten_for_text(result.table)
-            cards = tmp / "scorecards" / name
-            notes = tmp / "explain" / name
+            write_csv(flatten_for_text(trail), tmp / f"trail_{name}.csv")
+            if result.level == "county":
+                score_sheets[name] = flatten_for_text(result.table)
+            cards = tmp / "scorecards" / folder
+            notes = tmp / "explain" / folder
             cards.mkdir(parents=True)
             notes.mkdir(parents=True)
             period = (ws.period.start, result.year)
@@ -266,9 +289,10 @@ def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overw
             for code in result.table["xzqdm"]:
                 (cards / f"{_safe_name(code)}.html").write_text(
                     render_scorecard(result, code, city_name=ws.city_name, period=period,
-                                     basis=basis_of(assessment.metrics.table, code, result.phase, result.year)),
+                                     basis=bases.get(code, {}), rows=rows.get(code, [])),
                     encoding="utf-8")
-                (notes / f"{_safe_name(code)}.txt").write_text(explain_unit(result, code) + "\n", encoding="utf-8")
+                (notes / f"{_safe_name(code)}.txt").write_text(explain_unit(result, code, rows.get(code, [])) + "\n",
+                                                               encoding="utf-8")
         write_excel(score_sheets, tmp / "scores.xlsx", headers=COLUMN_LABELS)
         write_csv(flatten_for_text(all_triggers(assessment)), tmp / "triggers.csv")
         if assessment.report is not None:
@@ -285,16 +309,17 @@ def all_triggers(assessment: Assessment) -> pd.DataFrame:
     from .scoring.explain import trigger_text
 
     frames = []
-    for name, result in assessment.results():
+    for name, result in [*assessment.results(), *assessment.results("township")]:
         t = result.triggers.copy()
         if t.empty:
             continue
         names = dict(zip(result.table["xzqdm"], result.table["xzqmc"], strict=True))
         t.insert(0, "assessment", name)
-        t.insert(2, "xzqmc", t["xzqdm"].map(names))
+        t.insert(1, "level", result.level)
+        t.insert(3, "xzqmc", t["xzqdm"].map(names))
         t["text"] = [trigger_text(c, y, d) for c, y, d in zip(t["code"], t["year"], t["details"], strict=True)]
         frames.append(t)
-    columns = ["assessment", "xzqdm", "xzqmc", "kind", "code", "year", "label", "text", "evidence", "details"]
+    columns = ["assessment", "level", "xzqdm", "xzqmc", "kind", "code", "year", "label", "text", "evidence", "details"]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 

@@ -477,8 +477,9 @@ def _overlap_check(frame, ids, layer, year, report, own, fingerprints=None, chan
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     if not len(pairs):
         return empty
-    pairs = np.unique(np.sort(pairs, axis=1), axis=0)
-    first, second = pairs[:, 0], pairs[:, 1]
+    # Each unordered pair once: one int64 key per pair (a 1-D unique, not a slow row-wise one).
+    key = np.unique(np.minimum(pairs[:, 0], pairs[:, 1]) * n + np.maximum(pairs[:, 0], pairs[:, 1]))
+    first, second = key // n, key % n
     sources = frame[SOURCE_COLUMN].astype(str).to_numpy() if SOURCE_COLUMN in frame else np.zeros(n)
     across_files = sources[first] != sources[second]
     # Parcels of one file are compared in that file's own CRS: a straight edge of a zone-38 file
