@@ -223,3 +223,42 @@ def test_unchanged_parcels_keep_last_years_results(generated_workspace, tmp_path
     monkeypatch.setattr("farmland.validate._fingerprints",  # every parcel new in every year
                         lambda frame: np.arange(len(frame), dtype=np.uint64) + np.uint64(next(calls) * 10**7))
     assert summary(validate_workspace(ws)) == incremental
+
+
+def test_rasters_that_say_nothing_are_errors(generated_workspace, tmp_path):
+    """All nodata, outside the city, or a single cell: refused with the file named, not an empty figure."""
+    import shutil
+
+    import rasterio
+    from rasterio.transform import from_origin
+
+    ws = shutil.copytree(generated_workspace, tmp_path / "ws")
+
+    def rewrite(year, change):
+        path = ws / f"landcover_{year}.tif"
+        with rasterio.open(path) as src:
+            profile, data = src.profile, src.read(1)
+        profile, data = change(profile, data)
+        profile.update(width=data.shape[1], height=data.shape[0])
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(data, 1)
+
+    def all_nodata(profile, data):
+        profile["nodata"] = 0
+        return profile, np.zeros_like(data)
+
+    def far_away(profile, data):
+        t = profile["transform"]
+        profile["transform"] = from_origin(t.c + 2_000_000, t.f, t.a, -t.e)
+        return profile, data
+
+    def one_cell(profile, data):
+        return profile, data[:1, :1]
+
+    rewrite(2016, all_nodata)
+    rewrite(2017, far_away)
+    rewrite(2018, one_cell)
+    report = validate_workspace(ws, check_areas=False)
+    found = {(f.check, f.year) for f in report.errors if f.layer == "LANDCOVER"}
+    assert found == {("empty-raster", 2016), ("off-site-raster", 2017), ("degenerate-raster", 2018)}
+    assert all(f"landcover_{f.year}.tif" in f.message for f in report.errors if f.layer == "LANDCOVER")
