@@ -828,3 +828,31 @@ def test_derived_occupation_is_counted_where_the_construction_stands(tmp_path):
     assert value(result, A, "derived_construction_on_arable_mu") == pytest.approx(0.0)
     assert value(result, B, "derived_construction_on_arable_mu") == pytest.approx(21.75)
     assert value(result, A, "ledger_residual_mu") == pytest.approx(0.0, abs=0.01)
+
+
+def test_further_landcover_classes_are_reported(generated_workspace, tmp_path):
+    """Revision 2: [landcover] may name further classes; they are kept and reported (landcover.<class>)."""
+    import shutil
+
+    import rasterio
+
+    from farmland.metrics import compute_metrics
+    from farmland.workspace import Workspace
+
+    ws_path = shutil.copytree(generated_workspace, tmp_path / "ws")
+    with rasterio.open(ws_path / "landcover_2018.tif") as src:
+        values = src.read(1)
+        cell_m2 = abs(src.transform.a * src.transform.e)
+    present = sorted(set(np.unique(values).tolist()) - {1, 2, 0})
+    assert present, "the generated raster should hold classes beyond cropland and built"
+    other = present[0]
+    toml = ws_path / "farmland.toml"
+    text = toml.read_text(encoding="utf-8")
+    assert "built = [2]" in text
+    toml.write_text(text.replace("built = [2]", f"built = [2]\nwater = [{other}]", 1), encoding="utf-8")
+    result = compute_metrics(Workspace.load(ws_path), [2018], level="city")
+    wide = result.wide(level="city", phase="annual")
+    assert "landcover.water" in wide.columns
+    # Every cell of the class lies in some unit of the generated city, so the city total is the count.
+    assert wide["landcover.water"].iloc[0] == pytest.approx((values == other).sum() * cell_m2 * 0.0015, rel=0.02)
+    assert wide["landcover_built_mu"].iloc[0] > 0

@@ -189,6 +189,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in _CATALOGUE}
 CONTRACT_METRICS: tuple[str, ...] = tuple(m.name for m in _CATALOGUE if m.contract)
 
 CHECKLIST_PREFIX = "checklist."
+LANDCOVER_CLASS_PREFIX = "landcover."
+"""Further [landcover] classes (water, forest …) are metrics ``landcover.<class>`` in 亩."""
 
 
 def metric_info(name: str) -> Metric:
@@ -198,6 +200,8 @@ def metric_info(name: str) -> Metric:
     if name.startswith(CHECKLIST_PREFIX):
         item = name[len(CHECKLIST_PREFIX):]
         return Metric(name, "fraction", "", f"{item}得分率")
+    if name.startswith(LANDCOVER_CLASS_PREFIX):
+        return Metric(name, "mu", "", f"遥感监测“{name[len(LANDCOVER_CLASS_PREFIX):]}”面积")
     raise KeyError(f"unknown metric {name!r}")
 
 

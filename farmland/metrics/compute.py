@@ -813,7 +813,9 @@ class _Run:
                 continue
             frame = frame.reindex(index, fill_value=fill)
             if names:
-                frame = frame.reindex(columns=names, fill_value=0.0)
+                # The group's fixed components, plus further [landcover] classes the workspace names.
+                extra = [c for c in frame.columns if group == "landcover" and c not in names]
+                frame = frame.reindex(columns=names + extra, fill_value=0.0)
             frames.append(frame.astype("float64"))
         return pd.concat(frames, axis=1)
 

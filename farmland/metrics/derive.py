@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..units import M2_TO_MU
-from .catalogue import EVENT_METRICS, METRICS, PROVINCIAL_EVENT_METRICS
+from .catalogue import EVENT_METRICS, LANDCOVER_CLASS_PREFIX, METRICS, PROVINCIAL_EVENT_METRICS
 from .occupation import illegal_ratio_disagreement, illegal_ratio_flag, ratio
 from .opinion import gdp_basis, opinion_metrics, supply_basis
 from .parts import CHECKLIST_N, CHECKLIST_SUM
@@ -126,6 +126,10 @@ def derive_metrics(v: pd.DataFrame, level: str) -> pd.DataFrame:
     m.update(opinion_metrics(v, m, level))
 
     ordered = {name: m[name] for name in METRICS if name in m}
+    for column in v.columns:
+        name = column[len("landcover_"):-len("_m2")] if column.startswith("landcover_") else ""
+        if column.endswith("_m2") and name and name not in ("cropland", "built"):
+            ordered[f"{LANDCOVER_CLASS_PREFIX}{name}"] = mu(column)
     for name in sorted(c[len(CHECKLIST_SUM):] for c in v.columns if c.startswith(CHECKLIST_SUM)):
         ordered[f"checklist.{name}"] = ratio(col(CHECKLIST_SUM + name), col(CHECKLIST_N + name))
     return pd.DataFrame(ordered, index=v.index)

@@ -81,6 +81,9 @@ CHECKLIST_SUM = "checklist_sum."
 CHECKLIST_N = "checklist_n."
 
 
+LANDCOVER_PREFIX = "landcover_"
+
+
 def aggregation(component: str) -> str:
     """How a component combines over years (sum, last, first, max)."""
     for group in COMPONENT_GROUPS.values():
@@ -88,6 +91,8 @@ def aggregation(component: str) -> str:
             return group[component]
     if component.startswith((CHECKLIST_SUM, CHECKLIST_N)):
         return SUM
+    if component.startswith(LANDCOVER_PREFIX) and component.endswith("_m2"):
+        return LAST  # a further [landcover] class: a stock, like cropland and built
     raise KeyError(f"unknown component {component!r}")
 
 
