@@ -715,7 +715,11 @@ class _Run:
         index = pd.Index(codes[select].to_numpy(dtype=object), name="unit")
         out = {}
         for name, source in columns.items():
-            values = pd.Series(chosen[source].to_numpy(dtype="float64", na_value=np.nan), index=index)
+            # A target column the table does not carry (a township list with arable targets only,
+            # say) leaves that target empty: never a KeyError, never a silent 0.
+            raw = chosen[source].to_numpy(dtype="float64", na_value=np.nan) if source in chosen \
+                else np.full(len(chosen), np.nan)
+            values = pd.Series(raw, index=index)
             if not by_basis:
                 out[name] = values.groupby(level=0, sort=False).first()
                 continue
