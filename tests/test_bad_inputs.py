@@ -589,6 +589,8 @@ def test_hostile_unit_names_are_escaped_in_html(clean):
             text = page.read_text(encoding="utf-8")
             assert "<script" not in text.lower(), page  # the pages carry no script of their own either
             assert not any(name in text for name in HOSTILE_NAMES.values()), page
+        if phase.startswith("township/"):
+            continue  # township pages carry the names too (scanned above); the codes below are counties
         index = (cards / phase / "index.html").read_text(encoding="utf-8")
         for code, shown in escaped.items():
             assert shown in index and shown in (cards / phase / f"{code}.html").read_text(encoding="utf-8")
