@@ -360,3 +360,90 @@ def test_write_audit_refuses_existing(generated, tmp_path):
     out = write_audit(result, tmp_path / "a")
     with pytest.raises(OSError, match="--overwrite"):
         write_audit(result, out)
+
+
+# -- the field-check sample --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lot, aql, expected", [
+    (1000, 2.5, ("J", 80, 5, 6)),      # Table 2-A: J at 2.5 → 5/6
+    (3200, 2.5, ("K", 125, 7, 8)),
+    (100, 1.0, ("F", 13, 0, 1)),       # ↑ to E's plan
+    (60, 2.5, ("E", 20, 1, 2)),        # ↓ to F's plan
+    (10, 2.5, ("B", 5, 0, 1)),         # ↓ to C's plan
+    (4, 2.5, ("A", 4, 0, 1)),          # n ≥ N: every parcel
+])
+def test_sampling_plan(lot, aql, expected):
+    from farmland.audit.sampling import sampling_plan
+
+    plan = sampling_plan(lot, aql)
+    assert (plan.code_letter, plan.sample_size, plan.accept, plan.reject) == expected
+
+
+@pytest.fixture(scope="module")
+def drawn(generated, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sample") / "draw"
+    result = CliRunner().invoke(main, ["-q", "sample-check", str(generated), "--year", str(YEAR), "--seed", "7",
+                                       "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_sample_is_reproducible_from_seed_and_population(generated, drawn):
+    import json
+
+    from farmland.audit.sampling import draw_sample
+
+    manifest = json.loads((drawn / "manifest.json").read_text(encoding="utf-8"))
+    again = draw_sample(generated, YEAR, seed=7)
+    other = draw_sample(generated, YEAR, seed=8, suspects=False)
+    recorded = pyogrio.read_dataframe(drawn / "sample.gpkg", read_geometry=False)
+    assert manifest["population_sha256"] == again.population_sha256 == other.population_sha256
+    assert list(again.drawn["BSM"].astype(str)) == list(recorded["BSM"])
+    assert list(other.drawn["BSM"].astype(str)) != list(recorded["BSM"])
+    plans = pd.read_csv(drawn / "sample_plan.csv", dtype={"xzqdm": str})
+    assert set(plans["stratum"]) <= {"suspect", "changed", "basic_farmland", "arable"}
+    counts = recorded.groupby(["xzqdm", "stratum"]).size()
+    assert (counts.to_numpy() == plans.set_index(["xzqdm", "stratum"]).loc[counts.index, "sample_size"]).all()
+    form = (drawn / "sample_form.html").read_text(encoding="utf-8")
+    assert manifest["population_sha256"] in form and "Ac" in form
+
+
+def test_changing_one_parcel_changes_the_hash_and_is_reported(generated, drawn, tmp_path):
+    from farmland.audit.sampling import draw_sample
+
+    root = copy_of(generated, tmp_path)
+    changed = {}
+
+    def nudge(frame):
+        changed["BSM"] = str(frame["BSM"].iloc[5])
+        frame.loc[frame.index[5], "TBMJ"] += 0.01
+        frame.loc[frame.index[5], "TBDLMJ"] += 0.01
+        return frame
+
+    rewrite(root / f"counties/371526/bgdc_{YEAR}.gpkg", "DLTB", nudge)
+    before = draw_sample(generated, YEAR, seed=7, suspects=False)
+    after = draw_sample(root, YEAR, seed=7, suspects=False)
+    assert before.population_sha256 != after.population_sha256
+    outcome = verify_output(drawn, workspace=root, rerun=False)
+    population = [d for d in outcome.differences if d.where == "population"]
+    assert [d.path for d in population] == [f"DLTB:{changed['BSM']}"]
+    assert "changed" in population[0].how
+
+
+def test_field_results_become_findings(drawn, tmp_path):
+    from farmland.audit.sampling import field_results
+
+    template = pd.read_csv(drawn / "results_template.csv", dtype=str, keep_default_na=False)
+    template["conforming"] = "是"
+    lot = template.groupby(["xzqdm", "stratum"]).size().idxmax()
+    rows = template.index[(template["xzqdm"] == lot[0]) & (template["stratum"] == lot[1])][:2]
+    template.loc[rows, ["conforming", "observed_dlbm"]] = ["否", "0702"]
+    path = tmp_path / "filled.csv"
+    template.to_csv(path, index=False)
+    findings, checklist = field_results(drawn, path)
+    assert (findings["check"] == "field.nonconforming").sum() == 2
+    rejected = findings[findings["check"] == "field.lot_rejected"]
+    assert list(rejected["xzqdm"]) == [lot[0]]     # Ac = 0 or 1 for these small lots: 2 rejects it
+    row = checklist.set_index("xzqdm").loc[lot[0]]
+    assert row["item"] == "动态监测" and 0 < row["fraction"] < 1

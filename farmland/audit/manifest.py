@@ -166,6 +166,13 @@ def verify_output(folder: str | os.PathLike, *, workspace: str | os.PathLike | N
     result.differences += _compare("input", inputs, now, "missing from the workspace",
                                    "new input not in the manifest")
     result.checked += len(inputs)
+    if command == "sample-check" and not result.ok and (folder / "population.csv").exists():
+        from .sampling import population_changes
+
+        changes = population_changes(folder, ws, int(manifest["parameters"]["year"]))
+        result.differences += [Difference("population", f"DLTB:{b}", f"parcel {c} since the draw (the population "
+                                          "hash, and so the sample, would differ)")
+                               for b, c in zip(changes["BSM"], changes["change"], strict=True)]
     if rerun and result.ok:
         result.rerun = True
         with tempfile.TemporaryDirectory(prefix=".verify-", dir=folder.parent) as tmp:
