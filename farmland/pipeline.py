@@ -72,6 +72,9 @@ class Assessment:
     midterm: ScoreResult | None = None
     final: ScoreResult | None = None
     report: Report | None = None
+    audit: object = None
+    """The audit of the period's last year (``farmland.audit.AuditResult``), written to ``audit_<year>/``."""
+    parameters: dict = field(default_factory=dict)
 
     def results(self) -> list[tuple[str, ScoreResult]]:
         """(label, result) for every scored phase, in calendar order."""
@@ -167,6 +170,11 @@ def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike
         report = Report(strict=True, findings=list(checked.findings))
         metrics = compute_metrics(ws, ws.period.data_years, level=("county", "township", "city"),
                                   phases=("annual", "midterm", "final"), report=report, progress=progress)
+        # The audit of the last year reads what validation read and the metrics just computed.
+        from .audit import audit_workspace
+
+        say("audit")
+        audited = audit_workspace(ws, ws.period.end, metrics=metrics, report=report, progress=progress)
     # A layer the metrics needed in a form validation did not read (rare) reports its findings again.
     report.findings = list(dict.fromkeys(report.findings))
 
@@ -176,7 +184,8 @@ def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike
     final_rules = _rules_for("final", rules_dir)
     folded = {"annual": list(annual.values()), "midterm": midterm} if final_rules.fold is not None else None
     final = _score_phase(ws, metrics, "final", ws.period.end, final_rules, folded=folded)
-    return Assessment(ws, metrics, annual, midterm, final, report)
+    return Assessment(ws, metrics, annual, midterm, final, report, audited,
+                      {"rules_dir": str(Path(rules_dir).resolve()) if rules_dir else None})
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -247,6 +256,11 @@ def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overw
                                                           lineterminator="\n")
         if assessment.report is not None:
             (tmp / "validation.txt").write_text(render_report(assessment.report, ws.root) + "\n", encoding="utf-8")
+        if assessment.audit is not None:
+            from .audit import write_findings
+
+            (tmp / f"audit_{assessment.audit.year}").mkdir()
+            write_findings(assessment.audit, tmp / f"audit_{assessment.audit.year}")
         _write_manifest(assessment, tmp)
     return outdir
 
@@ -310,7 +324,10 @@ def _write_manifest(assessment: Assessment, folder: Path) -> None:
     packages = {name: version(name) for name in ("farmland", "numpy", "pandas", "shapely", "pyproj", "pyogrio",
                                                   "geopandas", "rasterio")}
     manifest = {
+        "command": "assess",
+        "parameters": assessment.parameters,
         "workspace": str(ws.file.name),
+        "workspace_path": str(Path(ws.root).resolve()),
         "city": {"code": ws.city_code, "name": ws.city_name},
         "period": {"start": ws.period.start, "end": ws.period.end, "base_year": ws.period.base_year},
         "land_class_table": ws.land_classes.version,

@@ -447,3 +447,15 @@ def test_field_results_become_findings(drawn, tmp_path):
     assert list(rejected["xzqdm"]) == [lot[0]]     # Ac = 0 or 1 for these small lots: 2 rejects it
     row = checklist.set_index("xzqdm").loc[lot[0]]
     assert row["item"] == "动态监测" and 0 < row["fraction"] < 1
+
+
+def test_assess_writes_the_audit_of_the_last_year(sample_assessed):
+    import json
+
+    out, _ = sample_assessed
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["command"] == "assess" and manifest["parameters"] == {"rules_dir": None}
+    for name in ("findings.csv", "findings.xlsx", "findings.gpkg"):
+        assert f"audit_2020/{name}" in manifest["outputs_sha256"]
+    table = pd.read_csv(out / "audit_2020" / "findings.csv", dtype={"xzqdm": str})
+    assert set(table["year"]) <= {2020}

@@ -237,8 +237,16 @@ def audit_workspace(workspace, year: int, *, options: AuditOptions | None = None
     import shapely
 
     geoms = np.array([g if isinstance(g, shapely.Geometry) else None for g in frame["geometry"]], dtype=object)
-    findings = gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=gpd.GeoSeries(geoms, crs=data.crs),
-                                crs=data.crs)
+    # Published in the CRS of the city's unit layer, to 0.1 mm (the survey's coordinate step),
+    # without collinear vertices and in normal form: the overlay frame is the first county file's,
+    # which a re-delivered county may change, and the same overlap computed there may carry its
+    # nodes at other points of the same straight edges.
+    shapes = gpd.GeoSeries(geoms, crs=data.crs)
+    if data.output_crs is not None and data.crs is not None and not data.crs.equals(data.output_crs):
+        shapes = shapes.to_crs(data.output_crs)
+    tidy = shapely.simplify(shapely.set_precision(shapes.values, 1e-4), 1e-4, preserve_topology=True)
+    shapes = gpd.GeoSeries(shapely.normalize(tidy), crs=shapes.crs)
+    findings = gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=shapes, crs=shapes.crs)
     return AuditResult(workspace=ws, year=year, findings=findings, options=options, fractions=fractions,
                        landcover_method=None if fractions is None else fractions.attrs.get("method"),
                        report=report, checks=checks)
@@ -280,8 +288,13 @@ def write_findings(result: AuditResult, folder: Path, *, stem: str = "findings")
                 headers={**COLUMN_LABELS, "count": "条数"})
     write_gpkg(result.findings, folder / f"{stem}.gpkg", layer="findings")
     if result.fractions is not None:
-        result.fractions.to_csv(folder / "landcover_fractions.csv", index=False, encoding="utf-8-sig",
-                                lineterminator="\n", float_format="%.4f")
+        fractions = result.fractions.copy()
+        for column in fractions.columns:  # 0.01 m² and 1e-4 shares, as the findings (see assemble)
+            if column.endswith("_m2"):
+                fractions[column] = fractions[column].round(2)
+            elif column.endswith("_share"):
+                fractions[column] = fractions[column].round(4)
+        fractions.to_csv(folder / "landcover_fractions.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
 
 
 def write_gpkg(frame, path: Path, *, layer: str) -> None:

@@ -66,6 +66,8 @@ class AuditData:
     wpzf: object = None
     gbznt: object = None
     zbph: pd.DataFrame | None = None
+    output_crs: object = None
+    """CRS the findings are published in: the unit layer's (XZQ), stable across county deliveries."""
     notes: list[str] = field(default_factory=list)
     _earlier_pieces: dict = field(default_factory=dict)
 
@@ -80,13 +82,16 @@ class AuditData:
         dltb = read_layer(ws, "DLTB", year, geometry=True, report=report, needed_for="the audit")
         crs = dltb.crs
         say("读取 XZQ")
-        xzq = _to(read_layer(ws, "XZQ", geometry=True, report=report, needed_for="the audit's units"), crs)
+        xzq = read_layer(ws, "XZQ", geometry=True, report=report, needed_for="the audit's units")
+        output_crs = xzq.crs
+        xzq = _to(xzq, crs)
         xzq["XZQDM"] = xzq["XZQDM"].astype(str)
         prefixes = pd.Series(pd.unique(dltb["ZLDWDM"].dropna().astype(str).str.slice(0, 6)))
         units = UnitSet.from_xzq(xzq, city_code=ws.city_code, city_name=ws.city_name,
                                  spatial_units=ws.spatial_units, parcel_codes=prefixes, report=report,
                                  year=year)
-        data = cls(ws=ws, year=year, report=report, crs=crs, units=units, xzq=xzq, dltb=dltb)
+        data = cls(ws=ws, year=year, report=report, crs=crs, units=units, xzq=xzq, dltb=dltb,
+                   output_crs=output_crs)
         dltb["code_unit"] = data.code_units(dltb["ZLDWDM"])
         dltb["unit"] = data.place(dltb["code_unit"].to_numpy(dtype=object), dltb)
         if ws.has_layer("JBNTTB"):

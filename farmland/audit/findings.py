@@ -174,6 +174,14 @@ def assemble(parts: list[pd.DataFrame], names: dict[str, str]) -> pd.DataFrame:
     frame["_severity"] = frame["severity"].map(SEVERITY_ORDER)
     frame = frame.sort_values(["xzqdm", "category", "check", "_severity", "ids"], kind="stable",
                               na_position="first").reset_index(drop=True)
+    # Measured values at the precision they mean (0.01 m², 0.0001 亩, 1e-6 of a share): the
+    # digits below it are floating-point noise of the overlay frame, and would make a run on the
+    # same data in another CRS publish other bytes.
+    unit = frame["measure_unit"].astype(str)
+    decimals = np.where(unit.str.startswith("m²"), 2, np.where(unit == "亩", 4, 6))
+    for column in ("value", "reference", "difference"):
+        values = frame[column].to_numpy(dtype="float64")
+        frame[column] = np.round(values * 10.0 ** decimals) / 10.0 ** decimals + 0.0  # no "-0.0"
     year = frame["year"].astype("int64")
     frame["finding_id"] = ["F{}-{:05d}".format(y, i + 1) for i, y in enumerate(year)]
     return frame[[*COLUMNS, "geometry"]]
