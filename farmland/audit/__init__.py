@@ -40,7 +40,7 @@ class AuditOptions:
     """
 
     area_tolerance: float = 0.005
-    """Relative gap between TBMJ and the statutory area that is a finding (domain.md §3.3) …"""
+    """Relative gap between TBMJ and the statutory area that is a finding (docs/background.md §3.3) …"""
     area_tolerance_m2: float = 1.0
     """… unless the gap is within this many m² (small parcels)."""
     max_kcxs: float = 0.25

@@ -2,7 +2,7 @@
 
 Official figures use the stored TBMJ/TBDLMJ; a fresh statutory ellipsoidal area
 (:func:`farmland.area.ellipsoidal_area`, 国土调查办发〔2008〕32号, each file in its own zone) checks
-them (domain.md §3.3: a change survey apportions areas of split parcels by planar share, so a
+them (docs/background.md §3.3: a change survey apportions areas of split parcels by planar share, so a
 stored TBMJ may differ from a fresh computation by a little, never by much).
 """
 

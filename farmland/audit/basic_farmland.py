@@ -3,7 +3,7 @@
 Basic farmland (JBNTTB) is overlaid on the year's land-use parcels (DLTB) in one STRtree bulk
 query; only pairs whose parcel class matters are intersected. 聊政发〔2018〕34号 二(一) forbids
 building on basic farmland, digging ponds, planting trees and letting it lie waste; the ZZSXDM
-planting attribute (三调, domain.md §1.2) records non-grain crops (FLS) and land not farmed (WG).
+planting attribute (三调, docs/background.md §1.2) records non-grain crops (FLS) and land not farmed (WG).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ class Check:
 
 
 CHECKS: dict[str, Check] = {
-    # -- areas (domain.md §3) --------------------------------------------------------------------
+    # -- areas (docs/background.md §3) --------------------------------------------------------------------
     "area.tbmj": Check("areas", ERROR, "图斑面积与椭球面积不符", "国土调查办发〔2008〕32号", "m²"),
     "area.net": Check("areas", ERROR, "图斑地类面积≠图斑面积−扣除面积", "TD/T 1057 TBDLMJ = TBMJ − KCMJ", "m²"),
     "area.kcmj": Check("areas", ERROR, "扣除面积≠图斑面积×扣除系数", "TD/T 1057 KCMJ = round(TBMJ × KCXS, 2)", "m²"),
