@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pyogrio
 from .area import ellipsoidal_area
 from .crs import check_crs, infer_crs_from_eastings
 from .errors import CRSError, DataFileError, OutputError
-from .output import atomic_path
+from .output import atomic_path, check_target
 from .report import Report
 from .workspace import split_source
 
@@ -56,12 +58,26 @@ def add_area_column(
     path = Path(path_text)
     if not path.exists():
         raise DataFileError(f"{path} does not exist.")
-    try:
-        info = pyogrio.read_info(path, layer=layer)
-        frame = pyogrio.read_dataframe(path, layer=layer, use_arrow=True)
-    except Exception as exc:
-        raise DataFileError(f"cannot read {source} ({str(exc).splitlines()[0][:200]}). Name the layer as "
-                            "FILE:LAYER if the file holds several; re-export it if it is damaged.") from None
+    output = Path(output)
+    suffix = output.suffix.lower()
+    if suffix != ".parquet" and suffix not in _DRIVERS:
+        raise OutputError(f"cannot write {output.name}: use .gpkg, .shp, .fgb, .geojson, .gdb or .parquet.")
+    # The input file (with a shapefile's sidecars) is never an output, whatever its other layers.
+    inputs = [path, *path.parent.glob(glob.escape(path.stem) + ".*")] if path.suffix.lower() == ".shp" else [path]
+    check_target(output, overwrite=overwrite, inputs=inputs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            info = pyogrio.read_info(path, layer=layer)
+            frame = pyogrio.read_dataframe(path, layer=layer, use_arrow=True)
+        except Exception as exc:
+            raise DataFileError(f"cannot read {source} ({str(exc).splitlines()[0][:200]}). Name the layer as "
+                                "FILE:LAYER if the file holds several; re-export it if it is damaged.") from None
+    for warning in caught:
+        report.warning("area", "reader-warning", f"{path.name}: {str(warning.message).splitlines()[0][:200]}")
+    if info.get("geometry_type") in (None, "None") or "geometry" not in getattr(frame, "columns", ()):
+        raise DataFileError(f"{path.name} has no geometries (a table such as a CSV?); farmland area needs a "
+                            "polygon layer (GeoPackage, Shapefile, FileGDB, FlatGeobuf, GeoJSON, GeoParquet).")
     if frame.crs is None:
         crs = infer_crs_from_eastings(info.get("total_bounds"))
         if crs is None:
@@ -72,7 +88,11 @@ def add_area_column(
         frame = frame.set_crs(crs)
     else:
         crs = check_crs(frame.crs)
-    area = ellipsoidal_area(frame.geometry.values, crs, rounding=rounding)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        area = ellipsoidal_area(frame.geometry.values, crs, rounding=rounding)
+    for warning in caught:
+        report.warning("area", "area-warning", f"{path.name}: {str(warning.message).splitlines()[0][:200]}")
     gap = None
     tbmj_col = next((c for c in frame.columns if c.upper() == "TBMJ"), None)
     if tbmj_col is not None:
@@ -82,11 +102,7 @@ def add_area_column(
         gap = float(np.nanmax(rel)) if np.isfinite(rel).any() else None
     frame[field] = area
 
-    output = Path(output)
-    suffix = output.suffix.lower()
-    if suffix != ".parquet" and suffix not in _DRIVERS:
-        raise OutputError(f"cannot write {output.name}: use .gpkg, .shp, .fgb, .geojson, .gdb or .parquet.")
-    with atomic_path(output, overwrite=overwrite) as tmp:
+    with atomic_path(output, overwrite=overwrite, inputs=inputs) as tmp:
         if suffix == ".parquet":
             frame.to_parquet(tmp, index=False)
         else:

@@ -6,7 +6,10 @@ with code 1, usage errors exit with 2, and no traceback is shown unless ``-v`` i
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,20 +32,50 @@ output_opt = click.option("--output", "-o", type=click.Path(dir_okay=False, path
                           help="Output file (.csv, .parquet or .xlsx).")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: handled like Ctrl-C, so temporaries are removed and nothing half-written stays."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _signals_as_interrupts():
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` for the block (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {signum: signal.signal(signum, _raise_terminated) for signum in wanted}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 class FarmlandGroup(click.Group):
     """Maps library errors to exit code 1 with the message only (the traceback with -v)."""
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with _signals_as_interrupts():
+                return super().invoke(ctx)
         except FarmlandError as exc:
             if ctx.obj and ctx.obj.get("verbose"):
                 raise
             click.secho(f"错误 error: {exc}", fg="red", err=True)
             ctx.exit(1)
-        except KeyboardInterrupt:
-            click.echo("interrupted; no output was written.", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt as exc:
+            signum = getattr(exc, "signum", signal.SIGINT)
+            by = f" by {signal.Signals(signum).name}" if signum != signal.SIGINT else ""
+            click.echo(f"interrupted{by}; no output was written.", err=True)
+            ctx.exit(128 + signum)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as exc:  # a bug: say so plainly, keep the traceback behind -v
@@ -66,6 +99,21 @@ def _progress(ctx):
         click.echo(f"  [{time.monotonic() - start:6.1f}s] {message}", err=True)
 
     return say
+
+
+@contextlib.contextmanager
+def _guarded(workspace, output, overwrite, *extra_inputs):
+    """Load the workspace; when an output is named, check it against every input and hold its lock."""
+    from .pipeline import input_paths, load_workspace
+
+    ws = load_workspace(workspace)
+    if output is None:
+        yield ws
+        return
+    from .output import output_guard
+
+    with output_guard(output, overwrite=overwrite, inputs=input_paths(ws, *extra_inputs)):
+        yield ws
 
 
 def _show_warnings(ctx, report: Report) -> None:
@@ -199,14 +247,16 @@ def metrics(ctx, workspace, year, level, phase, output, overwrite):
     if phase == "annual" and year is None:
         raise click.UsageError("--year is required for the annual phase.", ctx=ctx)
     report = Report(strict=True)
-    table = run_metrics(workspace, year=year, level=level, phase=phase, report=report,
-                        progress=_progress(ctx))
-    _show_warnings(ctx, report)
-    if output is not None:
-        from .labels import COLUMN_LABELS
-        from .output import write_table
+    with _guarded(workspace, output, overwrite) as ws:
+        table = run_metrics(ws, year=year, level=level, phase=phase, report=report,
+                            progress=_progress(ctx))
+        _show_warnings(ctx, report)
+        if output is not None:
+            from .labels import COLUMN_LABELS
+            from .output import write_table
 
-        write_table(table, output, overwrite=overwrite, headers=COLUMN_LABELS)
+            write_table(table, output, overwrite=overwrite, headers=COLUMN_LABELS)
+    if output is not None:
         if not ctx.obj.get("quiet"):
             click.echo(f"wrote {len(table)} rows to {output}", err=True)
     else:
@@ -255,15 +305,26 @@ def score_command(ctx, workspace, phase, year, rules, rules_dir, level, assumpti
       farmland score sample_data/liaocheng --phase annual --year 2020 --level township
       farmland score sample_data/liaocheng --phase annual --year 2020 --assume 371521.supplemented_mu+=120
     """
+    if phase == "annual" and year is None:
+        raise click.UsageError("--year is required for the annual phase.", ctx=ctx)
+    if rules is not None and rules_dir is not None:
+        raise click.UsageError("give --rules (one phase) or --rules-dir (all phases), not both.", ctx=ctx)
+    report = Report(strict=True)
+    files = [Path(a) for a in assumptions if a.endswith(".toml")]
+    rule_files = [rules] if rules is not None else []
+    if rules_dir is not None:
+        rule_files += sorted(Path(rules_dir).glob("*.toml"))
+    with _guarded(workspace, output, overwrite, *rule_files, *files) as ws:
+        _score_and_write(ctx, ws, phase, year, rules, rules_dir, level, assumptions, robust, output, overwrite,
+                         report)
+
+
+def _score_and_write(ctx, workspace, phase, year, rules, rules_dir, level, assumptions, robust, output, overwrite,
+                     report):
     from .display import render_table
     from .pipeline import score_workspace
     from .scorecard import score_display_frame
 
-    if phase == "annual" and year is None:
-        raise click.UsageError("--year is required for the annual phase.", ctx=ctx)
-    report = Report(strict=True)
-    if rules is not None and rules_dir is not None:
-        raise click.UsageError("give --rules (one phase) or --rules-dir (all phases), not both.", ctx=ctx)
     result, metrics = score_workspace(workspace, phase=phase, year=year, rules=rules, rules_dir=rules_dir,
                                       level=level, report=report, progress=_progress(ctx))
     _show_warnings(ctx, report)
@@ -365,15 +426,17 @@ def assess(ctx, workspace, output, rules_dir, overwrite):
       farmland assess sample_data/liaocheng -o out/liaocheng
     """
     from .display import render_table
-    from .output import check_target
+    from .output import output_guard
     from .pipeline import assess as run_assessment
-    from .pipeline import write_assessment
+    from .pipeline import input_paths, load_workspace, write_assessment
     from .scorecard import score_display_frame
 
-    check_target(output, overwrite=overwrite)  # fail before the long computation, not after
-    assessment = run_assessment(workspace, progress=_progress(ctx), rules_dir=rules_dir)
-    _show_warnings(ctx, assessment.report)
-    write_assessment(assessment, output, overwrite=overwrite)
+    ws = load_workspace(workspace)
+    # Fail before the long computation, not after; hold the output's lock until it is in place.
+    with output_guard(output, overwrite=overwrite, inputs=input_paths(ws, rules_dir), folder=True):
+        assessment = run_assessment(ws, progress=_progress(ctx), rules_dir=rules_dir)
+        _show_warnings(ctx, assessment.report)
+        write_assessment(assessment, output, overwrite=overwrite)
     final = assessment.final
     ws = assessment.workspace
     click.echo(f"{ws.city_name} 期末考核 final assessment {ws.period.start}–{ws.period.end}")

@@ -92,6 +92,12 @@ class LandClassTable:
                         f"[landclass.groups] {code} = \"arable\": the arable set (耕地) is fixed by the "
                         "survey standard (011/012/013, 0101/0102/0103) and cannot be extended."
                     )
+                if frame.at[code_norm, "group"] == "arable" and group != "arable":
+                    raise WorkspaceError(
+                        f"[landclass.groups] {code} = {group!r}: {code_norm} is arable land (耕地) by the "
+                        "survey standard; regrouping it would drop it from the retained-arable figures. "
+                        "Only disputed non-arable codes (e.g. 0404, 1107A, 113) may be regrouped."
+                    )
                 frame.at[code_norm, "group"] = group
                 if group == "construction":
                     frame.at[code_norm, "flow_kind"] = "construction"

@@ -25,7 +25,7 @@ import pyogrio
 import shapely
 
 from .crs import check_crs, infer_crs_from_eastings
-from .errors import CRSError, DataFileError, WorkspaceError
+from .errors import CRSError, DataFileError, GeometryError, WorkspaceError
 from .report import Report, shown_path
 from .schema import (ADJUSTMENT_KINDS, DATE, ID_FIELD, NUMBER, SCHEMAS, TARGET_BASES, TEXT,
                      FieldSpec)
@@ -275,6 +275,17 @@ def _coerce(frame: pd.DataFrame, layer: str, specs: dict[str, FieldSpec], ids: p
                     year=year,
                     field=name,
                 )
+            if name == ID_FIELD.get(layer) and any(word in source_type for word in ("float", "double", "Real")):
+                report.error(
+                    layer,
+                    "id-stored-as-number",
+                    f"field {name} in {shown_path(path)} is stored as a real number ({source_type}); long ids "
+                    "lose digits that way, so different features can read as one id. Re-export "
+                    f"{name} as text.",
+                    file=path,
+                    year=year,
+                    field=name,
+                )
             frame[name] = _as_text(column)
         elif spec.kind == NUMBER:
             numbers = pd.to_numeric(column, errors="coerce")
@@ -469,6 +480,14 @@ def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], ge
     available = [str(f) for f in info["fields"]]
     user_map = ws.field_maps.get(layer)
     res = resolve_fields(layer, available, user_map)
+    clash = sorted({actual for actual in res.actual.values()
+                    if sum(name.upper() == actual.upper() for name in available) > 1})
+    if clash:
+        twins = [name for name in available if name.upper() in {c.upper() for c in clash}]
+        report.error(layer, "case-duplicate-field", f"{shown_path(path)} has fields that differ only by case "
+                     f"({', '.join(twins)}); which one holds the figures is ambiguous. Drop or rename one, or "
+                     f"map the field in [fields.{layer}].", file=path, year=year, field=clash[0])
+        return None
     if res.missing_required:
         report.error(
             layer,
@@ -646,6 +665,60 @@ def _check_geometry(frame, layer, path, year, ids: pd.Series, report: Report):
             year=year,
             ids=ids[invalid],
         )
+    return _unusable_geometry(frame, layer, path, year, ids, report)
+
+
+_GEOMETRY_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 4: "MultiPoint", 5: "MultiLineString",
+                   7: "GeometryCollection"}
+
+
+def _unusable_geometry(frame, layer, path, year, ids: pd.Series, report: Report):
+    """Not polygons, or coordinates the file's CRS cannot hold: errors naming file, layer, year and ids.
+
+    Such features are blanked after being reported, so the report goes on to list the rest
+    instead of stopping at the first area computed from them.
+    """
+    from .area import _MAX_OFFSET_FROM_CM_M, gauss_kruger_parameters
+
+    geoms = frame.geometry.values
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    type_ids = shapely.get_type_id(geoms)
+    wrong = present & ~np.isin(type_ids, (3, 6))
+    if wrong.any():
+        kinds = ", ".join(sorted({_GEOMETRY_NAMES.get(int(k), str(k)) for k in type_ids[wrong]}))
+        report.error(layer, "geometry-type", f"{shown_path(path)}: {int(wrong.sum())} features are {kinds}, not "
+                     "polygons; parcels and units need Polygon or MultiPolygon shapes. Fix or drop them at the "
+                     "source.", file=path, year=year, ids=ids[wrong], exc=GeometryError)
+    bad = np.zeros(len(geoms), dtype=bool)
+    usable = np.flatnonzero(present & ~wrong)
+    if len(usable):
+        bounds = shapely.bounds(geoms[usable])
+        finite = np.isfinite(bounds).all(axis=1)
+        bad[usable[~finite]] = True
+        try:
+            centre = gauss_kruger_parameters(frame.crs).false_easting_m
+        except Exception:  # the CRS was refused already
+            centre = None
+        far = np.zeros(len(usable), dtype=bool)
+        if centre is not None:
+            with np.errstate(invalid="ignore"):
+                far = finite & ((np.abs(bounds[:, 0] - centre) > _MAX_OFFSET_FROM_CM_M)
+                                | (np.abs(bounds[:, 2] - centre) > _MAX_OFFSET_FROM_CM_M))
+        if far.any():
+            sample = bounds[far, 0][0]
+            report.error(layer, "wrong-zone", f"{shown_path(path)}: {int(far.sum())} features have eastings such "
+                         f"as {sample:.1f} m, more than {_MAX_OFFSET_FROM_CM_M / 1000:.0f} km from the central "
+                         f"meridian of its CRS ({frame.crs.name}): the CRS does not match the coordinates (8-digit "
+                         "eastings 38xxxxxx are EPSG:4526, 39xxxxxx EPSG:4527), or x and y are swapped.",
+                         file=path, year=year, ids=ids[usable[far]], exc=CRSError)
+        if (~finite).any():
+            report.error(layer, "non-finite-coordinates", f"{shown_path(path)}: {int((~finite).sum())} features "
+                         "have NaN or infinite coordinates; repair or drop them.", file=path, year=year,
+                         ids=ids[usable[~finite]], exc=GeometryError)
+        bad[usable[far]] = True
+    bad |= wrong
+    if bad.any():
+        frame.loc[bad, "geometry"] = None
     return frame
 
 
@@ -698,6 +771,10 @@ def read_table(ws: Workspace, layer: str, *, report: Report | None = None, neede
         except WorkspaceError as exc:
             report.error(layer, "missing-file", str(exc), exc=WorkspaceError)
             return None
+    if Path(path).is_dir():
+        report.error(layer, "unreadable-file", f"{shown_path(path)} is a folder; layers.{layer} must name a CSV "
+                     "file.", file=path, exc=DataFileError)
+        return None
     raw = Path(path).read_bytes()
     try:
         text = raw.decode("utf-8-sig")

@@ -3,8 +3,9 @@
 Every output is written to a temporary sibling and moved into place only when complete, so an
 interrupted or failed run leaves the previous output intact and no partial file or folder. An
 existing output is replaced only with ``overwrite=True`` (``--overwrite``). Tables are written
-deterministically (stable row order, no timestamps), and text cells of Excel files are stored as
-text so a unit name like ``=HYPERLINK(...)`` from input data can never run as a formula.
+deterministically (stable row order, no timestamps), text cells of Excel files are stored as
+text and text cells of CSV files that would start a formula get a leading ``'``, so a unit name like
+``=HYPERLINK(...)`` from input data can never run as a formula.
 """
 
 from __future__ import annotations
@@ -23,11 +24,71 @@ from .errors import OutputError
 TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
 
 
-def check_target(path: str | os.PathLike, *, overwrite: bool) -> Path:
-    """Refuse an existing output without ``overwrite``; create missing parent folders."""
+MANIFEST_NAME = "manifest.json"
+"""The file every run folder holds; an existing folder is replaced only when it has one."""
+
+NAME_LIMIT = 255
+"""Bytes a file name may have on common file systems (ext4, NTFS, APFS)."""
+
+_TEMP_EXTRA = 40
+"""Bytes the temporary sibling adds to an output's name (``.NAME.XXXXXXXX.partial``, ``.previous``)."""
+
+
+def is_run_folder(path: Path) -> bool:
+    """True for a folder a previous farmland run wrote (it holds a farmland manifest)."""
+    import json
+
+    manifest = Path(path) / MANIFEST_NAME
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "outputs_sha256" in data
+
+
+def check_not_input(path: str | os.PathLike, inputs) -> None:
+    """Refuse an output that is, contains or lies inside an input (file, folder or workspace)."""
+    target = Path(os.path.abspath(path)).resolve()
+    found = {}
+    for item in inputs:
+        source = Path(os.path.abspath(item)).resolve()
+        if target == source:
+            found.setdefault("is", item)
+        elif target in source.parents:
+            found.setdefault("contains", item)
+        elif source in target.parents:
+            found.setdefault("lies inside", item)
+    for relation in ("is", "contains", "lies inside"):  # the most telling one
+        if relation in found:
+            raise OutputError(f"the output {path} {relation} the input {found[relation]}; farmland never writes "
+                              "over its inputs. Pick an output path outside the workspace and its input files.")
+
+
+def check_target(path: str | os.PathLike, *, overwrite: bool, inputs=(), folder: bool = False) -> Path:
+    """Check an output path before anything is computed or written.
+
+    Refuses an output that is, contains or lies inside one of ``inputs``; an existing output
+    without ``overwrite``; with ``overwrite``, anything but what a run writes (a folder output
+    must hold a farmland manifest; a file output must be a file); a name too long for its
+    temporary sibling. Creates missing parent folders.
+    """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise OutputError(f"{path} already exists; pass --overwrite to replace it.")
+    check_not_input(path, inputs)
+    size = len(os.fsencode(path.name))
+    if size + _TEMP_EXTRA > NAME_LIMIT:
+        raise OutputError(f"the output name {path.name[:40]}… is {size} bytes long; with the temporary name "
+                          f"written first it would pass the file system's {NAME_LIMIT}-byte limit. Use a "
+                          f"name of at most {NAME_LIMIT - _TEMP_EXTRA} bytes.")
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            raise OutputError(f"{path} already exists; pass --overwrite to replace it.")
+        if path.is_symlink():
+            raise OutputError(f"{path} is a link; --overwrite never replaces a link. Pick another output path.")
+        if folder and not (path.is_dir() and is_run_folder(path)):
+            raise OutputError(f"{path} exists and is not a folder that farmland wrote (it has no {MANIFEST_NAME} "
+                              "of a run); --overwrite replaces only a previous run's output. Pick a new folder.")
+        if not folder and path.is_dir() and path.suffix.lower() != ".gdb":
+            raise OutputError(f"{path} is a folder; --overwrite replaces only a file here. Pick a file name.")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -35,16 +96,92 @@ def check_target(path: str | os.PathLike, *, overwrite: bool) -> Path:
     return path
 
 
+_HELD: set[Path] = set()
+
+
+def _lock_path(path: Path) -> Path:
+    return path.parent / f".{path.name}.lock"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+def output_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold ``.NAME.lock`` (with this process's pid) beside ``path`` for the block.
+
+    A second run writing the same output refuses while the holder lives; a lock left by a
+    process that no longer exists is taken over. Creating the lock also proves, before any
+    computation, that the output folder is writable.
+    """
+    path = Path(os.path.abspath(path))
+    lock = _lock_path(path)
+    if lock in _HELD:  # this process holds it already (the CLI around the library's writer)
+        yield
+        return
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text(encoding="ascii").strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and pid != os.getpid() and _pid_alive(pid):
+                raise OutputError(f"another farmland run (pid {pid}) is writing {path}; wait for it to finish "
+                                  f"(or delete {lock} if no such run exists).") from None
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        except OSError as exc:
+            raise OutputError(f"cannot write in {path.parent}: {exc.strerror or exc}. Pick a writable output "
+                              "folder.") from None
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(f"{os.getpid()}\n")
+        break
+    else:  # pragma: no cover - a race with another process taking over the same stale lock
+        raise OutputError(f"another farmland run is writing {path}; try again.")
+    _HELD.add(lock)
+    try:
+        yield
+    finally:
+        _HELD.discard(lock)
+        lock.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def output_guard(path: str | os.PathLike, *, overwrite: bool, inputs=(), folder: bool = False) -> Iterator[Path]:
+    """:func:`check_target` and :func:`output_lock` for a whole run: checks before the computation,
+    the lock held until the output is in place."""
+    path = check_target(path, overwrite=overwrite, inputs=inputs, folder=folder)
+    with output_lock(path):
+        yield path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, overwrite: bool = False, folder: bool = False,
+                inputs=()) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place when the block succeeds.
 
     Works for files and folders, and for formats that write sidecar files next to the one named
     (a Shapefile's .dbf/.shx/.prj/.cpg): everything written beside the temporary path is moved.
     On any exception the temporaries are removed and the previous output (if any) is untouched.
     """
-    path = check_target(path, overwrite=overwrite)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    path = check_target(path, overwrite=overwrite, folder=folder, inputs=inputs)
+    with output_lock(path):
+        tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+        with _moved_into_place(tmp_dir, path) as tmp:
+            yield tmp
+
+
+@contextlib.contextmanager
+def _moved_into_place(tmp_dir: Path, path: Path) -> Iterator[Path]:
     tmp = tmp_dir / path.name
     try:
         try:
@@ -85,12 +222,39 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike, *, overwrite: bool
         )
     with atomic_path(path, overwrite=overwrite) as tmp:
         if suffix == ".csv":
-            frame.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n")
+            write_csv(frame, tmp)
         elif suffix == ".parquet":
             frame.to_parquet(tmp, index=False)
         else:
             write_excel({sheet_name: frame}, tmp, headers=headers)
     return path
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _formula_safe(value):
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        try:
+            float(value)  # "-12.5" is a number written as text, not a formula
+        except ValueError:
+            return "'" + value
+    return value
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    """CSV for people as well as programs: UTF-8 with BOM (Excel shows Chinese) and formula-safe.
+
+    A text cell that Excel would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or
+    CR, such as a unit name ``=HYPERLINK(...)`` from input data) is written with a leading ``'``,
+    as spreadsheet guidance (OWASP "CSV injection") advises; numbers are untouched.
+    """
+    frame = frame.copy()
+    for column in frame.columns:
+        if pd.api.types.is_object_dtype(frame[column]) or pd.api.types.is_string_dtype(frame[column]):
+            frame[column] = frame[column].map(_formula_safe)
+    frame.columns = [_formula_safe(str(c)) for c in frame.columns]
+    frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
 
 
 def write_excel(sheets: dict[str, pd.DataFrame], path: Path, *, headers: dict[str, str] | None = None) -> None:

@@ -17,9 +17,10 @@ import pandas as pd
 from .errors import LayerError, WorkspaceError
 from .layers import shared_reads
 from .metrics import MetricsResult, compute_metrics
-from .output import atomic_path, write_excel
+from .output import atomic_path, write_csv, write_excel
 from .report import Report
 from .scoring import ScoreResult, annotated_trail, explain_unit, find_triggers, load_rules, score
+from .scoring.explain import unit_rows
 from .workspace import Workspace
 
 Progress = Callable[[str], None] | None
@@ -41,13 +42,40 @@ def _span_years(ws: Workspace, phase: str, year: int | None) -> list[int]:
             )
         return [year]
     covered = ws.period.covered_years(phase)
-    last = covered[-1] if year is None else min(year, covered[-1])
-    if year is not None and year < covered[0]:
+    last = covered[-1] if year is None else year
+    if year is not None and not covered[0] <= year <= covered[-1]:
         raise WorkspaceError(
-            f"--year {year} is before the {phase} span {covered[0]}–{covered[-1]}; omit --year to assess "
+            f"--year {year} is outside the {phase} span {covered[0]}–{covered[-1]}; omit --year to assess "
             "the whole span."
         )
     return [y for y in covered if y <= last]
+
+
+def _scored_years(ws: Workspace, phase: str, year: int | None) -> list[int]:
+    """:func:`_span_years` for scoring: the base year is the period's starting snapshot, never assessed."""
+    if phase == "annual" and year == ws.period.base_year:
+        raise WorkspaceError(
+            f"--year {year} is the base year, the snapshot the period {ws.period.start}–{ws.period.end} starts "
+            f"from; it is not assessed. Score a year of {ws.period.start}–{ws.period.end}."
+        )
+    return _span_years(ws, phase, year)
+
+
+def _validated(ws: Workspace, report: Report | None, progress: Progress, *, nothing: str) -> None:
+    """Run the checks of ``farmland validate``; refuse with its report when there are errors.
+
+    Every command computes only from data that pass the same checks (call it inside
+    :func:`~farmland.layers.shared_reads` so the metrics reuse the validated reads). Warnings go
+    into ``report``.
+    """
+    from .validate import render_report, validate_workspace
+
+    checked = validate_workspace(ws, progress=progress)
+    if not checked.ok:
+        errors = render_report(Report(strict=False, findings=checked.errors), ws.root)
+        raise LayerError(f"the workspace has errors; nothing was {nothing}.\n{errors}")
+    if report is not None:
+        report.findings.extend(checked.findings)
 
 
 def run_metrics(workspace, *, year: int | None, level: str = "county", phase: str = "annual",
@@ -55,7 +83,11 @@ def run_metrics(workspace, *, year: int | None, level: str = "county", phase: st
     """The contract's ``farmland metrics`` table: one row per unit (and a city-total row)."""
     ws = load_workspace(workspace)
     years = _span_years(ws, phase, year)
-    result = compute_metrics(ws, years, level=level, phases=(phase,), report=report, progress=progress)
+    with shared_reads():
+        _validated(ws, report, progress, nothing="computed")
+        result = compute_metrics(ws, years, level=level, phases=(phase,), report=report, progress=progress)
+    if report is not None:
+        report.findings = list(dict.fromkeys(report.findings))
     wide = result.wide(level=("county", "city") if level == "county" else level, phase=phase)
     if phase == "annual":
         wide = wide[wide["year"] == year]
@@ -72,12 +104,15 @@ class Assessment:
     midterm: ScoreResult | None = None
     final: ScoreResult | None = None
     report: Report | None = None
+    townships: dict[str, ScoreResult] = field(default_factory=dict)  # 第十九条, labelled as results()
     audit: object = None
     """The audit of the period's last year (``farmland.audit.AuditResult``), written to ``audit_<year>/``."""
     parameters: dict = field(default_factory=dict)
 
-    def results(self) -> list[tuple[str, ScoreResult]]:
-        """(label, result) for every scored phase, in calendar order."""
+    def results(self, level: str = "county") -> list[tuple[str, ScoreResult]]:
+        """(label, result) for every scored phase, in calendar order (``level="township"``: 第十九条)."""
+        if level == "township":
+            return list(self.townships.items())
         out = [(f"annual_{y}", r) for y, r in sorted(self.annual.items())]
         if self.midterm is not None:
             out.append(("midterm", self.midterm))
@@ -114,15 +149,18 @@ def score_workspace(workspace, *, phase: str, year: int | None = None, rules: st
     ws = load_workspace(workspace)
     report = report if report is not None else Report(strict=True)
     rule_set = load_rules(rules, phase=phase) if rules is not None else _rules_for(phase, rules_dir)
-    years = _span_years(ws, phase, year)
+    years = _scored_years(ws, phase, year)
     needs_fold = phase == "final" and rule_set.fold is not None
     if metrics is None:
         # The annual rows of every covered year carry the calendar-year triggers (34号 四(三)).
         phases = ("annual", "midterm", "final") if needs_fold else tuple(dict.fromkeys(("annual", phase)))
         all_years = sorted(set(years) | (set(ws.period.years) if needs_fold else set()))
         levels = ("county",) if level == "county" else (level,)
-        metrics = compute_metrics(ws, all_years, level=levels, phases=phases, report=report,
-                                  progress=progress)
+        with shared_reads():
+            _validated(ws, report, progress, nothing="scored")
+            metrics = compute_metrics(ws, all_years, level=levels, phases=phases, report=report,
+                                      progress=progress)
+        report.findings = list(dict.fromkeys(report.findings))
     folded = None
     if needs_fold:
         annual = [_score_phase(ws, metrics, "annual", y, _rules_for("annual", rules_dir), level=level)
@@ -156,36 +194,44 @@ def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike
         A folder with ``annual.toml``, ``midterm.toml`` and ``final.toml`` replacing the shipped
         rule sets (any of them may be absent).
     """
-    from .validate import render_report, validate_workspace
-
     ws = load_workspace(workspace)
     say = progress or (lambda message: None)
     say("validate")
     # Validation and metrics read the same layers: within shared_reads each file is read once.
     with shared_reads():
-        checked = validate_workspace(ws, progress=progress)
-        if not checked.ok:
-            errors = render_report(Report(strict=False, findings=checked.errors), ws.root)
-            raise LayerError(f"the workspace has errors; nothing was assessed.\n{errors}")
-        report = Report(strict=True, findings=list(checked.findings))
+        report = Report(strict=True)
+        _validated(ws, report, progress, nothing="assessed")
         metrics = compute_metrics(ws, ws.period.data_years, level=("county", "township", "city"),
                                   phases=("annual", "midterm", "final"), report=report, progress=progress)
         # The audit of the last year reads what validation read and the metrics just computed.
         from .audit import audit_workspace
 
         say("audit")
-        audited = audit_workspace(ws, ws.period.end, metrics=metrics, report=report, progress=progress)
+        audited = audit_workspace(ws, ws.period.end, metrics=metrics, validate=False, report=report,
+                                  progress=progress)
     # A layer the metrics needed in a form validation did not read (rare) reports its findings again.
     report.findings = list(dict.fromkeys(report.findings))
 
     say("score")
-    annual = {y: _score_phase(ws, metrics, "annual", y, _rules_for("annual", rules_dir)) for y in ws.period.years}
-    midterm = _score_phase(ws, metrics, "midterm", ws.period.midterm_years[-1], _rules_for("midterm", rules_dir))
+    annual, midterm, final = _score_all(ws, metrics, rules_dir, "county")
+    assessment = Assessment(ws, metrics, annual, midterm, final, report, audit=audited,
+                            parameters={"rules_dir": str(Path(rules_dir).resolve()) if rules_dir else None})
+    if not metrics.wide(level="township", phase="annual").empty:
+        annual, midterm, final = _score_all(ws, metrics, rules_dir, "township")
+        assessment.townships = {f"annual_{y}": r for y, r in annual.items()} | {"midterm": midterm, "final": final}
+    return assessment
+
+
+def _score_all(ws: Workspace, metrics: MetricsResult, rules_dir, level: str):
+    """Every annual self-check, the mid-term and the final (folding the others in) of one level."""
+    annual = {y: _score_phase(ws, metrics, "annual", y, _rules_for("annual", rules_dir), level=level)
+              for y in ws.period.years}
+    midterm = _score_phase(ws, metrics, "midterm", ws.period.midterm_years[-1], _rules_for("midterm", rules_dir),
+                           level=level)
     final_rules = _rules_for("final", rules_dir)
     folded = {"annual": list(annual.values()), "midterm": midterm} if final_rules.fold is not None else None
-    final = _score_phase(ws, metrics, "final", ws.period.end, final_rules, folded=folded)
-    return Assessment(ws, metrics, annual, midterm, final, report, audited,
-                      {"rules_dir": str(Path(rules_dir).resolve()) if rules_dir else None})
+    final = _score_phase(ws, metrics, "final", ws.period.end, final_rules, folded=folded, level=level)
+    return annual, midterm, final
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -215,15 +261,15 @@ def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overw
     ``manifest.json`` (SHA-256 of every input, rule set and output; software versions).
     """
     from .labels import COLUMN_LABELS
-    from .scorecard import basis_of, render_scorecard, render_summary
+    from .scorecard import bases_of, render_scorecard, render_summary
     from .validate import render_report
 
     ws = assessment.workspace
     outdir = Path(outdir)
-    with atomic_path(outdir, overwrite=overwrite) as tmp:
+    with atomic_path(outdir, overwrite=overwrite, folder=True, inputs=input_paths(ws)) as tmp:
         tmp.mkdir()
         table = flatten_for_text(assessment.metrics.table)
-        table.to_csv(tmp / "metrics.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+        write_csv(table, tmp / "metrics.csv")
         sheets = {}
         for level in ("county", "township", "city"):
             for phase in ("annual", "midterm", "final"):
@@ -232,14 +278,19 @@ def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overw
                     sheets[f"{level}_{phase}"] = flatten_for_text(wide)
         write_excel(sheets, tmp / "metrics.xlsx", headers=COLUMN_LABELS)
         score_sheets = {}
-        for name, result in assessment.results():
-            flatten_for_text(result.table).to_csv(tmp / f"scores_{name}.csv", index=False, encoding="utf-8-sig",
-                                       lineterminator="\n")
-            flatten_for_text(annotated_trail(result)).to_csv(tmp / f"trail_{name}.csv", index=False,
-                                                             encoding="utf-8-sig", lineterminator="\n")
-            score_sheets[name] = flatten_for_text(result.table)
-            cards = tmp / "scorecards" / name
-            notes = tmp / "explain" / name
+        results = [(name, name, result) for name, result in assessment.results()]
+        results += [(f"township_{name}", f"township/{name}", result)
+                    for name, result in assessment.results("township")]
+        for name, folder, result in results:
+            trail = annotated_trail(result)
+            rows = unit_rows(trail)
+            bases = bases_of(assessment.metrics.table, result.phase, result.year)
+            write_csv(flatten_for_text(result.table), tmp / f"scores_{name}.csv")
+            write_csv(flatten_for_text(trail), tmp / f"trail_{name}.csv")
+            if result.level == "county":
+                score_sheets[name] = flatten_for_text(result.table)
+            cards = tmp / "scorecards" / folder
+            notes = tmp / "explain" / folder
             cards.mkdir(parents=True)
             notes.mkdir(parents=True)
             period = (ws.period.start, result.year)
@@ -248,12 +299,12 @@ def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overw
             for code in result.table["xzqdm"]:
                 (cards / f"{_safe_name(code)}.html").write_text(
                     render_scorecard(result, code, city_name=ws.city_name, period=period,
-                                     basis=basis_of(assessment.metrics.table, code, result.phase, result.year)),
+                                     basis=bases.get(code, {}), rows=rows.get(code, [])),
                     encoding="utf-8")
-                (notes / f"{_safe_name(code)}.txt").write_text(explain_unit(result, code) + "\n", encoding="utf-8")
+                (notes / f"{_safe_name(code)}.txt").write_text(explain_unit(result, code, rows.get(code, [])) + "\n",
+                                                               encoding="utf-8")
         write_excel(score_sheets, tmp / "scores.xlsx", headers=COLUMN_LABELS)
-        flatten_for_text(all_triggers(assessment)).to_csv(tmp / "triggers.csv", index=False, encoding="utf-8-sig",
-                                                          lineterminator="\n")
+        write_csv(flatten_for_text(all_triggers(assessment)), tmp / "triggers.csv")
         if assessment.report is not None:
             (tmp / "validation.txt").write_text(render_report(assessment.report, ws.root) + "\n", encoding="utf-8")
         if assessment.audit is not None:
@@ -273,22 +324,28 @@ def all_triggers(assessment: Assessment) -> pd.DataFrame:
     from .scoring.explain import trigger_text
 
     frames = []
-    for name, result in assessment.results():
+    for name, result in [*assessment.results(), *assessment.results("township")]:
         t = result.triggers.copy()
         if t.empty:
             continue
         names = dict(zip(result.table["xzqdm"], result.table["xzqmc"], strict=True))
         t.insert(0, "assessment", name)
-        t.insert(2, "xzqmc", t["xzqdm"].map(names))
+        t.insert(1, "level", result.level)
+        t.insert(3, "xzqmc", t["xzqdm"].map(names))
         t["text"] = [trigger_text(c, y, d) for c, y, d in zip(t["code"], t["year"], t["details"], strict=True)]
         frames.append(t)
-    columns = ["assessment", "xzqdm", "xzqmc", "kind", "code", "year", "label", "text", "evidence", "details"]
+    columns = ["assessment", "level", "xzqdm", "xzqmc", "kind", "code", "year", "label", "text", "evidence", "details"]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 
 def _safe_name(code: str) -> str:
     # Unit codes come from input data: keep them from naming paths outside the folder.
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(code)) or "_"
+
+
+def input_paths(ws: Workspace, *extra) -> list[Path]:
+    """What an output must keep clear of: the workspace folder, every file it reads, ``extra``."""
+    return [ws.root, *_input_files(ws), *(Path(p) for p in extra if p is not None)]
 
 
 def _input_files(ws: Workspace) -> list[Path]:

@@ -65,13 +65,18 @@ SCORECARD_METRICS = [
 BASIS_WORDS = {"erdiao": "二调口径", "sandiao": "三调口径"}
 
 
-def basis_of(metrics_table: pd.DataFrame | None, xzqdm: str, phase: str, year) -> dict[str, str]:
-    """Survey basis (口径) of each metric of one unit, phase and year, from the results table."""
+def bases_of(metrics_table: pd.DataFrame | None, phase: str, year) -> dict[str, dict[str, str]]:
+    """Survey basis (口径) of each metric of every unit of one phase and year, from the results table."""
     if metrics_table is None or year is None:
         return {}
     t = metrics_table
-    rows = t[(t["xzqdm"] == xzqdm) & (t["phase"] == phase) & (t["year"] == int(year))]
-    return {m: b for m, b in zip(rows["metric"], rows["basis"], strict=True) if b}
+    rows = t[(t["phase"] == phase) & (t["year"] == int(year)) & (t["basis"] != "")]
+    return {code: dict(zip(part["metric"], part["basis"], strict=True)) for code, part in rows.groupby("xzqdm")}
+
+
+def _code_year(rule_id: str) -> tuple[str, int]:
+    code, year = str(rule_id).split("@")
+    return code, int(year)
 
 
 def _trigger_li(text: str, evidence, shown: int = 8) -> str:
@@ -84,21 +89,22 @@ def _trigger_li(text: str, evidence, shown: int = 8) -> str:
 
 
 def render_scorecard(result, xzqdm: str, *, city_name: str, period: tuple[int, int] | None = None,
-                     evidence_shown: int = 8, basis: dict[str, str] | None = None) -> str:
+                     evidence_shown: int = 8, basis: dict[str, str] | None = None,
+                     rows: list | None = None) -> str:
     """One unit's scorecard as a self-contained HTML page (Chinese).
 
     Shows the outcome and the criteria that decide it, the 34号 四(三) triggers in words with
     their years and evidence, the survey basis (口径) of the figures and any mismatch with the
     targets', and labels every point 建议值 (or the rule set's own label).
     """
-    from .scoring.explain import annotated_trail, trigger_text
+    from .scoring.explain import annotated_trail, trigger_text, unit_rows
 
     row = result.table[result.table["xzqdm"] == xzqdm]
     if row.empty:
         raise KeyError(f"no score for unit {xzqdm}")
     row = row.iloc[0]
-    trail = annotated_trail(result)
-    trail = trail[trail["xzqdm"] == xzqdm]
+    if rows is None:
+        rows = unit_rows(annotated_trail(result)).get(xzqdm, [])
     metrics = result.metrics[result.metrics["xzqdm"] == xzqdm].iloc[0] if "xzqdm" in result.metrics else None
     phase_title = PHASE_TITLES.get(result.phase, result.phase)
     span = f"{period[0]}–{period[1]}年" if period and result.phase != "annual" else f"{result.year}年度"
@@ -131,20 +137,17 @@ def render_scorecard(result, xzqdm: str, *, city_name: str, period: tuple[int, i
     if "vetoes" in row.index and row["vetoes"]:
         parts.append(f"<p class=\"veto\">否决项：{_e(row['vetoes'])}</p>")
 
-    triggers = result.triggers[result.triggers["xzqdm"] == xzqdm]
+    def listed(kind):
+        return "".join(_trigger_li(trigger_text(*_code_year(r.rule_id), r.inputs), r.evidence, evidence_shown)
+                       for r in rows if r.kind == kind)
+
     parts.append("<h2>聊政发〔2018〕34号 四（三）问责情形</h2>")
-    fired = triggers[triggers["kind"] == "trigger"]
-    if fired.empty:
-        parts.append("<p>考核期内未出现。</p>")
-    else:
-        parts.append("<ul>" + "".join(_trigger_li(trigger_text(r.code, r.year, r.details), r.evidence, evidence_shown)
-                                      for r in fired.itertuples(index=False)) + "</ul>")
+    fired = listed("trigger")
+    parts.append(f"<ul>{fired}</ul>" if fired else "<p>考核期内未出现。</p>")
     parts.append("<p class=\"small\">以上情形按意见报送经济社会发展综合考核，不计入本考核得分。</p>")
-    review = triggers[triggers["kind"] == "review"]
-    if not review.empty:
-        parts.append("<h2>待核实事项</h2><ul>" + "".join(
-            _trigger_li(trigger_text(r.code, r.year, r.details), r.evidence, evidence_shown)
-            for r in review.itertuples(index=False)) + "</ul>")
+    review = listed("review")
+    if review:
+        parts.append(f"<h2>待核实事项</h2><ul>{review}</ul>")
 
     parts.append("<h2>调查口径</h2>")
     area_basis = "、".join(f"{label(m)}：{BASIS_WORDS.get(basis.get(m, ''), '未注明')}"
@@ -157,7 +160,7 @@ def render_scorecard(result, xzqdm: str, *, city_name: str, period: tuple[int, i
 
     parts.append(f"<h2>评分明细{_e(points_label)}</h2><table><tr><th>规则</th><th>指标</th><th>依据条款</th><th>得分</th>"
                  "<th>满分</th><th>说明</th><th>证据</th></tr>")
-    for item in trail[~trail["kind"].isin(["trigger", "review"])].itertuples(index=False):
+    for item in (r for r in rows if r.kind not in ("trigger", "review")):
         evidence = tuple(item.evidence or ())
         shown = ", ".join(evidence[:evidence_shown])
         more = f" 等 {len(evidence)} 项" if len(evidence) > evidence_shown else ""

@@ -9,6 +9,7 @@ run can go on with (encoding detected, geometry repaired, CRS inferred).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import shapely
 from .errors import WorkspaceError
 from .landclass import describe_unknown, scheme_for_year
 from .layers import (SOURCE_COLUMN, layer_exists, read_adjustments, read_layer, read_table,
-                     read_targets)
+                     read_targets, read_townships)
 from .report import Report, shown_path
 from .metrics.flows import event_levels
 from .metrics.occupation import SLIVER_WIDTH_M
@@ -31,7 +32,7 @@ AREA_TOLERANCE_M2 = 0.01
 """Tolerance of the TBDLMJ = TBMJ − KCMJ identity: areas are stored to 0.01 m²."""
 
 RECOMPUTED_AREA_TOLERANCE = 0.005
-"""Relative gap between TBMJ and a fresh statutory area that flags a parcel (domain.md §3.3)."""
+"""Relative gap between TBMJ and a fresh statutory area that flags a parcel (docs/background.md §3.3)."""
 
 OVERLAP_TOLERANCE_M2 = 0.01
 
@@ -60,16 +61,20 @@ def validate_workspace(path: str | os.PathLike | Workspace, *, progress: Callabl
     units = _check_units(ws, report, say)
     unit_codes = set(units) if units is not None else None
     _check_targets(ws, report, unit_codes)
+    read_townships(ws, report=report)
     present: dict[int, set[str]] = {}
+    bf_present: dict[int, set[str] | None] = {}
+    checked = _Checked()
     for year in ws.period.data_years:
-        present[year] = _check_dltb(ws, year, report, unit_codes, say, check_areas)
-        _check_basic_farmland(ws, year, report, unit_codes, say)
+        present[year] = _check_dltb(ws, year, report, unit_codes, say, check_areas, checked)
+        bf_present[year] = _check_basic_farmland(ws, year, report, unit_codes, say)
         if year != ws.period.base_year:
             _check_changes(ws, year, report, unit_codes, say)
             _check_enforcement(ws, year, report, unit_codes, say)
         _check_landcover(ws, year, report, say)
     if units is not None:
         _check_units_present(ws, units, present, report)
+    _check_basic_farmland_present(ws, present, bf_present, report)
     _check_approvals(ws, report, unit_codes, say)
     _check_hsf(ws, report, unit_codes, say)
     _check_tables(ws, report, unit_codes, say)
@@ -105,6 +110,20 @@ def _check_units_present(ws, units, present: dict[int, set[str] | None], report:
                          "area would count as zero; add the file.", ids=[unit], field="ZLDWDM")
 
 
+def _check_basic_farmland_present(ws, present, bf_present, report) -> None:
+    """A county with basic farmland in some years but none in a year where it has land-use parcels:
+    its basic-farmland layer of that year is missing or empty (the DLTB rule, for JBNTTB)."""
+    read = {year: codes for year, codes in bf_present.items() if codes is not None}
+    ever = set().union(*read.values()) if read else set()
+    for year, codes in sorted(read.items()):
+        without = sorted((ever & (present.get(year) or set())) - codes)
+        if without:
+            report.error("JBNTTB", "unit-missing-in-year", f"counties {', '.join(without)} have land-use parcels "
+                         f"but no basic-farmland parcels in {year}, though they have them in other years: their "
+                         f"database's {ws.layers['JBNTTB'].layer or 'JBNTTB'} layer is missing or empty, and their "
+                         "basic farmland would count as zero.", year=year, field="ZLDWDM", ids=without)
+
+
 def _check_units(ws: Workspace, report: Report, say) -> list[str] | None:
     if not ws.has_layer("XZQ"):
         report.error("XZQ", "missing-layer", f"{ws.file}: [layers] has no XZQ; the county units "
@@ -123,11 +142,37 @@ def _check_units(ws: Workspace, report: Report, say) -> list[str] | None:
     if len(dup):
         report.error("XZQ", "duplicate-id", "XZQDM values repeat; each unit needs one code.",
                      field="XZQDM", ids=sorted(dup.unique()))
+    _units_overlap(ws, xzq, codes.fillna("(no XZQDM)"), report)
     short = codes[~blank & (codes.str.len() != 6)]
     if len(short):
         report.warning("XZQ", "code-length", "XZQDM should be the 6-digit county code.", field="XZQDM",
                        ids=short.tolist())
     return sorted(codes[~blank].unique())
+
+
+def _units_overlap(ws, xzq, codes, report):
+    """Units that overlap, unless one is a development zone listed in [units] spatial: an unlisted unit
+    inside a county would take that county's parcels by geometry."""
+    if "geometry" not in xzq:
+        return
+    geoms = xzq.geometry.values
+    ok = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+    left, right = shapely.STRtree(geoms[ok]).query(geoms[ok], predicate="intersects")
+    pairs = [(ok[a], ok[b]) for a, b in zip(left, right) if a < b]
+    spatial = set(ws.spatial_units)
+    found = []
+    for a, b in pairs:
+        if codes.iloc[a] in spatial or codes.iloc[b] in spatial:
+            continue
+        area = shapely.area(shapely.intersection(geoms[a], geoms[b]))
+        if area > 1.0:  # shared borders touch; a real overlap has area
+            found.append((codes.iloc[a], codes.iloc[b], area))
+    if found:
+        shown = ", ".join(f"{a}/{b} ({area * 0.0015:,.1f} 亩)" for a, b, area in found[:5])
+        report.error("XZQ", "overlap", f"{len(found)} pairs of units overlap: {shown}. Parcels there would be "
+                     "attributed twice or to the wrong unit. Fix the boundaries, or list a development zone in "
+                     "farmland.toml as [units] spatial = [\"CODE\"].", field="XZQDM",
+                     ids=sorted({c for a, b, _ in found for c in (a, b)}))
 
 
 def _unit_mismatch(codes: pd.Series, ids: pd.Series, unit_codes, report: Report, layer: str, year,
@@ -146,7 +191,52 @@ def _unit_mismatch(codes: pd.Series, ids: pd.Series, unit_codes, report: Report,
         )
 
 
-def _check_dltb(ws, year, report, unit_codes, say, check_areas) -> set[str] | None:
+@dataclass
+class _Checked:
+    """What the geometric checks found in the previous year-end snapshot, by parcel fingerprint.
+
+    Consecutive snapshots differ only by the year's changes (a few per cent of the parcels), so
+    a parcel whose file, BSM, geometry and TBMJ are unchanged keeps last year's result: the
+    expensive overlap and area checks look only at changed parcels (and their neighbours), and
+    what was found among unchanged ones is reported again for the new year.
+    """
+
+    fingerprints: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
+    interior_pairs: np.ndarray = field(default_factory=lambda: np.empty((0, 2), np.uint64))
+    area_gaps: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
+
+
+def _geometry_hashes(geoms) -> np.ndarray:
+    """A 64-bit hash of each geometry's coordinates, in order (numpy only, no per-parcel Python)."""
+    n = len(geoms)
+    coords, which = shapely.get_coordinates(geoms, return_index=True)
+    out = np.zeros(n, np.uint64)
+    if not len(coords):
+        return out
+    bits = np.ascontiguousarray(coords).view(np.uint64)
+    starts = np.flatnonzero(np.r_[True, which[1:] != which[:-1]])
+    position = np.arange(len(which)) - np.repeat(starts, np.diff(np.r_[starts, len(which)]))
+    mixed = (bits[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ (bits[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F))
+    mixed *= position.astype(np.uint64) * np.uint64(2) + np.uint64(1)  # order matters; odd keeps bits
+    out[which[starts]] = np.add.reduceat(mixed, starts)
+    return out ^ shapely.get_num_interior_rings(geoms).astype(np.uint64, copy=False)
+
+
+def _fingerprints(frame) -> np.ndarray:
+    """One 64-bit hash per parcel of what the geometric checks depend on: BSM, shape, TBMJ and the
+    CRS of its file (the file's name changes every year; its zone decides how areas are measured)."""
+    crs_of = {source: str(crs) for source, crs in frame.attrs.get("source_crs", {}).items()}
+    parts = pd.DataFrame({
+        "zone": frame[SOURCE_COLUMN].astype(str).map(crs_of).fillna("").to_numpy() if SOURCE_COLUMN in frame else "",
+        "bsm": frame["BSM"].astype(str).to_numpy(),
+        "shape": _geometry_hashes(frame.geometry.values),
+        "tbmj": frame["TBMJ"].to_numpy(dtype="float64", na_value=np.nan) if "TBMJ" in frame else np.nan,
+    })
+    return pd.util.hash_pandas_object(parts, index=False).to_numpy()
+
+
+def _check_dltb(ws, year, report, unit_codes, say, check_areas, checked: _Checked | None = None
+                ) -> set[str] | None:
     """Check one snapshot; return the county codes (ZLDWDM[:6]) that have parcels in it."""
     say(f"DLTB {year}")
     frame = read_layer(ws, "DLTB", year, report=report)
@@ -173,12 +263,33 @@ def _check_dltb(ws, year, report, unit_codes, say, check_areas) -> set[str] | No
             report.warning("DLTB", "year-mismatch", f"SJNF differs from the snapshot year {year}; check "
                            "that the right year's database is configured.", year=year, field="SJNF",
                            ids=ids[off])
-    own = _in_own_crs(frame, frame.geometry.values) if "geometry" in frame else None
-    _overlap_check(frame, ids, "DLTB", year, report, own)
-    if check_areas:
-        _recomputed_area_check(frame, ids, year, report, own)
+    checked = checked if checked is not None else _Checked()
+    if "geometry" in frame:
+        fingerprints = _fingerprints(frame)
+        changed = ~np.isin(fingerprints, checked.fingerprints)
+        own = _in_own_crs(frame, frame.geometry.values)
+        checked.interior_pairs = _overlap_check(frame, ids, "DLTB", year, report, own, fingerprints, changed,
+                                                checked.interior_pairs)
+        if check_areas:
+            checked.area_gaps = _recomputed_area_check(frame, ids, year, report, own, fingerprints, changed,
+                                                       checked.area_gaps)
+        checked.fingerprints = fingerprints
     _attach_files(report, start, frame, "BSM")
+    _one_source_per_county(frame, "DLTB", year, report)
     return set(frame["ZLDWDM"].dropna().str[:6].unique())
+
+
+def _one_source_per_county(frame, layer, year, report):
+    """Two files holding parcels of one county (a database copied beside the original) count it twice."""
+    if SOURCE_COLUMN not in frame or frame[SOURCE_COLUMN].nunique() < 2:
+        return
+    county = frame["ZLDWDM"].fillna("").str[:6]
+    files = frame.groupby(county.to_numpy())[SOURCE_COLUMN].agg(lambda v: sorted(set(map(str, v))))
+    for code, names in files.items():
+        if code and len(names) > 1:
+            report.error(layer, "duplicate-source", f"county {code} has parcels in {len(names)} files "
+                         f"({', '.join(names[:4])}); its area would be counted once per file. Keep one "
+                         "database per county (remove the copy).", year=year, field="ZLDWDM", ids=[code])
 
 
 def _attach_files(report: Report, start: int, frame, id_field: str) -> None:
@@ -198,11 +309,28 @@ def _attach_files(report: Report, start: int, frame, id_field: str) -> None:
             report.findings[i] = dataclasses.replace(finding, file=shown)
 
 
-def _no_negative(frame, fields, ids, layer, year, report):
+def _no_negative(frame, fields, ids, layer, year, report, *, positive=(), required=()):
+    """Area fields: NULL (where ``required``), ±inf, negative, zero (where ``positive``) are errors."""
     for field in fields:
         if field not in frame:
             continue
-        negative = frame[field] < 0
+        values = frame[field]
+        blank = values.isna() if field in required else pd.Series(False, index=frame.index)
+        if blank.any():
+            report.error(layer, "missing-value", f"{field} is empty (NULL) for {int(blank.sum())} features; a "
+                         "figure computed from it would silently count them as 0. Fill it at the source.",
+                         year=year, field=field, ids=ids[blank.to_numpy()])
+        infinite = np.isinf(values.to_numpy(dtype="float64", na_value=np.nan))
+        if infinite.any():
+            report.error(layer, "non-finite", f"{field} is infinite for {int(infinite.sum())} features; fix "
+                         "them at the source.", year=year, field=field, ids=ids[infinite])
+        if field in positive:
+            zero = values == 0
+            if zero.any():
+                report.error(layer, "zero-area", f"{field} is 0 for {int(zero.sum())} features, which cannot "
+                             "be: a feature with no area drops out of every total. Fix it at the source.",
+                             year=year, field=field, ids=ids[zero.to_numpy()])
+        negative = values < 0
         if negative.any():
             report.error(layer, "negative-area", f"{field} is negative for {int(negative.sum())} features; "
                          "areas cannot be below zero. Fix them at the source.", year=year, field=field,
@@ -247,10 +375,49 @@ def _code_checks(ws, codes, ids, layer, field, year, report):
         )
 
 
+def _magnitude_check(frame, field, ids, layer, year, report):
+    """Σ stored area against Σ planar area of the shapes, per file: 亩 or 公顷 stored as m² shows.
+
+    The ratio is 0.0015 for 亩 and 1e-4 for 公顷; a planar area is within 0.1 % of the statutory
+    one, far closer than these factors.
+    """
+    if field not in frame or "geometry" not in frame:
+        return
+    geometric = pd.Series(shapely.area(frame.geometry.values), index=frame.index).fillna(0.0)
+    stored = frame[field].where(np.isfinite(frame[field]), np.nan)
+    sources = frame[SOURCE_COLUMN].astype(str) if SOURCE_COLUMN in frame else pd.Series("", index=frame.index)
+    for source in sorted(sources.unique()):
+        mask = (sources == source).to_numpy()
+        total = float(geometric[mask].sum())
+        if total <= 0:
+            continue
+        ratio = float(stored[mask].sum()) / total
+        for unit, factor in (("亩", 0.0015), ("公顷 (ha)", 1e-4)):
+            if factor / 1.3 <= ratio <= factor * 1.3:
+                report.error(layer, "wrong-unit", f"Σ {field} is {ratio:.3g} × the area of the shapes: the areas "
+                             f"are stored in {unit}, not m². Every figure from them would be off by a factor "
+                             f"{1 / factor:,.0f}; store {field} in m² (the data contract's unit).", year=year,
+                             field=field, file=source, ids=ids[mask])
+
+
 def _area_checks(frame, ids, year, report):
     if "TBMJ" not in frame:
         return
-    _no_negative(frame, ("TBMJ", "KCMJ", "TBDLMJ"), ids, "DLTB", year, report)
+    _no_negative(frame, ("TBMJ", "KCMJ", "TBDLMJ"), ids, "DLTB", year, report, positive=("TBMJ",),
+                 required=("TBMJ", "TBDLMJ"))
+    _magnitude_check(frame, "TBMJ", ids, "DLTB", year, report)
+    if "KCXS" in frame:
+        bad = frame["KCXS"].notna() & ~frame["KCXS"].between(0, 1)
+        if bad.any():
+            report.error("DLTB", "bad-coefficient", f"KCXS (deduction coefficient) is outside 0–1 for "
+                         f"{int(bad.sum())} parcels; it is a fraction of the parcel.", year=year, field="KCXS",
+                         ids=ids[bad])
+    if "GDDB" in frame:
+        bad = frame["GDDB"].notna() & ~frame["GDDB"].isin(range(1, 16))
+        if bad.any():
+            report.error("DLTB", "bad-grade", f"GDDB (耕地等别) is not a whole grade 1–15 for {int(bad.sum())} "
+                         "parcels; the weighted quality grade would be wrong.", year=year, field="GDDB",
+                         ids=ids[bad])
     if "KCMJ" in frame:
         over = frame["KCMJ"] > frame["TBMJ"] + AREA_TOLERANCE_M2
         if over.any():
@@ -269,38 +436,62 @@ def _area_checks(frame, ids, year, report):
                          "source.", year=year, field="TBDLMJ", ids=ids[off])
 
 
-def _overlap_check(frame, ids, layer, year, report, own):
+def _overlap_check(frame, ids, layer, year, report, own, fingerprints=None, changed=None,
+                   known_pairs=np.empty((0, 2), np.uint64)) -> np.ndarray:
     """Overlapping parcels: within a file in its own CRS (``own``), between files beyond slivers.
 
     A boundary that is straight in one Gauss-Krüger zone is slightly curved in the next (about
     0.5 mm of sagitta on a 1 km edge at Liaocheng's 150 km from the central meridian), so county
     databases delivered in zones 38 and 39 overlap by hair-thin slivers once brought to one CRS;
     their areas come from each file's own TBMJ, so nothing is counted twice.
+
+    Only the parcels in ``changed`` (default: all) are compared with their neighbours; the pairs
+    in ``known_pairs`` (fingerprints of pairs whose interiors met in the previous snapshot) are
+    checked again when both parcels are still there. One bounding-box query and one DE-9IM test
+    per candidate pair ("2********": the interiors share an area) replace the slower
+    overlaps/contains predicates. Returns the fingerprint pairs whose interiors meet.
     """
+    empty = np.empty((0, 2), np.uint64)
     if "geometry" not in frame:
-        return
+        return empty
     geoms = frame.geometry.values
+    n = len(frame)
+    fingerprints = fingerprints if fingerprints is not None else np.arange(n, dtype=np.uint64)
+    changed = changed if changed is not None else np.ones(n, bool)
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     index = np.flatnonzero(ok)
     if len(index) < 2:
-        return
+        return empty
     tree = shapely.STRtree(geoms[index])
-    pairs = []
-    for predicate in ("overlaps", "contains"):
-        left, right = tree.query(geoms[index], predicate=predicate)
-        keep = left != right
-        pairs.append(np.stack([left[keep], right[keep]], axis=1))
+    queried = np.flatnonzero(ok & changed)
+    found, neighbour = tree.query(geoms[queried])
+    pairs = [np.stack([queried[found], index[neighbour]], axis=1)]
+    if len(known_pairs):
+        position = pd.Series(np.arange(n), index=fingerprints)
+        position = position[~position.index.duplicated()]
+        a = position.reindex(known_pairs[:, 0]).to_numpy()
+        b = position.reindex(known_pairs[:, 1]).to_numpy()
+        still = ~(np.isnan(a) | np.isnan(b))
+        pairs.append(np.stack([a[still], b[still]], axis=1).astype(np.int64))
     pairs = np.concatenate(pairs)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     if not len(pairs):
-        return
-    pairs = np.unique(np.sort(pairs, axis=1), axis=0)
-    first, second = index[pairs[:, 0]], index[pairs[:, 1]]
-    sources = frame[SOURCE_COLUMN].astype(str).to_numpy() if SOURCE_COLUMN in frame else np.zeros(len(frame))
+        return empty
+    # Each unordered pair once: one int64 key per pair (a 1-D unique, not a slow row-wise one).
+    key = np.unique(np.minimum(pairs[:, 0], pairs[:, 1]) * n + np.maximum(pairs[:, 0], pairs[:, 1]))
+    first, second = key // n, key % n
+    sources = frame[SOURCE_COLUMN].astype(str).to_numpy() if SOURCE_COLUMN in frame else np.zeros(n)
     across_files = sources[first] != sources[second]
     # Parcels of one file are compared in that file's own CRS: a straight edge of a zone-38 file
     # bends when brought to zone 39, so neighbours would seem to overlap where they do not.
     left = np.where(across_files, geoms[first], own[first])
     right = np.where(across_files, geoms[second], own[second])
+    meet = shapely.relate_pattern(left, right, "2********")
+    first, second, left, right, across_files = (first[meet], second[meet], left[meet], right[meet],
+                                                across_files[meet])
+    met = np.stack([fingerprints[first], fingerprints[second]], axis=1)
+    if not len(first):
+        return met
     shared = shapely.intersection(left, right)
     area = shapely.area(shared)
     real = area > OVERLAP_TOLERANCE_M2
@@ -320,6 +511,7 @@ def _overlap_check(frame, ids, layer, year, report, own):
                      f"{', '.join(examples)}. Remove the overlaps at the source (topology check).",
                      year=year, count=int(real.sum()),
                      ids=ids.iloc[np.unique(np.concatenate([first[real], second[real]]))])
+    return met
 
 
 def _in_own_crs(frame, geoms):
@@ -333,25 +525,38 @@ def _in_own_crs(frame, geoms):
     return own
 
 
-def _recomputed_area_check(frame, ids, year, report, own):
+def _recomputed_area_check(frame, ids, year, report, own, fingerprints=None, changed=None,
+                           known_gaps=np.empty(0, np.uint64)) -> np.ndarray:
+    """Warn where TBMJ is more than 0.5 % from a fresh statutory area; return the flagged fingerprints.
+
+    Only ``changed`` parcels are measured (default: all); an unchanged parcel flagged last year
+    (``known_gaps``) is flagged again.
+    """
     from .area import ellipsoidal_area
 
+    empty = np.empty(0, np.uint64)
     if "TBMJ" not in frame or "geometry" not in frame:
-        return
+        return empty
+    n = len(frame)
+    fingerprints = fingerprints if fingerprints is not None else np.arange(n, dtype=np.uint64)
+    changed = changed if changed is not None else np.ones(n, bool)
     # Measured in each file's own zone, as TBMJ was.
-    recomputed = np.full(len(frame), np.nan)
+    recomputed = np.full(n, np.nan)
     sources = frame[SOURCE_COLUMN].astype(str).to_numpy()
-    for source in np.unique(sources):
-        mask = sources == source
+    for source in np.unique(sources[changed]):
+        mask = changed & (sources == source)
         recomputed[mask] = ellipsoidal_area(own[mask], frame.attrs.get("source_crs", {}).get(source, frame.crs))
-    tbmj = frame["TBMJ"].to_numpy()
-    gap = np.abs(recomputed - tbmj) / np.where(tbmj > 0, tbmj, np.nan)
-    off = gap > RECOMPUTED_AREA_TOLERANCE
+    tbmj = frame["TBMJ"].to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):  # NULL and 0 areas are errors of their own
+        gap = np.abs(recomputed - tbmj) / np.where(tbmj > 0, tbmj, np.nan)
+    off = (gap > RECOMPUTED_AREA_TOLERANCE) | (~changed & np.isin(fingerprints, known_gaps))
     if off.any():
+        measured = gap[off & np.isfinite(gap)]
+        largest = f" (largest {measured.max():.2%})" if len(measured) else ""
         report.warning("DLTB", "area-gap", f"{int(off.sum())} parcels' TBMJ differs from a fresh statutory "
-                       f"ellipsoidal area by more than {RECOMPUTED_AREA_TOLERANCE:.1%} (largest "
-                       f"{np.nanmax(gap):.2%}). Official figures keep TBMJ; check these shapes or areas.",
-                       year=year, field="TBMJ", ids=ids[off])
+                       f"ellipsoidal area by more than {RECOMPUTED_AREA_TOLERANCE:.1%}{largest}. Official "
+                       f"figures keep TBMJ; check these shapes or areas.", year=year, field="TBMJ", ids=ids[off])
+    return fingerprints[off]
 
 
 def _check_basic_farmland(ws, year, report, unit_codes, say):
@@ -367,7 +572,9 @@ def _check_basic_farmland(ws, year, report, unit_codes, say):
     if "DLBM" in frame:
         _code_checks(ws, frame["DLBM"], ids, "JBNTTB", "DLBM", year, report)
     if "YJJBNTMJ" in frame:
-        _no_negative(frame, ("YJJBNTMJ",), ids, "JBNTTB", year, report)
+        _no_negative(frame, ("YJJBNTMJ", "TBMJ"), ids, "JBNTTB", year, report, positive=("YJJBNTMJ", "TBMJ"),
+                     required=("YJJBNTMJ",))
+        _magnitude_check(frame, "TBMJ" if "TBMJ" in frame else "YJJBNTMJ", ids, "JBNTTB", year, report)
         if "TBMJ" in frame:
             over = frame["YJJBNTMJ"] > frame["TBMJ"] + AREA_TOLERANCE_M2
             if over.any():
@@ -375,6 +582,8 @@ def _check_basic_farmland(ws, year, report, unit_codes, say):
                              "the parcel area TBMJ.", year=year, field="YJJBNTMJ", ids=ids[over])
     _unit_mismatch(frame["ZLDWDM"], ids, unit_codes, report, "JBNTTB", year, "ZLDWDM")
     _attach_files(report, start, frame, "BSM")
+    _one_source_per_county(frame, "JBNTTB", year, report)
+    return set(frame["ZLDWDM"].dropna().str[:6].unique())
 
 
 def _check_changes(ws, year, report, unit_codes, say):
@@ -390,7 +599,8 @@ def _check_changes(ws, year, report, unit_codes, say):
         frame.index.astype(str))
     _code_checks(ws, frame["BGQDLBM"], ids, "DLTBGXGC", "BGQDLBM", year, report)
     _code_checks(ws, frame["BGHDLBM"], ids, "DLTBGXGC", "BGHDLBM", year, report)
-    _no_negative(frame, ("TBBGMJ",), ids, "DLTBGXGC", year, report)
+    _no_negative(frame, ("TBBGMJ",), ids, "DLTBGXGC", year, report, positive=("TBBGMJ",), required=("TBBGMJ",))
+    _magnitude_check(frame, "TBBGMJ", ids, "DLTBGXGC", year, report)
     if "BGQKCXS" in frame:
         bad = (frame["BGQKCXS"] < 0) | (frame["BGQKCXS"] > 1)
         if bad.any():
@@ -425,7 +635,9 @@ def _check_enforcement(ws, year, report, unit_codes, say):
     if off.any():
         report.error("WPZF", "year-mismatch", f"JCNF differs from {year} in the {year} file.", year=year,
                      field="JCNF", ids=ids[off])
-    _no_negative(frame, ("XZJSYDMJ", "ZYGDMJ", "WFZYGDMJ", "ZGMJ"), ids, "WPZF", year, report)
+    _no_negative(frame, ("XZJSYDMJ", "ZYGDMJ", "WFZYGDMJ", "ZGMJ"), ids, "WPZF", year, report,
+                 required=("XZJSYDMJ", "ZYGDMJ", "WFZYGDMJ"))
+    _magnitude_check(frame, "XZJSYDMJ", ids, "WPZF", year, report)
     if "ZGMJ" in frame:
         over = frame["ZGMJ"] > frame["WFZYGDMJ"].fillna(0) + AREA_TOLERANCE_M2
         if over.any():
@@ -461,6 +673,7 @@ def _check_approvals(ws, report, unit_codes, say):
     if missing.any():
         report.error("JSYDSP", "missing-date", "approvals without PZRQ cannot be matched to change dates.",
                      field="PZRQ", ids=ids[missing])
+    _no_negative(frame, ("PZMJ", "ZYGDMJ"), ids, "JSYDSP", None, report)
     if "XZQDM" in frame:
         _unit_mismatch(frame["XZQDM"], ids, unit_codes, report, "JSYDSP", None, "XZQDM", "warning")
 
@@ -485,7 +698,8 @@ def _check_hsf(ws, report, unit_codes, say):
     if outside.any():
         report.warning("GBZNT", "year-outside-period", f"JSNF outside {ws.period.base_year}–{ws.period.end}; "
                        "these projects count in no assessed year.", field="JSNF", ids=ids[outside])
-    _no_negative(frame, ("JSMJ",), ids, "GBZNT", None, report)
+    _no_negative(frame, ("JSMJ",), ids, "GBZNT", None, report, positive=("JSMJ",), required=("JSMJ",))
+    _magnitude_check(frame, "JSMJ", ids, "GBZNT", None, report)
     _unit_mismatch(frame["XZQDM"], ids, unit_codes, report, "GBZNT", None, "XZQDM")
 
 
@@ -513,6 +727,12 @@ def _check_tables(ws, report, unit_codes, say):
             continue
         rows = "row " + frame["row"].astype(str)
         _check_years(frame, ws, layer, report, rows)
+        data = [c for c in frame.columns if c != "row"]
+        repeated = frame.duplicated(subset=data, keep="first")
+        if repeated.any():
+            report.error(layer, "duplicate-row", f"{int(repeated.sum())} rows repeat an earlier row exactly; "
+                         "each would be counted again. Delete the repeats (or tell them apart, e.g. by "
+                         "project).", ids=rows[repeated])
         if "xzqdm" in frame:
             _unit_mismatch(frame["xzqdm"], rows, unit_codes, report, layer, None, "xzqdm")
         if layer == "ZBPH":
@@ -525,8 +745,9 @@ def _check_tables(ws, report, unit_codes, say):
                 if bad.any():
                     report.warning(layer, "bad-value", f"source should be one of {', '.join(ZBPH_SOURCES)}.",
                                    field="source", ids=rows[bad])
-            _no_negative(frame, ("area_mu",), rows, layer, None, report)
+            _no_negative(frame, ("area_mu",), rows, layer, None, report, required=("area_mu",))
         if layer == "CHECKLIST":
+            _check_checklist_items(frame, rows, report)
             bad = ~frame["fraction"].between(0, 1)
             if bad.any():
                 report.error(layer, "bad-value", "fraction must be between 0 and 1 (share of the item's "
@@ -537,6 +758,40 @@ def _check_tables(ws, report, unit_codes, say):
             if bad.any():
                 report.warning(layer, "bad-value", f"kind should be one of {', '.join(EVENT_KINDS)}.",
                                field="kind", ids=rows[bad])
+
+
+def _known_checklist_items() -> set[str]:
+    """Items the shipped rule sets score (``metric = "checklist.<item>"``)."""
+    import re
+    from importlib import resources
+
+    items = set()
+    for name in ("annual.toml", "midterm.toml", "final.toml"):
+        text = resources.files("farmland.scoring").joinpath("data", name).read_text(encoding="utf-8")
+        items.update(re.findall(r'"checklist\.([^"]+)"', text))
+    return items
+
+
+def _check_checklist_items(frame, rows, report):
+    from .errors import closest_match
+
+    blank = frame["fraction"].isna()
+    if blank.any():
+        report.error("CHECKLIST", "missing-value", "fraction is empty; an empty fraction would score 0 points. "
+                     "Give the share of the item's points earned (0–1).", field="fraction", ids=rows[blank])
+    known = _known_checklist_items()
+    unknown = frame["item"].notna() & ~frame["item"].isin(known)
+    for item in sorted(frame.loc[unknown, "item"].unique()):
+        close = closest_match(item, known)
+        hint = f" Did you mean {close!r}?" if close else ""
+        report.error("CHECKLIST", "unknown-item", f"item {item!r} is scored by no rule set, so its points would "
+                     f"be lost.{hint} Items: {', '.join(sorted(known))}.", field="item",
+                     ids=rows[unknown & (frame["item"] == item)])
+    key = ["xzqdm", "year", "item"]
+    twice = frame.duplicated(subset=key, keep=False) & ~frame.duplicated(keep=False)
+    if twice.any():
+        report.error("CHECKLIST", "duplicate-id", "an item is listed more than once for a county and year with "
+                     "different values; keep one row per xzqdm, year and item.", field="item", ids=rows[twice])
 
 
 def _check_targets(ws, report, unit_codes):

@@ -1,6 +1,6 @@
 """The workspace: a folder holding ``farmland.toml`` and the data it names.
 
-The file format is fixed by the data contract (data-contract.md, "A workspace"). It loads into
+The file format is fixed by the data contract (docs/data.md, "A workspace"). It loads into
 frozen dataclasses; unknown keys, bad TOML and missing files are :class:`WorkspaceError` s that
 name the key or file and say how to fix it.
 
@@ -47,7 +47,6 @@ _SECTION_KEYS = {
     "period": {"start", "end", "base_year"},
     "targets": {"path", "adjustments"},
     "townships": {"path"},
-    "landcover": {"cropland", "built"},
     "landclass": {"groups"},
     "units": {"spatial"},
     "options": {"allow_external_paths"},
@@ -197,11 +196,14 @@ class Workspace:
                 "`farmland sample OUTDIR` to see the format."
             )
         try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
+            # utf-8-sig: Notepad and Excel save UTF-8 with a BOM, which TOML itself does not allow.
+            data = tomllib.loads(file.read_text(encoding="utf-8-sig"))
         except tomllib.TOMLDecodeError as exc:
             raise WorkspaceError(f"{file} is not valid TOML: {exc}. Fix the line it names.") from None
         except UnicodeDecodeError:
             raise WorkspaceError(f"{file} is not UTF-8 text; save it as UTF-8.") from None
+        except IsADirectoryError:
+            raise WorkspaceError(f"{file} is a folder, not the workspace file.") from None
         return cls.from_dict(data, root=file.parent.resolve(), file=file)
 
     @classmethod
@@ -228,16 +230,19 @@ class Workspace:
                         f"Allowed: {', '.join(sorted(allowed))}."
                     )
 
-        def require(section: str, key: str, kind):
-            value = data.get(section, {}).get(key)
+        def require(section: str, key: str, kind, default=None):
+            value = data.get(section, {}).get(key, default)
             if value is None:
                 raise fail(f"missing {section}.{key}: {_TOP_LEVEL_KEYS[section]}.")
             if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-                raise fail(f"{section}.{key} = {value!r} has the wrong type; expected {kind.__name__}.")
+                raise fail(f"{section}.{key} = {_shown(value)} has the wrong type: it is {_toml_type(value)}, "
+                           f"it must be {_TOML_TYPES[kind]}: {_TOP_LEVEL_KEYS[section]}.")
             return value
 
-        city_code = str(require("city", "code", (str, int)))
-        city_name = str(data["city"].get("name", city_code))
+        city_code = require("city", "code", str).strip()
+        if not (city_code.isdigit() and len(city_code) == 6):
+            raise fail(f"city.code = {city_code!r} must be the city's 6-digit code, e.g. code = \"371500\".")
+        city_name = require("city", "name", str, default=city_code)
         period = Period(
             start=require("period", "start", int),
             end=require("period", "end", int),
@@ -268,7 +273,8 @@ class Workspace:
                 )
             if isinstance(spec, str):
                 spec = {"source": spec}
-            if not isinstance(spec, Mapping) or not isinstance(spec.get("source"), str):
+            if not isinstance(spec, Mapping) or not isinstance(spec.get("source"), str) or any(
+                    not isinstance(spec.get(key, ""), str) for key in ("encoding", "crs")):
                 raise fail(
                     f"layers.{name} must be a string \"file[:layer]\" or a table "
                     "{ source = \"file[:layer]\", encoding = \"GBK\", crs = \"EPSG:4527\" }."
@@ -325,9 +331,13 @@ class Workspace:
                     f"[fields.{name}] must map standard field names to field names in your data, "
                     "e.g. DLBM = \"DLDM\"."
                 )
-            field_maps[name] = {str(k): v for k, v in mapping.items()}
+            field_maps[name] = _checked_field_map(name, mapping, fail)
 
         landcover: dict[str, tuple[int, ...]] = {}
+        if "landcover" in data and not {"cropland", "built"} <= set(data["landcover"]):
+            missing = sorted({"cropland", "built"} - set(data["landcover"]))
+            raise fail(f"[landcover] has no {' or '.join(missing)}: both classes are needed (further classes "
+                       "such as water = [3] may follow), e.g. cropland = [1], built = [2].")
         for key, values in data.get("landcover", {}).items():
             values = [values] if isinstance(values, int) else values
             if not isinstance(values, list) or not all(
@@ -411,6 +421,54 @@ class Workspace:
                         "allow_external_paths = true if you mean it."
                     )
         return found
+
+
+_TOML_TYPES = {str: "text in quotes", int: "a whole number", bool: "true or false", float: "a number"}
+
+
+def _toml_type(value) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return f"a {type(value).__name__}"
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _checked_field_map(layer: str, mapping: Mapping, fail) -> dict[str, str]:
+    """``[fields.LAYER]``: known standard names only, each onto its own field in the data.
+
+    Mapping a standard field onto the name of another standard field of the layer (TBDLMJ =
+    "TBMJ") would read one figure as another without a word, so it is refused.
+    """
+    from .schema import SCHEMAS
+
+    specs = {spec.name: spec for spec in SCHEMAS[layer]}
+    targets: dict[str, str] = {}
+    for key, value in mapping.items():
+        if key not in specs:
+            raise fail(f"[fields.{layer}] names {key!r}, which is not a standard field of {layer}."
+                       f"{_suggest(key, specs)} Standard fields: {', '.join(specs)}.")
+        other = next((spec.name for spec in specs.values() if spec.name != key and value.upper()
+                      in {spec.name.upper(), *(a.upper() for a in spec.aliases)} and spec.name not in mapping), None)
+        if other is not None:
+            raise fail(f"[fields.{layer}] {key} = {value!r}: {value!r} is the standard field {other} of {layer}, "
+                       f"so {key} would be read from the {other} figures. Map {key} to its own field.")
+        if value.upper() in targets:
+            raise fail(f"[fields.{layer}] maps both {targets[value.upper()]} and {key} onto {value!r}; each "
+                       "standard field needs its own field in the data.")
+        targets[value.upper()] = key
+    return dict(mapping)
 
 
 _EXAMPLE_SOURCES = {

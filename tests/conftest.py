@@ -1,7 +1,9 @@
 """Test-wide settings."""
 
 import os
+from pathlib import Path
 
+import pytest
 from hypothesis import settings
 
 # The suite runs on shared 2-core machines: a per-example time limit would make property tests
@@ -12,8 +14,6 @@ settings.register_profile("explore", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-import pytest  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "liaocheng"
 
@@ -30,3 +30,11 @@ def sample_assessed(tmp_path_factory):
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
     return out, result.output
+
+
+@pytest.fixture(scope="session")
+def generated_workspace(tmp_path_factory):
+    """One generated sample workspace (200 parcels, seed 0) per session; copy it before changing it."""
+    from farmland.sample import generate_sample
+
+    return generate_sample(tmp_path_factory.mktemp("generated") / "ws", parcels=200, seed=0)

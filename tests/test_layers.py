@@ -329,3 +329,22 @@ def test_shared_reads_serve_later_requests_from_the_first_read_as_copies(tmp_pat
         assert len(reads) == 3
     read_layer(ws, "DLTB", 2015)  # outside the block nothing is kept
     assert len(reads) == 4
+
+
+def test_geoparquet_fields_differing_only_by_case_are_refused(tmp_path):
+    """A GeoParquet with both DLBM and dlbm: which holds the classes is ambiguous, so it is an error."""
+    from builders import WORKSPACE_TOML, dltb_frame, write_workspace
+
+    from farmland.validate import validate_workspace
+
+    toml = WORKSPACE_TOML.replace('DLTB = "bgdc_{year}.gpkg:DLTB"', 'DLTB = "dltb_{year}.parquet"')
+    root = write_workspace(tmp_path / "ws", toml=toml)
+    for year in range(2015, 2021):
+        frame = dltb_frame(year)
+        if year == 2017:
+            frame["dlbm"] = "0101"  # a second land-class column that differs only by case
+        frame.to_parquet(root / f"dltb_{year}.parquet")
+    report = validate_workspace(root, check_areas=False)
+    clash = [f for f in report.errors if f.check == "case-duplicate-field"]
+    assert len(clash) == 1 and clash[0].year == 2017
+    assert "dltb_2017.parquet" in clash[0].message and "DLBM" in clash[0].message and "dlbm" in clash[0].message

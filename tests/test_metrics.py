@@ -513,6 +513,35 @@ def test_township_level_groups_by_the_first_nine_characters(city):
     assert set(result.table["level"]) == {"township"}
 
 
+TOWNSHIPS_CSV = """\
+xzdm,xzmc,arable_target_mu,basic_farmland_target_mu,hsf_task_mu_2016
+371502001,古楼街道,20,5,10
+371502002,柳园街道,12,,
+371521001,侨润街道,13,4,
+"""
+
+
+def test_township_list_names_the_townships_and_sets_their_targets(tmp_path):
+    toml = TOML.replace("[layers]", '[townships]\npath = "townships.csv"\n\n[layers]')
+    root = write_tiny_city(tmp_path / "city", toml=toml)
+    (root / "townships.csv").write_text(TOWNSHIPS_CSV, encoding="utf-8")
+    report = Report(strict=True)
+    result = compute_metrics(Workspace.load(root), [2016], level="township", report=report)
+    wide = result.wide(level="township").set_index("xzqdm")
+    assert wide["xzqmc"].to_dict() == {"371502001": "古楼街道", "371502002": "柳园街道",
+                                       "371502003": "东昌府区 371502003", "371521001": "侨润街道",
+                                       "371521002": "阳谷县 371521002"}
+    # 371502001: 21.75 亩 against 20; 371502002: 11.4 against 12 (no basic-farmland target)
+    assert wide.loc["371502001", "arable_target_mu"] == 20.0
+    assert wide.loc["371502001", "arable_attainment"] == pytest.approx(21.75 / 20)
+    assert wide.loc["371502002", "arable_attainment"] == pytest.approx(11.4 / 12)
+    assert math.isnan(wide.loc["371502002", "basic_farmland_target_mu"])
+    assert wide.loc["371502001", "hsf_task_mu"] == 10.0
+    assert math.isnan(wide.loc["371521002", "arable_target_mu"])
+    unknown = [f for f in report.warnings if f.check == "unknown-township"]
+    assert len(unknown) == 1 and unknown[0].ids == ("371502003", "371521002")
+
+
 def test_city_level_alone(city):
     result = compute_metrics(Workspace.load(city), [2016], level="city")
     assert set(result.table["xzqdm"]) == {CITY}
@@ -597,8 +626,9 @@ def test_targets_of_the_stocks_basis_are_used_and_a_crossing_is_marked(tmp_path)
         (B, "arable_target_mu"): 42.0, (B, "arable_basis_mismatch"): 1.0,
         # basic farmland stays 二调 (its layer's codes): A's 二调 target, no mismatch
         (A, "basic_farmland_target_mu"): 20.0, (A, "basic_farmland_basis_mismatch"): 0.0,
-        # the city has no complete 三调 set (B lacks one): the 二调 sum, marked
-        (CITY, "arable_target_mu"): 76.0, (CITY, "arable_basis_mismatch"): 1.0,
+        # the city adds up the targets its units are held to: 30 + 42 + Z's 二调 1 (marked too)
+        (CITY, "arable_target_mu"): 73.0, (CITY, "arable_basis_mismatch"): 1.0,
+        (Z, "arable_basis_mismatch"): 1.0,
     })
     rows = result.table.set_index(["xzqdm", "metric"])
     assert rows.loc[(A, "arable_target_mu"), "basis"] == "sandiao"
@@ -784,7 +814,7 @@ def test_touching_polygons_do_not_overlap_even_across_zones():
 
 
 def test_derived_occupation_is_counted_where_the_construction_stands(tmp_path):
-    """Pieces are attributed by BGHZLDWDM for occupation (domain.md §1.4), by BGQZLDWDM for the loss.
+    """Pieces are attributed by BGHZLDWDM for occupation (docs/background.md §1.4), by BGQZLDWDM for the loss.
 
     Move the 2016 a1 → 202 piece into 阳谷县 after the change (a boundary adjustment): its
     5000 m² × (1 − 0.10) × 0.0015 = 6.75 亩 of occupation goes to B (15 + 6.75 = 21.75 亩), while
@@ -798,3 +828,31 @@ def test_derived_occupation_is_counted_where_the_construction_stands(tmp_path):
     assert value(result, A, "derived_construction_on_arable_mu") == pytest.approx(0.0)
     assert value(result, B, "derived_construction_on_arable_mu") == pytest.approx(21.75)
     assert value(result, A, "ledger_residual_mu") == pytest.approx(0.0, abs=0.01)
+
+
+def test_further_landcover_classes_are_reported(generated_workspace, tmp_path):
+    """Revision 2: [landcover] may name further classes; they are kept and reported (landcover.<class>)."""
+    import shutil
+
+    import rasterio
+
+    from farmland.metrics import compute_metrics
+    from farmland.workspace import Workspace
+
+    ws_path = shutil.copytree(generated_workspace, tmp_path / "ws")
+    with rasterio.open(ws_path / "landcover_2018.tif") as src:
+        values = src.read(1)
+        cell_m2 = abs(src.transform.a * src.transform.e)
+    present = sorted(set(np.unique(values).tolist()) - {1, 2, 0})
+    assert present, "the generated raster should hold classes beyond cropland and built"
+    other = present[0]
+    toml = ws_path / "farmland.toml"
+    text = toml.read_text(encoding="utf-8")
+    assert "built = [2]" in text
+    toml.write_text(text.replace("built = [2]", f"built = [2]\nwater = [{other}]", 1), encoding="utf-8")
+    result = compute_metrics(Workspace.load(ws_path), [2018], level="city")
+    wide = result.wide(level="city", phase="annual")
+    assert "landcover.water" in wide.columns
+    # Every cell of the class lies in some unit of the generated city, so the city total is the count.
+    assert wide["landcover.water"].iloc[0] == pytest.approx((values == other).sum() * cell_m2 * 0.0015, rel=0.02)
+    assert wide["landcover_built_mu"].iloc[0] > 0

@@ -97,7 +97,8 @@ def test_layout_and_workspace_file(city):
     assert all(len(county_files(city, y)) == 8 for y in YEARS)
 
     toml = tomllib.loads((city / "farmland.toml").read_text(encoding="utf-8"))
-    assert toml["city"] == {"code": "371500", "name": "聊城市"}
+    assert toml["city"] == {"code": "371500", "name": "聊城市", "arable_target_mu": 8446400,
+                            "basic_farmland_target_mu": 7240500}
     assert toml["period"] == {"start": 2016, "end": 2020, "base_year": 2015}
     assert toml["layers"]["DLTB"] == "counties/*/bgdc_{year}.gpkg:DLTB"
     assert toml["layers"]["JBNTTB"] == "counties/*/bgdc_{year}.gpkg:YJJBNTTB"

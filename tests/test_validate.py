@@ -1,5 +1,6 @@
 """`farmland validate`: clean workspaces pass; each kind of breakage is named with ids and a fix."""
 
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -186,3 +187,78 @@ def test_targets_may_carry_one_row_per_basis(tmp_path):
     report = validate_workspace(root, check_areas=False)
     dup = [f for f in report.errors if f.check == "duplicate-id"]
     assert len(dup) == 1 and dup[0].ids == ("371521",)  # blank basis = 二调: twice
+
+
+def test_unchanged_parcels_keep_last_years_results(generated_workspace, tmp_path, monkeypatch):
+    """Later snapshots check only changed parcels, yet report exactly what a full check reports.
+
+    An overlap and a wrong TBMJ planted in every year's file of one county are found in every
+    year: the first year by measurement, the later ones (parcels unchanged) by carrying the
+    result over. A full check of each year (no parcel recognised as unchanged) agrees.
+    """
+    import shutil
+
+    import pyogrio
+
+    from farmland.validate import validate_workspace
+
+    ws = shutil.copytree(generated_workspace, tmp_path / "ws")
+    files = sorted(ws.glob("counties/371524/bgdc_*.gpkg"))
+    assert len(files) >= 3
+    for path in files:
+        frame = pyogrio.read_dataframe(path, layer="DLTB")
+        frame.loc[frame.index[1], "geometry"] = frame.geometry.iloc[0].buffer(-0.5)  # inside parcel 0
+        frame.loc[frame.index[2], "TBMJ"] = frame.loc[frame.index[2], "TBMJ"] * 1.2
+        pyogrio.write_dataframe(frame, path, layer="DLTB")
+
+    def summary(report):
+        return sorted((f.severity, f.check, f.year, f.count, f.ids) for f in report.findings
+                      if f.layer == "DLTB" and f.check in ("overlap", "area-gap", "zone-slivers"))
+
+    incremental = summary(validate_workspace(ws))
+    years = {year for _, check, year, _, _ in incremental if check == "overlap"}
+    assert len(years) == len(files)
+    assert {year for _, check, year, _, _ in incremental if check == "area-gap"} == years
+    calls = iter(range(1, 100))
+    monkeypatch.setattr("farmland.validate._fingerprints",  # every parcel new in every year
+                        lambda frame: np.arange(len(frame), dtype=np.uint64) + np.uint64(next(calls) * 10**7))
+    assert summary(validate_workspace(ws)) == incremental
+
+
+def test_rasters_that_say_nothing_are_errors(generated_workspace, tmp_path):
+    """All nodata, outside the city, or a single cell: refused with the file named, not an empty figure."""
+    import shutil
+
+    import rasterio
+    from rasterio.transform import from_origin
+
+    ws = shutil.copytree(generated_workspace, tmp_path / "ws")
+
+    def rewrite(year, change):
+        path = ws / f"landcover_{year}.tif"
+        with rasterio.open(path) as src:
+            profile, data = src.profile, src.read(1)
+        profile, data = change(profile, data)
+        profile.update(width=data.shape[1], height=data.shape[0])
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(data, 1)
+
+    def all_nodata(profile, data):
+        profile["nodata"] = 0
+        return profile, np.zeros_like(data)
+
+    def far_away(profile, data):
+        t = profile["transform"]
+        profile["transform"] = from_origin(t.c + 2_000_000, t.f, t.a, -t.e)
+        return profile, data
+
+    def one_cell(profile, data):
+        return profile, data[:1, :1]
+
+    rewrite(2016, all_nodata)
+    rewrite(2017, far_away)
+    rewrite(2018, one_cell)
+    report = validate_workspace(ws, check_areas=False)
+    found = {(f.check, f.year) for f in report.errors if f.layer == "LANDCOVER"}
+    assert found == {("empty-raster", 2016), ("off-site-raster", 2017), ("degenerate-raster", 2018)}
+    assert all(f"landcover_{f.year}.tif" in f.message for f in report.errors if f.layer == "LANDCOVER")

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ from farmland.scoring import explain_unit, find_triggers, load_rules, loads_rule
 from farmland.scoring.explain import annotated_trail
 from farmland.scoring.rules import default_rules_path
 
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "liaocheng"
 EXAMPLE = default_rules_path("final").parent / "examples" / "final_2005_core_items.toml"
 
 
@@ -285,3 +287,34 @@ def test_no_repository_file_cites_a_document_outside_it():
             if re.search(r"(?<!docs/)\bdomain\.md|data-contract\.md|notes/metrics_interface", text):
                 offenders.append(str(path.relative_to(root)))
     assert offenders == []
+
+
+def test_township_scores_carry_names_and_targets(tmp_path):
+    """第十九条: a county assesses its townships with the same rule sets."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from farmland.cli import main
+
+    workspace = tmp_path / "ws"
+    shutil.copytree(SAMPLE, workspace)
+    metrics = CliRunner().invoke(main, ["-q", "metrics", str(workspace), "--year", "2018", "--level", "township",
+                                        "-o", str(tmp_path / "t.csv")])
+    assert metrics.exit_code == 0, metrics.output
+    townships = pd.read_csv(tmp_path / "t.csv", dtype={"xzqdm": str})
+    chosen = townships.head(3)
+    # Targets just below and above each township's arable area: the first two meet it, the third not.
+    targets = chosen["arable_mu"].to_numpy() + np.array([-1.0, -1.0, 1.0])
+    pd.DataFrame({"xzdm": chosen["xzqdm"], "xzmc": ["甲镇", "乙镇", "丙镇"], "arable_target_mu": targets}).to_csv(
+        workspace / "townships.csv", index=False)
+    toml = workspace / "farmland.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + '\n[townships]\npath = "townships.csv"\n', encoding="utf-8")
+    out = tmp_path / "scores.csv"
+    result = CliRunner().invoke(main, ["-q", "score", str(workspace), "--phase", "annual", "--year", "2018",
+                                       "--level", "township", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out, dtype={"xzqdm": str}, keep_default_na=False).set_index("xzqdm")
+    assert list(table.loc[chosen["xzqdm"], "xzqmc"]) == ["甲镇", "乙镇", "丙镇"]
+    assert list(table.loc[chosen["xzqdm"], "R-ARABLE-TARGET"]) == [25.0, 25.0, 0.0]
+    assert set(table["outcome"]) == {"通报"} and "grade" not in table.columns

@@ -152,7 +152,7 @@ class AuditResult:
 
 def audit_workspace(workspace, year: int, *, options: AuditOptions | None = None,
                     checks: Iterable[str] | None = None, declared=None, metrics=None,
-                    landcover_required: bool = False, report: Report | None = None,
+                    landcover_required: bool = False, validate: bool = True, report: Report | None = None,
                     progress: Callable[[str], None] | None = None) -> AuditResult:
     """Run the audit checks of one data year.
 
@@ -173,6 +173,9 @@ def audit_workspace(workspace, year: int, *, options: AuditOptions | None = None
         Figures declared by the counties (:mod:`farmland.audit.declared`).
     metrics : MetricsResult, optional
         Metrics already computed for ``year`` (``assess`` passes its own); otherwise computed.
+    validate : bool, default True
+        Run ``farmland validate``'s checks first and refuse data with errors, as every command
+        does (``assess`` has validated already and passes False).
     report : Report, optional
         Where reading findings go (strict by default: unreadable data stops the audit).
 
@@ -207,6 +210,10 @@ def audit_workspace(workspace, year: int, *, options: AuditOptions | None = None
     parts = []
     fractions = None
     with shared_reads():
+        if validate:
+            from ..pipeline import _validated
+
+            _validated(ws, report, progress, nothing="audited")
         data = AuditData.load(ws, year, report, say)
         if "areas" in checks:
             say("核查 面积")

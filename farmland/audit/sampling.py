@@ -174,12 +174,16 @@ def draw_sample(workspace, year: int, *, seed: int = 0, aql: float = 2.5, suspec
     report = Report(strict=True)
     say = progress or (lambda message: None)
     with shared_reads():
+        from ..pipeline import _validated
+
+        _validated(ws, report, progress, nothing="sampled")
         data = AuditData.load(ws, year, report, say)
         suspect_ids: set[str] = set()
         if suspects:
             from . import audit_workspace
 
-            found = audit_workspace(ws, year, checks=["areas", "basic_farmland", "landcover"], report=report)
+            found = audit_workspace(ws, year, checks=["areas", "basic_farmland", "landcover"], validate=False,
+                                    report=report)
             suspect_ids = {i.split(":", 1)[1] for i in found.ids(prefix="DLTB:")}
     dltb = data.dltb
     rows = population_rows(dltb)

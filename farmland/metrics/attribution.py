@@ -1,11 +1,11 @@
 """Which unit each parcel, change piece, monitoring parcel or table row belongs to.
 
-Units are counties by code (design.md, "Units are counties by code"): a parcel belongs to the
+Units are counties by code (DESIGN.md, "Units are counties by code"): a parcel belongs to the
 unit named by the first 6 characters of its ZLDWDM (坐落单位代码); the township level (county
 method 第十九条) uses the first 9. Two exceptions:
 
 * **Development zones** (经开区, 高新区, 度假区) have no administrative code of their own, so their
-  land sits inside the host county's codes (domain.md §6.1). An XZQ unit whose XZQDM matches no
+  land sits inside the host county's codes (docs/background.md §6.1). An XZQ unit whose XZQDM matches no
   parcel's ZLDWDM[:6], or one listed in ``[units] spatial``, is such a zone: features whose
   representative point falls in its polygon move from the host county to the zone.
 * **Renamed counties.** 茌平县 371523 became 茌平区 371503 during the period; data of either

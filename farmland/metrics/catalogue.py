@@ -2,7 +2,7 @@
 
 One table, read by the results table (unit and basis columns), by :meth:`MetricsResult.wide`
 (column order: the data contract's output columns first) and by reports (Chinese labels). The
-names and units are fixed by the metrics ↔ scoring interface (notes/metrics_interface.md).
+names and units are fixed by the metrics ↔ scoring interface (docs/data.md).
 
 ``basis`` says where a figure's survey basis (口径) comes from:
 
@@ -47,7 +47,7 @@ class Metric:
     basis: str
     label: str
     contract: bool = False
-    """One of the data contract's output columns (data-contract.md, "Outputs")."""
+    """One of the data contract's output columns (docs/data.md, "Outputs")."""
     evidence_from: tuple[str, ...] = ()
     """Metrics whose evidence ids this one shows too (a flag derived from a ratio shows the
     ratio's features)."""
@@ -189,6 +189,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in _CATALOGUE}
 CONTRACT_METRICS: tuple[str, ...] = tuple(m.name for m in _CATALOGUE if m.contract)
 
 CHECKLIST_PREFIX = "checklist."
+LANDCOVER_CLASS_PREFIX = "landcover."
+"""Further [landcover] classes (water, forest …) are metrics ``landcover.<class>`` in 亩."""
 
 
 def metric_info(name: str) -> Metric:
@@ -198,6 +200,8 @@ def metric_info(name: str) -> Metric:
     if name.startswith(CHECKLIST_PREFIX):
         item = name[len(CHECKLIST_PREFIX):]
         return Metric(name, "fraction", "", f"{item}得分率")
+    if name.startswith(LANDCOVER_CLASS_PREFIX):
+        return Metric(name, "mu", "", f"遥感监测“{name[len(LANDCOVER_CLASS_PREFIX):]}”面积")
     raise KeyError(f"unknown metric {name!r}")
 
 

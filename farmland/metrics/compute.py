@@ -474,7 +474,9 @@ class _Run:
         self._landcover(year, put)
 
         for lv in self.base_levels:
-            frame = self._assemble(lv, parts[lv])
+            frame = _choose_targets(self._assemble(lv, parts[lv]), year)
+            if lv == TOWNSHIP:
+                self._check_townships(frame.index, year)
             self.components[lv][year] = frame
             ev = pd.concat(evidence[lv], ignore_index=True) if evidence[lv] else empty_evidence()
             ev = pd.concat([ev, self._ledger_findings(lv, year, frame, snap, prev)], ignore_index=True)
@@ -628,10 +630,10 @@ class _Run:
                               "bf_target": "basic_farmland_target_mu"}, by_basis=True))
         targets = self._targets()
         if targets is not None and column not in targets and year in self.assessed:
-            self.report.info("TARGETS", "no-hsf-task", f"targets.csv has no column {column}: "
-                             f"hsf_task_mu and hsf_completion of {year} are empty.", year=year)
+            self.report.warning("TARGETS", "no-hsf-task", f"targets.csv has no column {column}: "
+                                f"hsf_task_mu and hsf_completion of {year} are empty (未下达任务).", year=year)
         put("hsf_task", task)
-        put("targets", goals)
+        put("targets_by_basis", goals)
         self._adjustments(year, put)
 
         frame = self._read("GBZNT", year, GBZNT_COLUMNS, geometry=self._zones)
@@ -662,6 +664,21 @@ class _Run:
                     frame = frame.rename(columns={"xzdm": "xzqdm", "xzmc": "xzqmc"})
                 self._static["TOWNSHIPS"] = frame
         return self._static["TOWNSHIPS"]
+
+    def _check_townships(self, codes, year):
+        """Township codes of the data that the township list does not name: a warning, once each."""
+        townships = self._townships()
+        if townships is None:
+            return
+        known = set(townships["xzqdm"].dropna())
+        missing = sorted(c for c in codes if c not in known and f"TOWNSHIP-{c}" not in self._warned)
+        if missing:
+            self._warned.update(f"TOWNSHIP-{c}" for c in missing)
+            self.report.warning("TOWNSHIPS", "unknown-township", f"township codes (ZLDWDM[:9]) in the "
+                                f"data without a row in {self.ws.townships_path.name}: "
+                                f"{', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}. Their "
+                                "rows carry no name nor targets; add them (xzdm, xzmc).", year=year,
+                                field="xzdm", ids=missing)
 
     def _target_frame(self, targets, level, columns, by_basis=False):
         """Targets per unit: ``columns`` maps a component to its targets.csv column.
@@ -708,13 +725,14 @@ class _Run:
         return pd.DataFrame(out)
 
     def _adjustments(self, year, put):
-        """The register of target adjustments in force in ``year`` (county level only)."""
+        """The register of target adjustments in force in ``year``: county-coded, so a township
+        has none (its targets in the township list are the ones it is held to)."""
         if "ADJUSTMENTS" not in self._static:
             self._static["ADJUSTMENTS"] = read_adjustments(self.ws, self.units.codes, report=self.report)
         register = self._static["ADJUSTMENTS"]
         levels = [lv for lv in self.base_levels if lv == COUNTY]
         if TOWNSHIP in self.base_levels:
-            put("adjustments", None, levels=[TOWNSHIP])
+            self._put_zero(put, "adjustments", [TOWNSHIP])
         if not levels:
             return
         if register is None:  # no register: no adjustment was made
@@ -757,10 +775,10 @@ class _Run:
             return
         if not layer_exists(self.ws, "LANDCOVER", year):
             if year in self.assessed:
-                self.report.error("LANDCOVER", "missing-file", f"no LANDCOVER raster for {year} "
-                                  f"({self.ws.layers['LANDCOVER'].template}); it is needed for "
-                                  "landcover_cropland_mu and landcover_built_mu.", year=year,
-                                  exc=WorkspaceError)
+                # Revision 2: imagery is not bought every year; the raster metrics of the year are empty.
+                self.report.warning("LANDCOVER", "missing-file", f"no LANDCOVER raster for {year} "
+                                    f"({self.ws.layers['LANDCOVER'].template}); landcover_cropland_mu and "
+                                    "landcover_built_mu are empty for that year.", year=year)
             else:
                 self.report.info("LANDCOVER", "missing-year", f"no LANDCOVER raster for {year}.",
                                  year=year)
@@ -788,14 +806,16 @@ class _Run:
         for group, frame in parts.items():
             names = components_of(group) if group != "checklist" else None
             # Units without records have 0 of a flow; without a target or task, an empty target.
-            fill = np.nan if group in ("targets", "hsf_task") else 0.0
+            fill = np.nan if group in ("targets_by_basis", "hsf_task") else 0.0
             if frame is None:
                 if names:
                     frames.append(pd.DataFrame(np.nan, index=index, columns=names))
                 continue
             frame = frame.reindex(index, fill_value=fill)
             if names:
-                frame = frame.reindex(columns=names, fill_value=0.0)
+                # The group's fixed components, plus further [landcover] classes the workspace names.
+                extra = [c for c in frame.columns if group == "landcover" and c not in names]
+                frame = frame.reindex(columns=names + extra, fill_value=0.0)
             frames.append(frame.astype("float64"))
         return pd.concat(frames, axis=1)
 
@@ -828,11 +848,8 @@ class _Run:
                                 "break); the figures are kept and marked series_break = 1, but they "
                                 "mix two surveys and are not a real change.", year=year,
                                 ids=list(breaks))
-        sources = basis_of(frame, scheme_for_year(year))
-        crossed = []
-        for stock, name in (("dltb", "arable_target"), ("bf", "bf_target")):
-            _, _, mismatch = target_choice(frame, sources[stock], name)
-            crossed += list(frame.index[mismatch == 1])
+        crossed = [u for name in ("arable_target", "bf_target")
+                   for u in frame.index[frame[f"{name}_mismatch_n"] == 1]]
         if crossed and "basis-targets" not in self._warned:
             self._warned.add("basis-targets")
             self.report.info("TARGETS", "target-basis", f"from {year} some targets are on another "
@@ -878,7 +895,28 @@ class _Run:
             return self.ws.city_name
         if level == COUNTY:
             return self.units.names.get(code, "")
+        townships = self._townships()
+        if townships is not None:
+            names = self._static.setdefault("TOWNSHIP-NAMES", dict(zip(townships["xzqdm"],
+                                                                      townships["xzqmc"])))
+            if isinstance(names.get(code), str):
+                return names[code]
         return f"{self.units.county_name(code)} {code}".strip()
+
+
+def _choose_targets(frame: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Replace the per-basis base targets of a unit-year by the one on the stock's basis (else
+    the other, marked), so that a city or a span adds up the targets the units were held to."""
+    sources = basis_of(frame, scheme_for_year(year))
+    out = frame.drop(columns=components_of("targets_by_basis"))
+    for name, stock in (("arable_target", "dltb"), ("bf_target", "bf")):
+        value, basis, mismatch = target_choice(frame, sources[stock], name)
+        known = ~np.isnan(value)
+        out[f"{name}_mu"] = value
+        out[f"{name}_mismatch_n"] = mismatch
+        for scheme in ("erdiao", "sandiao"):
+            out[f"{name}_{scheme}_n"] = np.where(known, (basis == scheme).astype("float64"), np.nan)
+    return out
 
 
 def _majority(frame: pd.DataFrame, prefix: str) -> pd.Series:

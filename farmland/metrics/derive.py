@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 
 from ..units import M2_TO_MU
-from .catalogue import EVENT_METRICS, METRICS, PROVINCIAL_EVENT_METRICS
+from .catalogue import EVENT_METRICS, LANDCOVER_CLASS_PREFIX, METRICS, PROVINCIAL_EVENT_METRICS
 from .occupation import illegal_ratio_disagreement, illegal_ratio_flag, ratio
 from .opinion import gdp_basis, opinion_metrics, supply_basis
 from .parts import CHECKLIST_N, CHECKLIST_SUM
 
 _KINDS = ("construction", "ecological", "restructuring", "other")
-def derive_metrics(v: pd.DataFrame, level: str, scheme: str = "erdiao") -> pd.DataFrame:
+def derive_metrics(v: pd.DataFrame, level: str) -> pd.DataFrame:
     """Metrics (columns) per unit (index) from components ``v``.
 
     Parameters
@@ -26,8 +26,6 @@ def derive_metrics(v: pd.DataFrame, level: str, scheme: str = "erdiao") -> pd.Da
     v : DataFrame
         Components per unit; a missing component column counts as NaN.
     level : {"county", "township", "city"}
-    scheme : {"erdiao", "sandiao"}
-        The survey basis expected for the (last) year, for units whose own codes do not say.
 
     Returns
     -------
@@ -43,14 +41,14 @@ def derive_metrics(v: pd.DataFrame, level: str, scheme: str = "erdiao") -> pd.Da
         return col(name) * M2_TO_MU
 
     m: dict[str, np.ndarray] = {}
-    sources = basis_of(v, scheme)
-    for metric, component, stock in (("arable", "arable", "dltb"), ("basic_farmland", "bf", "bf")):
-        base, _, mismatch = target_choice(v, sources[stock], f"{component}_target")
+    for metric, component in (("arable", "arable"), ("basic_farmland", "bf")):
+        base = col(f"{component}_target_mu")
         adjustment = col(f"{component}_target_adjustment_mu")
+        crossed = col(f"{component}_target_mismatch_n")  # units held to a target of the other basis
         m[f"{metric}_target_base_mu"] = base
         m[f"{metric}_target_adjustment_mu"] = adjustment
-        m[f"{metric}_target_mu"] = base + np.nan_to_num(adjustment)
-        m[f"{metric}_basis_mismatch"] = mismatch
+        m[f"{metric}_target_mu"] = base + adjustment
+        m[f"{metric}_basis_mismatch"] = np.where(np.isnan(crossed), np.nan, (crossed > 0).astype("float64"))
     m["arable_mu"] = mu("arable_m2")
     m["arable_attainment"] = ratio(m["arable_mu"], m["arable_target_mu"])
     m["basic_farmland_mu"] = mu("bf_m2")
@@ -128,6 +126,10 @@ def derive_metrics(v: pd.DataFrame, level: str, scheme: str = "erdiao") -> pd.Da
     m.update(opinion_metrics(v, m, level))
 
     ordered = {name: m[name] for name in METRICS if name in m}
+    for column in v.columns:
+        name = column[len("landcover_"):-len("_m2")] if column.startswith("landcover_") else ""
+        if column.endswith("_m2") and name and name not in ("cropland", "built"):
+            ordered[f"{LANDCOVER_CLASS_PREFIX}{name}"] = mu(column)
     for name in sorted(c[len(CHECKLIST_SUM):] for c in v.columns if c.startswith(CHECKLIST_SUM)):
         ordered[f"checklist.{name}"] = ratio(col(CHECKLIST_SUM + name), col(CHECKLIST_N + name))
     return pd.DataFrame(ordered, index=v.index)
@@ -154,8 +156,8 @@ def basis_of(v: pd.DataFrame, fallback: str) -> dict[str, np.ndarray]:
     return {
         "dltb": dltb,
         "bf": bf,
-        "target_arable": target_choice(v, dltb, "arable_target")[1],
-        "target_bf": target_choice(v, bf, "bf_target")[1],
+        "target_arable": from_counts("arable_target", np.full(n, "", dtype=object)),
+        "target_bf": from_counts("bf_target", np.full(n, "", dtype=object)),
         "gxgc": from_counts("gxgc", dltb),
         "supply": supply_basis(v),
         "gdp": gdp_basis(v),

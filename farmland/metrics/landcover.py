@@ -22,7 +22,10 @@ STRIP_ROWS = 1024
 
 def landcover_parts(path: Path, year: int, xzq, units, classes: dict,
                     report: Report) -> pd.DataFrame | None:
-    """Cropland and built-up area (m²) per county-level unit from one raster.
+    """Area (m²) of each [landcover] class per county-level unit from one raster.
+
+    Columns ``landcover_<class>_m2``: cropland and built always (empty when not mapped), then
+    every further class the workspace names (water, forest …), reported as ``landcover.<class>``.
 
     Parameters
     ----------
@@ -31,15 +34,16 @@ def landcover_parts(path: Path, year: int, xzq, units, classes: dict,
     units : UnitSet
         Zones are burnt last so they take their pixels from the host county.
     classes : dict
-        ``{"cropland": (values…), "built": (values…)}`` from ``[landcover]``.
+        ``{"cropland": (values…), "built": (values…), …}`` from ``[landcover]``.
     """
     from rasterio import features, windows
 
-    cropland = tuple(classes.get("cropland", ()))
-    built = tuple(classes.get("built", ()))
-    if not cropland and not built:
-        report.warning("LANDCOVER", "no-class-map", "[landcover] names no cropland or built values; "
-                       "landcover_* metrics are empty.", year=year)
+    # cropland and built first (the metrics the rules use), then any further class of [landcover].
+    names = ["cropland", "built", *sorted(set(classes) - {"cropland", "built"})]
+    wanted_by_name = {name: tuple(classes.get(name, ())) for name in names}
+    if not any(wanted_by_name.values()):
+        report.warning("LANDCOVER", "no-class-map", "[landcover] names no class values; landcover_* metrics "
+                       "are empty.", year=year)
         return None
     dataset = open_raster(path, year, report)
     if dataset is None:
@@ -55,22 +59,18 @@ def landcover_parts(path: Path, year: int, xzq, units, classes: dict,
         transform = dataset.transform
         pixel_m2 = abs(transform.a * transform.e - transform.b * transform.d)
         n_units = len(codes) + 1
-        counts = np.zeros((2, n_units))
+        counts = np.zeros((len(names), n_units))
         for row in range(0, dataset.height, STRIP_ROWS):
             window = windows.Window(0, row, dataset.width, min(STRIP_ROWS, dataset.height - row))
             values = dataset.read(1, window=window)
             unit_index = features.rasterize(shapes, out_shape=values.shape,
                                             transform=windows.transform(window, transform),
                                             fill=0, dtype="int32")
-            for i, wanted in enumerate((cropland, built)):
+            for i, wanted in enumerate(wanted_by_name.values()):
                 if wanted:
                     hit = np.isin(values, wanted)
                     counts[i] += np.bincount(unit_index[hit], minlength=n_units)
-    out = pd.DataFrame({"landcover_cropland_m2": counts[0, 1:] * pixel_m2,
-                        "landcover_built_m2": counts[1, 1:] * pixel_m2},
+    out = pd.DataFrame({f"landcover_{name}_m2": counts[i, 1:] * pixel_m2 if wanted_by_name[name] else np.nan
+                        for i, name in enumerate(names)},
                        index=pd.Index(codes, dtype=object, name="unit"))
-    if not cropland:
-        out["landcover_cropland_m2"] = np.nan
-    if not built:
-        out["landcover_built_m2"] = np.nan
     return out

@@ -10,7 +10,7 @@
 A change piece (DLTBGXGC row) carries the area of the piece (TBBGMJ, m²). Its arable part before
 the change is TBBGMJ × (1 − BGQKCXS); after the change, a piece that is arable counts net of the
 coefficient of the parcel it became (KCXS of the Y snapshot parcel named by BGHTBBSM), since the
-update re-applies the deduction with the new coefficient (domain.md §1.4). Losses go to the unit
+update re-applies the deduction with the new coefficient (docs/background.md §1.4). Losses go to the unit
 of the piece before the change (BGQZLDWDM), gains to the unit after (BGHZLDWDM).
 
 The residual (closing − everything above) is a figure of its own; beyond 0.01 亩 it is a warning
@@ -168,7 +168,7 @@ def change_parts(pieces: ChangePieces, legal_share: np.ndarray, keys_before: dic
     gain = p.after_m2 * p.gain
     after_columns = {
         # ... while occupation by construction is counted where the construction now stands
-        # (BGHZLDWDM, domain.md §1.4), as WPZF's XZQDM, which these figures cross-check.
+        # (BGHZLDWDM, docs/background.md §1.4), as WPZF's XZQDM, which these figures cross-check.
         "derived_occupied_m2": np.where(p.to_construction, p.before_m2, 0.0),
         "derived_illegal_m2": illegal,
         **{f"gain_{k}_m2": np.where(p.before_kind == k, gain, 0.0) for k in _KINDS},

@@ -5,11 +5,11 @@ Two independent figures, kept side by side as a cross-check (data contract, "Out
 * **Reported** — the satellite-enforcement monitoring parcels (卫片执法, WPZF) of the year: ZYGDMJ
   is the arable land occupied by new construction, WFZYGDMJ the part occupied illegally.
 * **Derived** — the change records (DLTBGXGC) arable → construction, net of 田坎 (a piece's
-  arable part is TBBGMJ × (1 − BGQKCXS), domain.md §1.4), split by the construction-land
+  arable part is TBBGMJ × (1 − BGQKCXS), docs/background.md §1.4), split by the construction-land
   approvals (JSYDSP) in force at the change date: the share of the piece's planar area covered by
   approvals with PZRQ ≤ GXSJ is legal, the rest is not.
 
-The 15 % rule (监察部等令第15号 第三条(一); domain.md §4.3): in one calendar year, illegally occupied
+The 15 % rule (监察部等令第15号 第三条(一); docs/background.md §4.3): in one calendar year, illegally occupied
 arable land reaching 15 % of the arable land occupied by new construction. The ratio is empty
 when nothing was occupied, and illegal occupation with nothing occupied is flagged anyway (every
 occupation was illegal).

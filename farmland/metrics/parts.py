@@ -52,8 +52,13 @@ COMPONENT_GROUPS: dict[str, dict[str, str]] = {
         "paddy_supplemented_mu": SUM, "grain_occupied_t": SUM, "grain_supplemented_t": SUM,
         "supplemented_upper_mu": SUM, "zbph_upper_n": SUM,
     },
-    # base targets per survey basis (targets.csv basis); the metrics pick the stock's basis
-    "targets": {f"{t}_{b}_mu": LAST for t in ("arable_target", "bf_target") for b in ("erdiao", "sandiao")},
+    # base targets as read, per survey basis (targets.csv basis): replaced, once a unit's year is
+    # assembled, by the "targets" chosen on the stock's basis (compute._choose_targets)
+    "targets_by_basis": {f"{t}_{b}_mu": LAST for t in ("arable_target", "bf_target")
+                         for b in ("erdiao", "sandiao")},
+    # the base target chosen, whether it is on the other basis, and the count of units per basis
+    "targets": {f"{t}_{c}": LAST for t in ("arable_target", "bf_target")
+                for c in ("mu", "mismatch_n", "erdiao_n", "sandiao_n")},
     # target adjustments in force at the year end (register rows with year ≤ data year)
     "adjustments": {"arable_target_adjustment_mu": LAST, "bf_target_adjustment_mu": LAST,
                     "adjustment_upper_n": LAST},
@@ -76,6 +81,9 @@ CHECKLIST_SUM = "checklist_sum."
 CHECKLIST_N = "checklist_n."
 
 
+LANDCOVER_PREFIX = "landcover_"
+
+
 def aggregation(component: str) -> str:
     """How a component combines over years (sum, last, first, max)."""
     for group in COMPONENT_GROUPS.values():
@@ -83,6 +91,8 @@ def aggregation(component: str) -> str:
             return group[component]
     if component.startswith((CHECKLIST_SUM, CHECKLIST_N)):
         return SUM
+    if component.startswith(LANDCOVER_PREFIX) and component.endswith("_m2"):
+        return LAST  # a further [landcover] class: a stock, like cropland and built
     raise KeyError(f"unknown component {component!r}")
 
 

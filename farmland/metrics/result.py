@@ -191,7 +191,7 @@ def build_table(run, annual_years, spans) -> MetricsResult:
         if not components:
             continue
         names = {u: run.unit_name(level, u) for f in components.values() for u in f.index}
-        annual = {y: derive_metrics(v, level, scheme_for_year(y)) for y, v in components.items()}
+        annual = {y: derive_metrics(v, level) for y, v in components.items()}
         for year in annual_years:
             if year in annual:
                 parts.append(_long(names, level, "annual", year, year, annual[year], components[year],
@@ -200,7 +200,7 @@ def build_table(run, annual_years, spans) -> MetricsResult:
             if not all(y in components for y in span):
                 continue
             combined = combine_years(components, span)
-            metrics = derive_metrics(combined, level, scheme_for_year(span[-1]))
+            metrics = derive_metrics(combined, level)
             for flag, values in yearly_flag_max(annual, span, metrics.index).items():
                 if flag in metrics:
                     metrics[flag] = values

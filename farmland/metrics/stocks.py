@@ -2,7 +2,7 @@
 
 Retained arable land (耕地保有量) is Σ TBDLMJ over arable parcels (011/012/013, 0101/0102/0103):
 TBDLMJ already excludes the 田坎 deduction (三调: KCMJ = round(TBMJ × KCXS, 2); 二调 also 线状/零星
-地物), domain.md §3.4. Basic farmland is Σ YJJBNTMJ (older layers: JBNTMJ). The quality grade
+地物), docs/background.md §3.4. Basic farmland is Σ YJJBNTMJ (older layers: JBNTMJ). The quality grade
 (耕地等别, 1 best … 15) is averaged over arable parcels that carry one, weighted by TBDLMJ.
 
 Everything here is computed per parcel with numpy and summed per unit with ``np.bincount``; no
@@ -28,7 +28,7 @@ JBNTTB_COLUMNS = ["BSM", "ZLDWDM", "DLBM", "TBMJ", "KCMJ", "YJJBNTMJ"]
 URBAN_INDUSTRIAL_CZCSXM = ("201", "201A", "202", "202A", "204")
 """三调 城镇村属性码 counted as 城镇工矿 (urban and industrial-mining space, the 75.75 万亩 cap of
 聊政发〔2018〕34号 三): 201 城市 and 202 建制镇 with their ``A`` 独立工业用地 variants, and 204 采矿用地
-(data-contract.md, Revision 2, "Land classes used by the opinion's indicators"). 203/203A 村庄 are
+(docs/data.md, Revision 2, "Land classes used by the opinion's indicators"). 203/203A 村庄 are
 rural settlements, not 城镇工矿; 205 风景名胜及特殊用地 is not either. Edit this tuple to change the set;
 the output states the basis (catalogue label of ``urban_industrial_space_mu``)."""
 URBAN_INDUSTRIAL_ERDIAO = ("201", "202", "204")

@@ -1,6 +1,6 @@
 """Simulating one county: base-year parcels, then five years of changes, written as it goes.
 
-A county is an independent unit of work (design.md, "Scale by partitioning"): it has its own
+A county is an independent unit of work (DESIGN.md, "Scale by partitioning"): it has its own
 random stream, its own delivery CRS, and writes its own ``counties/<xzqdm>/bgdc_<year>.gpkg``.
 What the city layers need (monitoring parcels, approvals, projects, ledger rows, totals) is
 collected in a :class:`CountyResult`; only those small tables cross county lines.
@@ -199,7 +199,7 @@ class CountySimulation:
         """Compact townships by weighted k-means on parcel centroids; codes by distance to the seat.
 
         Township codes follow the national scheme: 街道 001–099 nearest the county seat, then 镇
-        101–199, then 乡 201–299 (domain.md §1.2, ZLDWDM).
+        101–199, then 乡 201–299 (docs/background.md §1.2, ZLDWDM).
         """
         spec, rng = self.spec, self.rng
         n = len(xy)
@@ -314,7 +314,7 @@ class CountySimulation:
     # -- the 三调 break ----------------------------------------------------------------------
 
     def _crosswalk(self) -> None:
-        """Re-code the 2018 snapshot into the 三调 scheme (domain.md §2.4) before 2019's changes.
+        """Re-code the 2018 snapshot into the 三调 scheme (docs/background.md §2.4) before 2019's changes.
 
         One-to-one codes map through the land-class table; 城镇村 parcels (201/202/203) are
         re-surveyed into the 4-digit classes by weighted draw, keeping their settlement code.

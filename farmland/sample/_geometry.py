@@ -153,7 +153,7 @@ def split_quads(geoms, tbmj, *, fraction=None, cents=None):
 
     The cut joins the southern and northern edges at the same relative position ``t``, found by
     vectorised bisection. The west piece is the one that changes. Official areas follow the
-    update-package rule (domain.md §1.4): the west piece gets round-half-up(TBMJ × its planar
+    update-package rule (docs/background.md §1.4): the west piece gets round-half-up(TBMJ × its planar
     share, 2 dp) and the east piece the remainder, so the pieces sum exactly to the parent TBMJ.
 
     Parameters

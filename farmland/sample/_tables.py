@@ -97,7 +97,7 @@ DEDUCTION_COEFFICIENTS = (0.01, 0.015, 0.02, 0.025, 0.03, 0.04)
 DEDUCTION_SHARE = 0.10
 """Share of arable parcels with a 田坎 coefficient: Liaocheng is flat, so most have KCXS = 0."""
 
-# -- crosswalk at the 三调 break (domain.md §2.4) --------------------------------------------
+# -- crosswalk at the 三调 break (docs/background.md §2.4) --------------------------------------------
 
 SETTLEMENT_CROSSWALK = {
     # 二调 城镇村 codes are one-to-many: re-surveyed parcel by parcel in 三调.

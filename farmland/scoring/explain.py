@@ -20,7 +20,7 @@ from farmland.scoring.rules import KIND_LABELS, PHASE_LABELS, TRIGGER_LABELS, Ru
 if TYPE_CHECKING:  # pragma: no cover
     from farmland.scoring.engine import ScoreResult
 
-__all__ = ["explain_unit", "annotated_trail", "row_note", "trigger_text", "format_value", "format_evidence"]
+__all__ = ["explain_unit", "annotated_trail", "unit_rows", "row_note", "trigger_text", "format_value", "format_evidence"]
 
 _OP_TEXT = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "=", "!=": "≠"}
 EVIDENCE_SHOWN = 5
@@ -259,17 +259,29 @@ def annotated_trail(result: ScoreResult) -> pd.DataFrame:
     return trail
 
 
-def explain_unit(result: ScoreResult, xzqdm: str) -> str:
-    """The Chinese text trail of one unit: totals, every rule's points, triggers and evidence."""
+def unit_rows(trail: pd.DataFrame) -> dict[str, list]:
+    """An annotated trail split by unit once: ``{xzqdm: [row, ...]}`` (rows as named tuples).
+
+    Explaining or rendering hundreds of units then costs one split, not a filter per unit.
+    """
+    return {str(code): list(part.itertuples(index=False)) for code, part in trail.groupby("xzqdm", sort=False)}
+
+
+def explain_unit(result: ScoreResult, xzqdm: str, rows: list | None = None) -> str:
+    """The Chinese text trail of one unit: totals, every rule's points, triggers and evidence.
+
+    ``rows``: the unit's rows of the annotated trail (:func:`unit_rows`), when explaining many
+    units of one result.
+    """
     table = result.table
     xzqdm = str(xzqdm)
-    rows = table.index[table["xzqdm"] == xzqdm]
-    if len(rows) == 0:
+    at = table.index[table["xzqdm"] == xzqdm]
+    if len(at) == 0:
         known = ", ".join(table["xzqdm"].head(12))
         raise KeyError(f"no unit {xzqdm!r} in the scores; units: {known}")
-    row = table.loc[rows[0]]
-    trail = annotated_trail(result)
-    trail = trail[trail["xzqdm"] == xzqdm]
+    row = table.loc[at[0]]
+    if rows is None:
+        rows = unit_rows(annotated_trail(result)).get(xzqdm, [])
     rs = result.rules
     year = "" if result.year is None else f"（{result.year} 年数据）"
     unit_word = "乡镇" if result.level == "township" else "县级单位"
@@ -312,14 +324,14 @@ def explain_unit(result: ScoreResult, xzqdm: str) -> str:
         ("待核实事项", ("review",)),
     ]
     for title, kinds in sections:
-        part = trail[trail["kind"].isin(kinds)]
-        if part.empty:
+        part = [t for t in rows if t.kind in kinds]
+        if not part:
             if kinds == ("trigger",):
                 lines += ["", f"【{title}】", "  无"]
             continue
         lines.append("")
         lines.append(f"【{title}】")
-        for t in part.itertuples(index=False):
+        for t in part:
             if t.kind in ("trigger", "review"):
                 line = f"  {t.rule_id}：{t.note}。"
             else:

@@ -196,6 +196,7 @@ KNOWN_METRICS: dict[str, MetricInfo] = {
     ]
 }
 CHECKLIST_PREFIX = "checklist."
+LANDCOVER_CLASS_PREFIX = "landcover."  # further [landcover] classes, in 亩
 
 
 @functools.cache
@@ -221,13 +222,15 @@ def metric_info(name: str) -> MetricInfo:
         return KNOWN_METRICS[name]
     if name.startswith(CHECKLIST_PREFIX) and len(name) > len(CHECKLIST_PREFIX):
         return MetricInfo(f"检查项“{name[len(CHECKLIST_PREFIX):]}”完成程度", "fraction")
+    if name.startswith(LANDCOVER_CLASS_PREFIX) and len(name) > len(LANDCOVER_CLASS_PREFIX):
+        return MetricInfo(f"遥感监测“{name[len(LANDCOVER_CLASS_PREFIX):]}”面积", "mu")
     return _catalogue_extras().get(name, MetricInfo(name, ""))
 
 
 def _is_known_metric(name: str) -> bool:
     return (
         name in KNOWN_METRICS
-        or (name.startswith(CHECKLIST_PREFIX) and len(name) > len(CHECKLIST_PREFIX))
+        or any(name.startswith(p) and len(name) > len(p) for p in (CHECKLIST_PREFIX, LANDCOVER_CLASS_PREFIX))
         or name in _catalogue_extras()
     )
 

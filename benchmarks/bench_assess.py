@@ -1,0 +1,318 @@
+"""Benchmark ``farmland assess`` against the read floor and a straightforward geopandas version.
+
+Run from the repository root::
+
+    python benchmarks/bench_assess.py                                 # 300 000 parcels, 3 runs
+    python benchmarks/bench_assess.py --parcels 1000000 --repeat 1
+    python benchmarks/bench_assess.py --workdir /tmp/city --skip-naive
+
+It generates (once; reused afterwards) a city with ``farmland sample DIR --parcels N --seed S``
+under ``benchmarks/_data/`` (or ``--workdir``), then measures, each run in a fresh process so
+that every peak is its own (``os.wait4``: the child's ``ru_maxrss``):
+
+(a) ``floor`` — reading every input ``assess`` reads (each layer of each year, all county files,
+    the tables and the rasters) with ``pyogrio.read_arrow`` + ``shapely.from_wkb`` into geometry
+    arrays, CSV with pyarrow and rasters with rasterio; nothing else;
+(b) ``naive`` — ``benchmarks/naive.py``: the main figures with geopandas as a user would write them
+    (read_file, to_crs, per-geometry pyproj Geod area, geopandas.overlay, rasterio.mask);
+(c) farmland: ``validate_workspace`` alone; ``compute_metrics`` alone (every year, level and phase,
+    as ``assess`` asks for them, without the reads validation shares with it inside ``assess``);
+    ``farmland.pipeline.assess`` with its validation and metrics timed in place (scoring = total −
+    the two); ``write_assessment`` of a pickled assessment; ``farmland.area.ellipsoidal_area`` of
+    every DLTB parcel of every year (the recomputed-area part of validation); and the whole
+    ``farmland assess`` command as a subprocess (wall time including interpreter start).
+
+Seconds are the median over ``--repeat`` runs (times inside the child, imports excluded, except
+for the CLI); the 1-minute load average is recorded before every run, because other jobs may be
+sharing the machine. The table is printed and written as Markdown to
+``benchmarks/_data/bench_assess_<N>.md``. This is code, not a test: numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FARMLAND = Path(sys.executable).with_name("farmland")
+
+
+# -- the measured stages (each runs in its own process: ``--measure STAGE``) ------------------------
+
+
+def read_floor(root: Path) -> dict:
+    """Read every input file of the workspace once into Arrow tables and geometry arrays."""
+    import pyarrow.csv
+    import pyarrow.parquet
+    import rasterio
+    import shapely
+
+    from farmland import Workspace
+    from farmland.layers import layer_exists
+
+    ws = Workspace.load(root)
+    decoded = files = features = 0
+    for name, src in ws.layers.items():
+        for year in (ws.period.data_years if src.per_year else [None]):
+            if not layer_exists(ws, name, year):
+                continue
+            for path in ws.paths(name, year):
+                suffix = path.suffix.lower()
+                files += 1
+                if suffix in (".tif", ".tiff"):
+                    with rasterio.open(path) as raster:
+                        decoded += raster.read(1).nbytes
+                elif suffix in (".csv", ".txt"):
+                    decoded += pyarrow.csv.read_csv(path).nbytes
+                elif suffix == ".parquet":
+                    table = pyarrow.parquet.read_table(path)
+                    shapely.from_wkb(table["geometry"].to_numpy(zero_copy_only=False))
+                    decoded += table.nbytes
+                    features += table.num_rows
+                else:
+                    import pyogrio
+
+                    if src.layer and src.layer not in pyogrio.list_layers(path)[:, 0]:
+                        continue  # e.g. no change records in the base year's database
+                    meta, table = pyogrio.read_arrow(path, layer=src.layer)
+                    column = meta["geometry_name"] or "wkb_geometry"
+                    shapely.from_wkb(table[column].to_numpy(zero_copy_only=False))
+                    decoded += table.nbytes
+                    features += table.num_rows
+    for table in (ws.targets_path,):
+        if table is not None and table.exists():
+            files += 1
+            decoded += pyarrow.csv.read_csv(table).nbytes
+    return {"files": files, "features": features, "decoded_mib": decoded / 2**20}
+
+
+def dltb_areas(root: Path) -> dict:
+    """``ellipsoidal_area`` of every DLTB parcel of every year (read untimed, area timed)."""
+    import pyogrio
+    import shapely
+
+    from farmland import Workspace
+    from farmland.area import ellipsoidal_area
+
+    ws = Workspace.load(root)
+    parts = []
+    for year in ws.period.data_years:
+        for path in ws.paths("DLTB", year):
+            meta, table = pyogrio.read_arrow(path, layer=ws.layers["DLTB"].layer, columns=[])
+            parts.append((shapely.from_wkb(table[meta["geometry_name"] or "wkb_geometry"]
+                                           .to_numpy(zero_copy_only=False)), meta["crs"]))
+    start = time.perf_counter()
+    parcels = sum(len(ellipsoidal_area(geoms, crs)) for geoms, crs in parts)
+    return {"seconds": time.perf_counter() - start, "parcels": parcels}
+
+
+def measure(stage: str, root: Path, scratch: Path) -> dict:
+    """Run one stage; return its seconds (imports and untimed setup excluded) and notes."""
+    if stage == "area":
+        return dltb_areas(root)
+    start = time.perf_counter()
+    notes: dict = {}
+    if stage == "floor":
+        notes = read_floor(root)
+    elif stage == "naive":
+        sys.path.insert(0, str(HERE))
+        import naive
+
+        figures, clock = naive.run(root)
+        notes = {"parts": {k: round(v, 1) for k, v in clock.items()},
+                 "city_arable_mu_last_year": round(float(figures.groupby("year")["arable_mu"].sum().iloc[-1]), 2)}
+    elif stage == "validate":
+        from farmland.validate import validate_workspace
+
+        report = validate_workspace(root)
+        notes = {"ok": report.ok, "findings": len(report.findings)}
+    elif stage == "metrics":
+        from farmland import Workspace
+        from farmland.metrics import compute_metrics
+        from farmland.report import Report
+
+        ws = Workspace.load(root)
+        result = compute_metrics(ws, ws.period.data_years, level=("county", "township", "city"),
+                                 phases=("annual", "midterm", "final"), report=Report(strict=True))
+        notes = {"rows": len(result.table)}
+    elif stage == "assess":
+        import farmland.pipeline as pipeline
+
+        parts = {"validate": 0.0, "metrics": 0.0}
+
+        def timing(name, fn):
+            def wrapper(*args, **kwargs):
+                t0 = time.perf_counter()
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    parts[name] += time.perf_counter() - t0
+            return wrapper
+
+        pipeline._validated = timing("validate", pipeline._validated)
+        pipeline.compute_metrics = timing("metrics", pipeline.compute_metrics)
+        start = time.perf_counter()
+        assessment = pipeline.assess(root)
+        seconds = time.perf_counter() - start
+        pickled = scratch / "assessment.pkl"
+        if not pickled.exists():
+            pickled.write_bytes(pickle.dumps(assessment))
+        notes = {"parts": parts, "scoring": seconds - parts["validate"] - parts["metrics"]}
+        return {"seconds": seconds, **notes}
+    elif stage == "write":
+        from farmland.pipeline import write_assessment
+
+        assessment = pickle.loads((scratch / "assessment.pkl").read_bytes())
+        start = time.perf_counter()
+        write_assessment(assessment, scratch / "out_write", overwrite=True)
+    else:
+        raise ValueError(stage)
+    return {"seconds": time.perf_counter() - start, **notes}
+
+
+# -- the driver -------------------------------------------------------------------------------------
+
+
+def run_child(command: list[str]) -> tuple[dict, float, float]:
+    """Run ``command``; return (its JSON result or {}, wall seconds, peak RSS MiB of the child)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        child = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if child.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, command))} failed ({child.returncode}):\n{stderr[-3000:]}")
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    return (json.loads(lines[-1]) if lines else {}), wall, usage.ru_maxrss / 1024.0
+
+
+def generate(root: Path, parcels: int, seed: int) -> None:
+    if (root / "farmland.toml").exists():
+        print(f"reusing {root}", flush=True)
+        return
+    print(f"generating {parcels} parcels (seed {seed}) in {root} … load {os.getloadavg()[0]:.2f}", flush=True)
+    start = time.perf_counter()
+    subprocess.run([str(FARMLAND), "sample", str(root), "--parcels", str(parcels), "--seed", str(seed)],
+                   check=True)
+    print(f"generated in {time.perf_counter() - start:.0f} s", flush=True)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parcels", type=int, default=300_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per stage (median reported)")
+    parser.add_argument("--naive-repeat", type=int, default=None,
+                        help="runs of the naive version (default: --repeat, or 1 when the first run "
+                             "takes more than 10 minutes)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="the city's folder (reused when it holds a farmland.toml)")
+    parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--markdown", type=Path, default=None, help="where to write the Markdown table")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    root = (args.workdir or HERE / "_data" / f"city_{args.parcels}_s{args.seed}").resolve()
+    if args.measure:
+        print(json.dumps(measure(args.measure, root, args.scratch)))
+        return
+
+    generate(root, args.parcels, args.seed)
+    scratch = Path(tempfile.mkdtemp(prefix="bench_assess_", dir=HERE / "_data"))
+    me = [sys.executable, __file__, "--workdir", str(root), "--scratch", str(scratch), "--measure"]
+    runs: dict[str, list[dict]] = {}
+
+    def run(stage: str, command: list[str], times: int) -> None:
+        for k in range(times):
+            load = os.getloadavg()[0]
+            result, wall, peak = run_child(command)
+            seconds = result.get("seconds", wall)
+            runs.setdefault(stage, []).append({**result, "seconds": seconds, "wall": wall, "peak_mib": peak,
+                                               "load": load})
+            extra = {k: v for k, v in result.items() if k not in ("seconds",)}
+            print(f"  {stage:>9} run {k + 1}/{times}: {seconds:8.1f} s, peak {peak:7.0f} MiB, load {load:.2f}"
+                  + (f"  {json.dumps(extra, ensure_ascii=False)}" if extra else ""), flush=True)
+
+    try:
+        run("floor", [*me, "floor"], args.repeat)
+        if not args.skip_naive:
+            first = args.naive_repeat or args.repeat
+            run("naive", [*me, "naive"], 1)
+            more = (args.naive_repeat - 1 if args.naive_repeat
+                    else (0 if runs["naive"][0]["seconds"] > 600 else first - 1))
+            if more:
+                run("naive", [*me, "naive"], more)
+        run("validate", [*me, "validate"], args.repeat)
+        run("metrics", [*me, "metrics"], args.repeat)
+        run("assess", [*me, "assess"], args.repeat)
+        run("write", [*me, "write"], args.repeat)
+        run("area", [*me, "area"], args.repeat)
+        run("cli", [str(FARMLAND), "assess", str(root), "-o", str(scratch / "out_cli"), "--overwrite"],
+            args.repeat)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    table = summarise(runs)
+    print()
+    print(table)
+    target = args.markdown or HERE / "_data" / f"bench_assess_{args.parcels}.md"
+    target.write_text(table + "\n", encoding="utf-8")
+    raw = target.with_suffix(".json")
+    raw.write_text(json.dumps(runs, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"\nwritten to {target} (raw runs: {raw})")
+
+
+LABELS = {
+    "floor": "(a) read floor: pyogrio.read_arrow + shapely.from_wkb, rasterio, CSV",
+    "naive": "(b) straightforward geopandas (benchmarks/naive.py)",
+    "validate": "(c) validate_workspace, alone",
+    "metrics": "(c) compute_metrics, alone (all years, levels, phases)",
+    "assess.validate": "(c) assess(): validation",
+    "assess.metrics": "(c) assess(): compute_metrics (reusing validation's reads)",
+    "assess.scoring": "(c) assess(): scoring (total − the two)",
+    "assess": "(c) assess() total",
+    "write": "(c) write_assessment",
+    "area": "(c) ellipsoidal_area of every DLTB parcel, all years",
+    "cli": "(c) `farmland assess` CLI (wall, incl. start-up and writing)",
+}
+
+
+def summarise(runs: dict[str, list[dict]]) -> str:
+    rows = dict(runs)
+    if "assess" in runs:  # the parts timed inside the same assess() runs; the peak is the whole run's
+        for part in ("validate", "metrics"):
+            rows[f"assess.{part}"] = [{**r, "seconds": r["parts"][part], "peak_mib": None} for r in runs["assess"]]
+        rows["assess.scoring"] = [{**r, "seconds": r["scoring"], "peak_mib": None} for r in runs["assess"]]
+    median = {k: statistics.median(r["seconds"] for r in v) for k, v in rows.items()}
+    floor, naive = median.get("floor"), median.get("naive")
+    lines = ["| stage | median s | runs | × floor | × naive | peak MiB | load (1 min) |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    for key, label in LABELS.items():
+        if key not in rows:
+            continue
+        peaks = [r["peak_mib"] for r in rows[key] if r["peak_mib"] is not None]
+        loads = [r["load"] for r in rows[key]]
+        lines.append(
+            f"| {label} | {median[key]:.1f} | {len(rows[key])} | "
+            + (f"{median[key] / floor:.2f}" if floor else "–") + " | "
+            + (f"{median[key] / naive:.2f}" if naive else "–") + " | "
+            + (f"{max(peaks):.0f}" if peaks else "(in assess)") + " | "
+            + (f"{min(loads):.1f}–{max(loads):.1f}" if len(loads) > 1 else f"{loads[0]:.1f}") + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
