@@ -477,7 +477,7 @@ def audit_command(ctx, workspace, year, output, checks, declared, settings, over
     from .display import render_table
     from .output import check_target
 
-    check_target(output, overwrite=overwrite)
+    check_target(output, overwrite=overwrite, folder=True)
     values = {}
     for text in settings:
         name, sep, value = text.partition("=")
@@ -557,12 +557,12 @@ def sample_check(ctx, workspace, year, output, seed, aql, no_suspects, results, 
     from .audit.sampling import draw_sample, field_results, write_sample
     from .output import atomic_path, check_target
 
-    check_target(output, overwrite=overwrite)
+    check_target(output, overwrite=overwrite, folder=True)
     if results is not None:
         if sample_dir is None:
             raise click.UsageError("--results needs --sample, the folder the draw wrote.", ctx=ctx)
         findings, checklist = field_results(sample_dir, results)
-        with atomic_path(output, overwrite=overwrite) as tmp:
+        with atomic_path(output, overwrite=overwrite, folder=True) as tmp:
             tmp.mkdir()
             findings.drop(columns="geometry", errors="ignore").to_csv(
                 tmp / "field_findings.csv", index=False, encoding="utf-8-sig", lineterminator="\n")

@@ -268,10 +268,11 @@ def write_audit(result: AuditResult, outdir: str | os.PathLike, *, overwrite: bo
     options, the declared file); they are recorded as given plus the options.
     """
     from ..output import atomic_path
+    from ..pipeline import input_paths
     from .manifest import write_manifest
 
     outdir = Path(outdir)
-    with atomic_path(outdir, overwrite=overwrite) as tmp:
+    with atomic_path(outdir, overwrite=overwrite, folder=True, inputs=input_paths(result.workspace)) as tmp:
         tmp.mkdir()
         write_findings(result, tmp)
         params = {"year": result.year, "checks": list(result.checks), "options": asdict(result.options),

@@ -259,12 +259,13 @@ def write_sample(sample: Sample, outdir: str | os.PathLike, *, overwrite: bool =
     """sample.gpkg, sample_form.html (printable), sample_plan.csv, results_template.csv,
     population.csv and manifest.json (seed, AQL, population hash), written atomically."""
     from ..output import atomic_path
+    from ..pipeline import input_paths
     from . import write_gpkg
     from .manifest import write_manifest
 
     outdir = Path(outdir)
     frame = sample_frame(sample)
-    with atomic_path(outdir, overwrite=overwrite) as tmp:
+    with atomic_path(outdir, overwrite=overwrite, folder=True, inputs=input_paths(sample.workspace)) as tmp:
         tmp.mkdir()
         write_gpkg(frame, tmp / "sample.gpkg", layer="sample")
         sample.plans.to_csv(tmp / "sample_plan.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
