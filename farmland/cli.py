@@ -444,5 +444,137 @@ def assess(ctx, workspace, output, rules_dir, overwrite):
     click.echo(f"\nwrote {output} (scorecards: {output / 'scorecards' / 'final' / 'index.html'})")
 
 
+@main.command("audit")
+@workspace_arg
+@click.option("--year", "-y", type=int, required=True, help="Data year audited (数据年份), e.g. 2020.")
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder: findings.csv, findings.xlsx, findings.gpkg, manifest.json.")
+@click.option("--check", "checks", multiple=True, type=click.Choice(
+    ["areas", "basic_farmland", "occupation", "landcover", "ledger", "declared"]),
+              help="Run only these checks (repeatable; default all). Naming landcover makes a missing raster "
+                   "an error.")
+@click.option("--declared", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV of the figures the counties declared (xzqdm, year, metric columns) to check.")
+@click.option("--option", "settings", multiple=True, metavar="NAME=VALUE",
+              help="A tolerance or threshold, e.g. area_tolerance=0.002 (see farmland.audit.AuditOptions).")
+@overwrite_opt
+@click.pass_context
+def audit_command(ctx, workspace, year, output, checks, declared, settings, overwrite):
+    """核查 — the findings inspectors act on, for one data year.
+
+    Areas (TBMJ vs statutory area, TBDLMJ, KCXS, control areas), basic farmland
+    (非农化, 园地/林地/坑塘/设施农用地, 非粮化, losses not re-designated), illegal
+    occupation (pieces without approvals vs 卫片执法, the 15% line, approvals misused),
+    remote sensing (疑似图斑 from LANDCOVER), 补充耕地 and high-standard farmland,
+    declared vs checked. Writes one row per finding with ids, values and a Chinese
+    explanation, their geometries, and a manifest `farmland verify` re-checks.
+
+    \b
+    Example:
+      farmland audit sample_data/liaocheng --year 2020 -o out/audit_2020
+    """
+    from .audit import AuditOptions, audit_workspace, write_audit
+    from .display import render_table
+    from .output import check_target
+
+    check_target(output, overwrite=overwrite, folder=True)
+    values = {}
+    for text in settings:
+        name, sep, value = text.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{text!r} is not NAME=VALUE.", param_hint="--option")
+        values[name.strip()] = value.strip()
+    options = AuditOptions.from_dict(values)
+    report = Report(strict=True)
+    result = audit_workspace(workspace, year, options=options, checks=checks or None, declared=declared,
+                             landcover_required="landcover" in checks, report=report, progress=_progress(ctx))
+    _show_warnings(ctx, report)
+    write_audit(result, output, overwrite=overwrite,
+                parameters={"declared": str(declared) if declared else None})
+    summary = result.summary()
+    if not ctx.obj.get("quiet"):
+        if len(summary):
+            counts = summary.pivot_table(index=["check", "title"], columns="severity", values="count",
+                                         aggfunc="sum", fill_value=0).reset_index()
+            click.echo(render_table(counts))
+        click.echo(f"{len(result.findings)} findings for {year}; wrote {output}")
+
+
+@main.command("verify")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--workspace", type=click.Path(exists=True, path_type=Path),
+              help="Where the run's workspace is now (default: the path in the manifest).")
+@click.option("--no-rerun", is_flag=True, help="Only re-check the hashes; do not run the computation again.")
+@click.pass_context
+def verify_command(ctx, folder, workspace, no_rerun):
+    """核验 — prove an output folder came from its inputs.
+
+    Re-checks the SHA-256 of every input, rule set and output in manifest.json, then
+    runs the computation again into a temporary folder and compares every file. Exit
+    code 0 when everything matches, 1 naming each file that differs and how.
+
+    \b
+    Example:
+      farmland verify out/audit_2020
+    """
+    from .audit.manifest import verify_output
+
+    outcome = verify_output(folder, workspace=workspace, rerun=not no_rerun, progress=_progress(ctx))
+    click.echo(outcome.render())
+    ctx.exit(0 if outcome.ok else 1)
+
+
+@main.command("sample-check")
+@workspace_arg
+@click.option("--year", "-y", type=int, required=True, help="Data year whose parcels are sampled.")
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (the sample; with --results, the field findings).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed.")
+@click.option("--aql", type=float, default=2.5, show_default=True,
+              help="Acceptance quality limit, % nonconforming (ISO 2859-1 series).")
+@click.option("--no-suspects", is_flag=True, help="Skip the audit checks that fill the suspect stratum.")
+@click.option("--results", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The inspectors' filled-in results_template.csv: turn it into findings.")
+@click.option("--sample", "sample_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="With --results: the folder the draw wrote.")
+@overwrite_opt
+@click.pass_context
+def sample_check(ctx, workspace, year, output, seed, aql, no_suspects, results, sample_dir, overwrite):
+    """实地抽查 — a seeded stratified sample per county, and its results fed back.
+
+    Strata: suspects, parcels changed this year, basic farmland, arable. Sizes and
+    acceptance numbers per ISO 2859-1 (normal inspection, level II). The population's
+    SHA-256 seeds the draw with --seed and is recorded, so nobody can tidy the sampled
+    parcels first. Writes sample.gpkg, a printable sample_form.html, sample_plan.csv,
+    results_template.csv, population.csv and manifest.json.
+
+    \b
+    Example:
+      farmland sample-check sample_data/liaocheng --year 2020 --seed 7 -o out/sample_2020
+      farmland sample-check sample_data/liaocheng --year 2020 --sample out/sample_2020 \\
+          --results filled.csv -o out/field_2020
+    """
+    from .audit.sampling import draw_sample, field_results, write_sample
+    from .output import atomic_path, check_target
+
+    check_target(output, overwrite=overwrite, folder=True)
+    if results is not None:
+        if sample_dir is None:
+            raise click.UsageError("--results needs --sample, the folder the draw wrote.", ctx=ctx)
+        findings, checklist = field_results(sample_dir, results)
+        with atomic_path(output, overwrite=overwrite, folder=True) as tmp:
+            tmp.mkdir()
+            findings.drop(columns="geometry", errors="ignore").to_csv(
+                tmp / "field_findings.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+            checklist.to_csv(tmp / "field_checklist.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+        click.echo(f"{len(findings)} field findings; wrote {output}")
+        return
+    sample = draw_sample(workspace, year, seed=seed, aql=aql, suspects=not no_suspects, progress=_progress(ctx))
+    write_sample(sample, output, overwrite=overwrite)
+    if not ctx.obj.get("quiet"):
+        click.echo(f"{len(sample.drawn)} parcels drawn from {len(sample.population)} (population SHA-256 "
+                   f"{sample.population_sha256[:16]}…, seed {seed}); wrote {output}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

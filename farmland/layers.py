@@ -442,6 +442,9 @@ def shared_reads():
     read covered it (the fields asked for, and the geometry if asked for). Findings are reported
     by the first read only. Every caller gets its own copy, so no stage can alter another's data.
     """
+    if _SHARED_READS.get() is not None:  # nested (assess → audit): keep the outer block's reads
+        yield
+        return
     token = _SHARED_READS.set({})
     try:
         yield

@@ -105,6 +105,9 @@ class Assessment:
     final: ScoreResult | None = None
     report: Report | None = None
     townships: dict[str, ScoreResult] = field(default_factory=dict)  # 第十九条, labelled as results()
+    audit: object = None
+    """The audit of the period's last year (``farmland.audit.AuditResult``), written to ``audit_<year>/``."""
+    parameters: dict = field(default_factory=dict)
 
     def results(self, level: str = "county") -> list[tuple[str, ScoreResult]]:
         """(label, result) for every scored phase, in calendar order (``level="township"``: 第十九条)."""
@@ -200,12 +203,19 @@ def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike
         _validated(ws, report, progress, nothing="assessed")
         metrics = compute_metrics(ws, ws.period.data_years, level=("county", "township", "city"),
                                   phases=("annual", "midterm", "final"), report=report, progress=progress)
+        # The audit of the last year reads what validation read and the metrics just computed.
+        from .audit import audit_workspace
+
+        say("audit")
+        audited = audit_workspace(ws, ws.period.end, metrics=metrics, validate=False, report=report,
+                                  progress=progress)
     # A layer the metrics needed in a form validation did not read (rare) reports its findings again.
     report.findings = list(dict.fromkeys(report.findings))
 
     say("score")
     annual, midterm, final = _score_all(ws, metrics, rules_dir, "county")
-    assessment = Assessment(ws, metrics, annual, midterm, final, report)
+    assessment = Assessment(ws, metrics, annual, midterm, final, report, audit=audited,
+                            parameters={"rules_dir": str(Path(rules_dir).resolve()) if rules_dir else None})
     if not metrics.wide(level="township", phase="annual").empty:
         annual, midterm, final = _score_all(ws, metrics, rules_dir, "township")
         assessment.townships = {f"annual_{y}": r for y, r in annual.items()} | {"midterm": midterm, "final": final}
@@ -297,6 +307,11 @@ def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overw
         write_csv(flatten_for_text(all_triggers(assessment)), tmp / "triggers.csv")
         if assessment.report is not None:
             (tmp / "validation.txt").write_text(render_report(assessment.report, ws.root) + "\n", encoding="utf-8")
+        if assessment.audit is not None:
+            from .audit import write_findings
+
+            (tmp / f"audit_{assessment.audit.year}").mkdir()
+            write_findings(assessment.audit, tmp / f"audit_{assessment.audit.year}")
         _write_manifest(assessment, tmp)
     return outdir
 
@@ -366,7 +381,10 @@ def _write_manifest(assessment: Assessment, folder: Path) -> None:
     packages = {name: version(name) for name in ("farmland", "numpy", "pandas", "shapely", "pyproj", "pyogrio",
                                                   "geopandas", "rasterio")}
     manifest = {
+        "command": "assess",
+        "parameters": assessment.parameters,
         "workspace": str(ws.file.name),
+        "workspace_path": str(Path(ws.root).resolve()),
         "city": {"code": ws.city_code, "name": ws.city_name},
         "period": {"start": ws.period.start, "end": ws.period.end, "base_year": ws.period.base_year},
         "land_class_table": ws.land_classes.version,
