@@ -68,6 +68,18 @@ def _progress(ctx):
     return say
 
 
+def _progress_line(ctx):
+    """A redrawn progress line on a terminal; nothing under -q or when stderr is not a terminal."""
+    from .reports.progress import ProgressLine
+
+    return ProgressLine(enabled=False if ctx.obj.get("quiet") else None)
+
+
+def _notice(ctx, text: str) -> None:
+    if not ctx.obj.get("quiet"):
+        click.secho(f"warning: {text}", fg="yellow", err=True)
+
+
 def _show_warnings(ctx, report: Report) -> None:
     if ctx.obj.get("quiet"):
         return
@@ -257,7 +269,7 @@ def score_command(ctx, workspace, phase, year, rules, rules_dir, level, assumpti
     """
     from .display import render_table
     from .pipeline import score_workspace
-    from .scorecard import score_display_frame
+    from .reports import score_display_frame
 
     if phase == "annual" and year is None:
         raise click.UsageError("--year is required for the annual phase.", ctx=ctx)
@@ -368,12 +380,13 @@ def assess(ctx, workspace, output, rules_dir, overwrite):
     from .output import check_target
     from .pipeline import assess as run_assessment
     from .pipeline import write_assessment
-    from .scorecard import score_display_frame
+    from .reports import score_display_frame
 
     check_target(output, overwrite=overwrite)  # fail before the long computation, not after
     assessment = run_assessment(workspace, progress=_progress(ctx), rules_dir=rules_dir)
     _show_warnings(ctx, assessment.report)
-    write_assessment(assessment, output, overwrite=overwrite)
+    write_assessment(assessment, output, overwrite=overwrite, report_progress=_progress_line(ctx),
+                     notice=lambda text: _notice(ctx, text))
     final = assessment.final
     ws = assessment.workspace
     click.echo(f"{ws.city_name} 期末考核 final assessment {ws.period.start}–{ws.period.end}")
