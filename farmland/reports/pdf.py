@@ -12,6 +12,7 @@ written either way.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import re
@@ -74,17 +75,22 @@ class Chromium:
         self._profile = tempfile.TemporaryDirectory(prefix="farmland-chromium-")
         to_browser_r, to_browser_w = os.pipe()
         from_browser_r, from_browser_w = os.pipe()
+        # The protocol wants the pipe on the child's fds 3 (commands in) and 4 (replies out). Bash
+        # moves them there before exec'ing the browser (no preexec_fn: reports print from a
+        # worker thread, where forking with Python code to run is unsafe). Ends kept above 9 so
+        # the moves cannot overwrite one another.
+        child_in, child_out = (fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (to_browser_r, from_browser_w))
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        to_browser_r, from_browser_w = child_in, child_out
 
-        def child_fds():  # runs in the child before exec: the protocol wants fds 3 (in) and 4 (out)
-            a, b = os.dup(to_browser_r), os.dup(from_browser_w)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
-
-        args = [executable, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
+        args = ["--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
                 "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-sync",
                 "--mute-audio", "--hide-scrollbars", f"--user-data-dir={self._profile.name}", "about:blank"]
-        self._proc = subprocess.Popen(args, pass_fds=(3, 4), preexec_fn=child_fds, stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        script = f'exec "$0" "$@" 3<&{child_in} 4>&{child_out} {child_in}<&- {child_out}>&-'
+        shell = shutil.which("bash") or "/bin/sh"  # dash cannot redirect fds above 9
+        self._proc = subprocess.Popen([shell, "-c", script, executable, *args], pass_fds=(child_in, child_out),
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._out = to_browser_w

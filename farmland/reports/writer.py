@@ -9,6 +9,7 @@ from __future__ import annotations
 import html as html_lib
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,14 +169,15 @@ def _distances(table: pd.DataFrame, code: str) -> list[str]:
 
 
 def _card_page(result, code: str, name: str, *, figures: Figures, lines: pd.DataFrame, calendar: str,
-               provenance: dict, date: str) -> str:
+               provenance: dict, date: str, with_map: bool = True) -> str:
     """One card's HTML (font rule not yet in: see :data:`FONT_MARKER`)."""
     from .scorecard import card_context, render_scorecard
 
     ws = figures.ws
     context = card_context(
         result, code, data=figures.data, city_name=ws.city_name, period_start=ws.period.start,
-        trend=figures.trend(code), map_uri=figures.map(code, int(result.year)), map_year=int(result.year),
+        trend=figures.trend(code), map_uri=figures.map(code, int(result.year)) if with_map else None,
+        map_year=int(result.year),
         distances=_distances(lines, code), adjustments=_adjustments(ws, code, int(result.year)),
         calendar=calendar, provenance=provenance, date=date, assessment_name=name, file_name=safe_name(code))
     return render_scorecard(context)
@@ -218,8 +220,8 @@ def write_reports(assessment, folder: str | Path, *, pdf: bool | None = None, pd
         ``None`` (default): print PDFs when Chromium is installed, else skip with a notice;
         ``True``: Chromium is required; ``False``: HTML only.
     pdf_checks : {"current", "all"}
-        Which checks get PDFs: the final, the mid-term and the latest annual self-check (the ones
-        still to be filed or printed; default), or every check of the run.
+        Which checks get PDFs and maps on their cards: the final, the mid-term and the latest
+        annual self-check (the ones still to be filed or printed; default), or every check.
     progress : callable(label, done, total), optional
         Called as pages are drawn and printed (e.g. :class:`.progress.ProgressLine`).
     notice : callable(str), optional
@@ -246,6 +248,12 @@ def write_reports(assessment, folder: str | Path, *, pdf: bool | None = None, pd
                for name, r in assessment.results()]
     digest = inputs_digest(ws)
 
+    # The checks still to be filed or printed: the final, the mid-term and the latest self-check.
+    # Their cards carry the unit's map and are printed; earlier self-checks' cards (already filed)
+    # keep the charts and the tables, unless every check is asked for.
+    latest_annual = max((int(r.year) for _, r in results if r.phase == "annual"), default=None)
+    current = {name for name, r in results if pdf_checks == "all" or r.phase != "annual"
+               or int(r.year) == latest_annual}
     pages: list[tuple[Path, str]] = []
     total_pages = sum(len(r.table) + 1 for _, r in results)
     for name, result in results:
@@ -263,52 +271,55 @@ def write_reports(assessment, folder: str | Path, *, pdf: bool | None = None, pd
         for code in result.table["xzqdm"]:
             pages.append((cards / f"{safe_name(code)}.html",
                           _card_page(result, code, name, figures=figures, lines=lines, calendar=calendar,
-                                     provenance=provenance, date=date)))
+                                     provenance=provenance, date=date, with_map=name in current)))
             progress("drawing cards", len(pages), total_pages)
-
-    lists = folder / "problem_parcels"
-    lists.mkdir(parents=True, exist_ok=True)
-    for done, (name, result) in enumerate(results, 1):
-        frame = problem_parcels(result, figures.layers)
-        write_problem_parcels(frame, lists / f"{name}.gpkg", lists / f"{name}.xlsx")
-        written.other += [Path("problem_parcels") / f"{name}.gpkg", Path("problem_parcels") / f"{name}.xlsx"]
-        progress("problem parcels", done, len(results))
-
-    latest_annual = max((int(r.year) for _, r in results if r.phase == "annual"), default=None)
-    for done, (name, result) in enumerate(results, 1):
-        documents = folder / "word" / name
-        documents.mkdir(parents=True, exist_ok=True)
-        city_report(result, data=data, city_code=ws.city_code, city_name=ws.city_name,
-                    city_targets=dict(ws.city_targets), period_start=ws.period.start, date=date,
-                    path=documents / "result_report.docx")
-        written.other.append(Path("word") / name / "result_report.docx")
-        # 第八、九条: each county reports its self-check of the year by the end of February; the
-        # drafts are for the latest year of the run (earlier years' reports were filed already).
-        if result.phase == "annual" and int(result.year) == latest_annual:
-            for code in result.table["xzqdm"]:
-                target = documents / f"self_check_{safe_name(code)}.docx"
-                county_self_check(result, code, data=data, city_name=ws.city_name, period_start=ws.period.start,
-                                  date=date, path=target)
-                written.other.append(target.relative_to(folder))
-        progress("Word reports", done, len(results))
 
     book = FontBook("".join(visible_text(page) for _, page in pages))
     for done, (path, page) in enumerate(pages, 1):
         path.write_text(page.replace(FONT_MARKER, book.css(visible_text(page)), 1), encoding="utf-8")
         written.html.append(path.relative_to(folder))
         progress("embedding fonts", done, len(pages))
-    if pdf is False:
-        return written
-    if find_chromium() is None:
-        if pdf:
+
+    # Chromium prints in its own process while the lists and documents are written here.
+    jobs: list[tuple[Path, Path]] = []
+    if pdf is not False:
+        if find_chromium() is not None:
+            jobs = [(path, path.with_suffix(".pdf")) for path, _ in pages if path.parent.name in current]
+        elif pdf:
             raise BrowserError(INSTALL_HINT)
-        written.notices.append(INSTALL_HINT)
-        if notice is not None:
-            notice(INSTALL_HINT)
-        return written
-    printed = {name for name, r in results if pdf_checks == "all" or r.phase != "annual"
-               or int(r.year) == latest_annual}
-    jobs = [(path, path.with_suffix(".pdf")) for path, _ in pages if path.parent.name in printed]
-    print_pages(jobs, progress=lambda done, n: progress("printing PDF", done, n))
+        else:
+            written.notices.append(INSTALL_HINT)
+            if notice is not None:
+                notice(INSTALL_HINT)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        printing = pool.submit(print_pages, jobs) if jobs else None
+        lists = folder / "problem_parcels"
+        lists.mkdir(parents=True, exist_ok=True)
+        for done, (name, result) in enumerate(results, 1):
+            frame = problem_parcels(result, figures.layers)
+            write_problem_parcels(frame, lists / f"{name}.gpkg", lists / f"{name}.xlsx")
+            written.other += [Path("problem_parcels") / f"{name}.gpkg", Path("problem_parcels") / f"{name}.xlsx"]
+            progress("problem parcels", done, len(results))
+
+        for done, (name, result) in enumerate(results, 1):
+            documents = folder / "word" / name
+            documents.mkdir(parents=True, exist_ok=True)
+            city_report(result, data=data, city_code=ws.city_code, city_name=ws.city_name,
+                        city_targets=dict(ws.city_targets), period_start=ws.period.start, date=date,
+                        path=documents / "result_report.docx")
+            written.other.append(Path("word") / name / "result_report.docx")
+            # 第八、九条: each county reports its self-check of the year by the end of February; the
+            # drafts are for the latest year of the run (earlier years' reports were filed already).
+            if result.phase == "annual" and int(result.year) == latest_annual:
+                for code in result.table["xzqdm"]:
+                    target = documents / f"self_check_{safe_name(code)}.docx"
+                    county_self_check(result, code, data=data, city_name=ws.city_name, period_start=ws.period.start,
+                                      date=date, path=target)
+                    written.other.append(target.relative_to(folder))
+            progress("Word reports", done, len(results))
+        if printing is not None:
+            progress("printing PDF", 0, len(jobs))
+            printing.result()  # re-raises a browser failure here
+            progress("printing PDF", len(jobs), len(jobs))
     written.pdf.extend(p.relative_to(folder) for _, p in jobs)
     return written
