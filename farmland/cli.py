@@ -116,6 +116,18 @@ def _guarded(workspace, output, overwrite, *extra_inputs):
         yield ws
 
 
+def _progress_line(ctx):
+    """A redrawn progress line on a terminal; nothing under -q or when stderr is not a terminal."""
+    from .reports.progress import ProgressLine
+
+    return ProgressLine(enabled=False if ctx.obj.get("quiet") else None)
+
+
+def _notice(ctx, text: str) -> None:
+    if not ctx.obj.get("quiet"):
+        click.secho(f"warning: {text}", fg="yellow", err=True)
+
+
 def _show_warnings(ctx, report: Report) -> None:
     if ctx.obj.get("quiet"):
         return
@@ -323,7 +335,7 @@ def _score_and_write(ctx, workspace, phase, year, rules, rules_dir, level, assum
                      report):
     from .display import render_table
     from .pipeline import score_workspace
-    from .scorecard import score_display_frame
+    from .reports import score_display_frame
 
     result, metrics = score_workspace(workspace, phase=phase, year=year, rules=rules, rules_dir=rules_dir,
                                       level=level, report=report, progress=_progress(ctx))
@@ -429,14 +441,15 @@ def assess(ctx, workspace, output, rules_dir, overwrite):
     from .output import output_guard
     from .pipeline import assess as run_assessment
     from .pipeline import input_paths, load_workspace, write_assessment
-    from .scorecard import score_display_frame
+    from .reports import score_display_frame
 
     ws = load_workspace(workspace)
     # Fail before the long computation, not after; hold the output's lock until it is in place.
     with output_guard(output, overwrite=overwrite, inputs=input_paths(ws, rules_dir), folder=True):
         assessment = run_assessment(ws, progress=_progress(ctx), rules_dir=rules_dir)
         _show_warnings(ctx, assessment.report)
-        write_assessment(assessment, output, overwrite=overwrite)
+        write_assessment(assessment, output, overwrite=overwrite, report_progress=_progress_line(ctx),
+                         notice=lambda text: _notice(ctx, text))
     final = assessment.final
     ws = assessment.workspace
     click.echo(f"{ws.city_name} 期末考核 final assessment {ws.period.start}–{ws.period.end}")

@@ -251,17 +251,20 @@ def flatten_for_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overwrite: bool = False) -> Path:
+def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overwrite: bool = False,
+                     pdf: bool | None = None, report_progress=None, notice=None) -> Path:
     """Write every output of a run into ``outdir`` atomically (a new folder replaces the old one).
 
     Layout: ``metrics.csv`` (tidy, with evidence ids), ``metrics.xlsx`` (wide, one sheet per
     level and phase, Chinese headers), ``scores_<phase>.csv`` and ``scores.xlsx``, ``trail_<phase>.csv``
-    (every point with rule, clause, values and evidence), ``scorecards/<phase>/<xzqdm>.html`` with
-    an ``index.html`` summary, ``explain/<phase>/<xzqdm>.txt``, ``validation.txt`` and
-    ``manifest.json`` (SHA-256 of every input, rule set and output; software versions).
+    (every point with rule, clause, values and evidence), ``scorecards/<phase>/<xzqdm>.html`` (and
+    ``.pdf``) with an ``index`` city summary, ``explain/<phase>/<xzqdm>.txt``, ``validation.txt``
+    and ``manifest.json`` (SHA-256 of every input, rule set and output; software versions).
+    The report products are :func:`farmland.reports.write_reports`'s: ``pdf`` (None: when
+    Chromium is installed), ``report_progress(label, done, total)`` and ``notice(text)`` go to it.
     """
     from .labels import COLUMN_LABELS
-    from .scorecard import bases_of, render_scorecard, render_summary
+    from .reports import write_reports
     from .validate import render_report
 
     ws = assessment.workspace
@@ -284,26 +287,18 @@ def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overw
         for name, folder, result in results:
             trail = annotated_trail(result)
             rows = unit_rows(trail)
-            bases = bases_of(assessment.metrics.table, result.phase, result.year)
             write_csv(flatten_for_text(result.table), tmp / f"scores_{name}.csv")
             write_csv(flatten_for_text(trail), tmp / f"trail_{name}.csv")
             if result.level == "county":
                 score_sheets[name] = flatten_for_text(result.table)
-            cards = tmp / "scorecards" / folder
             notes = tmp / "explain" / folder
-            cards.mkdir(parents=True)
             notes.mkdir(parents=True)
-            period = (ws.period.start, result.year)
-            (cards / "index.html").write_text(render_summary(result, city_name=ws.city_name, period=period),
-                                              encoding="utf-8")
             for code in result.table["xzqdm"]:
-                (cards / f"{_safe_name(code)}.html").write_text(
-                    render_scorecard(result, code, city_name=ws.city_name, period=period,
-                                     basis=bases.get(code, {}), rows=rows.get(code, [])),
-                    encoding="utf-8")
                 (notes / f"{_safe_name(code)}.txt").write_text(explain_unit(result, code, rows.get(code, [])) + "\n",
                                                                encoding="utf-8")
         write_excel(score_sheets, tmp / "scores.xlsx", headers=COLUMN_LABELS)
+        # Scorecards, city summaries (HTML + PDF), problem-parcel lists and the Word reports.
+        write_reports(assessment, tmp, pdf=pdf, progress=report_progress, notice=notice)
         write_csv(flatten_for_text(all_triggers(assessment)), tmp / "triggers.csv")
         if assessment.report is not None:
             (tmp / "validation.txt").write_text(render_report(assessment.report, ws.root) + "\n", encoding="utf-8")

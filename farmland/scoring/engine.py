@@ -163,6 +163,11 @@ class ScoreResult:
         columns = ["xzqdm", "xzqmc", "total", "rank", "outcome", "triggers"]
         return columns + [c for c in ("grade", "vetoes") if c in self.table.columns]
 
+    def _repr_html_(self) -> str:
+        from farmland.reports.jupyter import score_table_html
+
+        return score_table_html(self)
+
     def __repr__(self) -> str:
         return (
             f"ScoreResult(phase={self.phase!r}, year={self.year}, level={self.level!r}, "

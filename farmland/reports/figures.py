@@ -1,0 +1,272 @@
+"""Charts and maps for the reports: matplotlib (Agg) and geopandas, offline, no tile server.
+
+Charts are SVG with text drawn as outlines (they print sharp and need no font in the page);
+maps are PNG, whose size does not grow with the number of parcels. Chinese text uses the
+package font (:mod:`.fonts`). Output bytes repeat for the same data (no dates, fixed ids).
+
+Every plotted figure is a value of the results table passed in by the caller.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .common import SERIES_BREAK_YEAR
+
+#: Text the figures draw, so the chart font can be made once per run with these characters.
+VOCABULARY = (
+    "耕地保有量永久基本农田目标面积万亩违法占用耕地比例年二调三调口径线基本农田本年变更图斑卫片执法"
+    "违法占用行政区界北比例尺千米公里总分分考核得分排名数据缺失无数据达到年末线面积（）：，、。·—|"
+)
+
+COLORS = {
+    "arable": "#f1e3a0", "bf": "#6aa84f", "change": "#e69138", "illegal": "#cc0000", "outline": "#222222",
+    "target": "#555555", "area": "#1f5fa8", "bf_line": "#3d7a2a", "ratio": "#4a86c5", "over": "#cc0000",
+}
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _svg(fig) -> bytes:
+    import matplotlib
+
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "farmland"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    _plt().close(fig)
+    return buffer.getvalue()
+
+
+def _png(fig, dpi: int = 150, tight: bool = True) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None}, bbox_inches="tight" if tight else None)
+    _plt().close(fig)
+    return buffer.getvalue()
+
+
+@dataclass
+class TrendSeries:
+    """One unit's yearly figures for the trend charts (all from the results table)."""
+
+    years: list[int]
+    arable: pd.Series
+    arable_target: pd.Series
+    bf: pd.Series
+    bf_target: pd.Series
+    illegal_ratio: pd.Series
+    line: float  # the 15% line (34号 四（三）)
+
+
+def _split_at_break(ax, series: pd.Series, **style) -> None:
+    """Plot a stock series in two pieces: values across 2019-12-31 are not chained (二调 | 三调)."""
+    before = series[series.index < SERIES_BREAK_YEAR]
+    after = series[series.index >= SERIES_BREAK_YEAR]
+    label = style.pop("label", None)
+    ax.plot(before.index, before.to_numpy() / 1e4, marker="o", ms=3, label=label, **style)
+    ax.plot(after.index, after.to_numpy() / 1e4, marker="o", ms=3, **style)
+
+
+def _break_line(ax, font) -> None:
+    ax.axvline(SERIES_BREAK_YEAR - 0.5, color="#888888", lw=0.8, ls=(0, (4, 3)))
+    ax.text(SERIES_BREAK_YEAR - 0.45, 1.0, "二调 | 三调", transform=ax.get_xaxis_transform(), ha="left",
+            va="top", fontproperties=font, fontsize=7, color="#666666")
+
+
+def trend_chart(s: TrendSeries, font) -> bytes:
+    """Three panels: arable and basic farmland (万亩) against their targets, the illegal ratio
+    with the 15% line; the 2019-12-31 break drawn in each."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.1))
+    for ax, area, target, title, colour in (
+        (axes[0], s.arable, s.arable_target, "耕地保有量（万亩）", COLORS["area"]),
+        (axes[1], s.bf, s.bf_target, "永久基本农田（万亩）", COLORS["bf_line"]),
+    ):
+        _split_at_break(ax, area, color=colour, lw=1.6, label="面积")
+        if target.notna().any():
+            ax.step(target.index, target.to_numpy() / 1e4, where="mid", color=COLORS["target"], lw=1.0,
+                    ls="--", label="目标")
+        ax.set_title(title, fontproperties=font, fontsize=8)
+        _break_line(ax, font)
+        ax.legend(prop=_sized(font, 7), frameon=False, loc="lower left")
+    ax = axes[2]
+    ratio = s.illegal_ratio * 100
+    colours = [COLORS["over"] if v >= s.line * 100 - 1e-9 else COLORS["ratio"] for v in ratio.fillna(0)]
+    ax.bar(ratio.index, ratio.fillna(0).to_numpy(), color=colours, width=0.6)
+    ax.axhline(s.line * 100, color=COLORS["over"], lw=1.0, ls="--")
+    ax.text(ratio.index.min() - 0.4, s.line * 100, "15% 线", fontproperties=font, fontsize=7,
+            color=COLORS["over"], va="bottom")
+    top = max(float(np.nanmax(ratio.to_numpy())) if ratio.notna().any() else 0.0, s.line * 100) * 1.25
+    ax.set_ylim(0, top)
+    ax.set_title("违法占用耕地比例（%）", fontproperties=font, fontsize=8)
+    _break_line(ax, font)
+    for ax in axes:
+        ax.set_xticks(s.years)
+        ax.tick_params(labelsize=7)
+        ax.set_xlim(min(s.years) - 0.6, max(s.years) + 0.6)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    # Fixed margins: automatic layout measures every label several times and triples the cost.
+    fig.subplots_adjust(left=0.065, right=0.99, bottom=0.12, top=0.88, wspace=0.32)
+    return _svg(fig)
+
+
+def _sized(font, size):
+    copy = font.copy()
+    copy.set_size(size)
+    return copy
+
+
+def _nice_length(span_m: float) -> float:
+    """A round scale-bar length (m) near a quarter of the map's width."""
+    target = span_m / 4
+    exponent = 10 ** math.floor(math.log10(target))
+    for step in (5, 2, 1):
+        if step * exponent <= target:
+            return step * exponent
+    return exponent
+
+
+def decorate_map(ax, font, bounds) -> None:
+    """Scale bar (km) and north arrow; the CRS is projected Gauss-Krüger, so axes are metres."""
+    minx, miny, maxx, maxy = bounds
+    width, height = maxx - minx, maxy - miny
+    length = _nice_length(width)
+    x0, y0 = minx + 0.04 * width, miny + 0.04 * height
+    ax.plot([x0, x0 + length], [y0, y0], color="black", lw=3, solid_capstyle="butt")
+    ax.plot([x0, x0 + length / 2], [y0, y0], color="white", lw=1.4, solid_capstyle="butt")
+    km = length / 1000
+    ax.text(x0 + length / 2, y0 + 0.02 * height, f"{km:g} 公里", ha="center", va="bottom",
+            fontproperties=_sized(font, 7))
+    nx, ny = maxx - 0.06 * width, maxy - 0.16 * height
+    ax.annotate("", xy=(nx, ny + 0.11 * height), xytext=(nx, ny),
+                arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.2, "mutation_scale": 14})
+    ax.text(nx, ny + 0.12 * height, "北", ha="center", va="bottom", fontproperties=_sized(font, 8))
+
+
+@dataclass
+class UnitMapLayers:
+    """What a unit's map draws (GeoDataFrames in one projected CRS; any may be empty)."""
+
+    outline: object
+    arable: object
+    bf: object
+    changes: object
+    illegal: object
+    others: object = None  # neighbouring units' outlines, for context
+
+
+def _paths(geometries):
+    """matplotlib Paths of (multi)polygons: exterior and holes of each part in one compound path."""
+    from matplotlib.path import Path
+
+    paths = []
+    for geometry in geometries:
+        if geometry is None or geometry.is_empty:
+            continue
+        parts = getattr(geometry, "geoms", [geometry])
+        rings = []
+        for part in parts:
+            if part.geom_type != "Polygon":
+                continue
+            rings.append(np.asarray(part.exterior.coords)[:, :2])
+            rings.extend(np.asarray(r.coords)[:, :2] for r in part.interiors)
+        if rings:
+            vertices = np.concatenate(rings)
+            codes = np.full(len(vertices), Path.LINETO, dtype=np.uint8)
+            start = 0
+            for ring in rings:
+                codes[start] = Path.MOVETO
+                codes[start + len(ring) - 1] = Path.CLOSEPOLY
+                start += len(ring)
+            paths.append(Path(vertices, codes))
+    return paths
+
+
+def _draw(ax, frame, **style) -> None:
+    """Polygons of ``frame`` as one collection (geopandas' plot redraws the canvas each call)."""
+    from matplotlib.collections import PathCollection
+
+    if frame is None or not len(frame):
+        return
+    ax.add_collection(PathCollection(_paths(frame.geometry), **style))
+
+
+def unit_map(layers: UnitMapLayers, font, *, year: int) -> bytes:
+    """The unit's arable land, basic farmland, the year's changes and illegal-occupation parcels."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    plt = _plt()
+    fig = plt.figure(figsize=(4.6, 4.6))
+    ax = fig.add_axes((0.01, 0.16, 0.98, 0.83))  # fixed layout: the legend below, no tight bbox pass
+    bounds = layers.outline.total_bounds
+    pad_x, pad_y = (bounds[2] - bounds[0]) * 0.04, (bounds[3] - bounds[1]) * 0.04
+    view = (bounds[0] - pad_x, bounds[1] - pad_y, bounds[2] + pad_x, bounds[3] + pad_y)
+    _draw(ax, layers.others, facecolor="none", edgecolor="#bbbbbb", linewidth=0.5)
+    _draw(ax, layers.arable, facecolor=COLORS["arable"], edgecolor="none", linewidth=0)
+    _draw(ax, layers.bf, facecolor=COLORS["bf"] + "55", edgecolor=COLORS["bf"], linewidth=0.4)
+    _draw(ax, layers.changes, facecolor=COLORS["change"], edgecolor=COLORS["change"], linewidth=0.3)
+    _draw(ax, layers.illegal, facecolor=COLORS["illegal"], edgecolor=COLORS["illegal"], linewidth=0.6)
+    if len(layers.illegal):
+        centres = layers.illegal.representative_point()
+        ax.scatter(centres.x, centres.y, s=30, facecolors="none", edgecolors=COLORS["illegal"], linewidths=0.8)
+    _draw(ax, layers.outline, facecolor="none", edgecolor=COLORS["outline"], linewidth=1.0)
+    handles = [
+        Patch(facecolor=COLORS["arable"], label=f"耕地（{year}年末）"),
+        Patch(facecolor=COLORS["bf"] + "55", edgecolor=COLORS["bf"], label="永久基本农田"),
+        Patch(facecolor=COLORS["change"], label=f"{year}年变更图斑"),
+        Line2D([], [], marker="o", color="none", markerfacecolor=COLORS["illegal"],
+               markeredgecolor=COLORS["illegal"], label=f"卫片执法违法占用耕地（{year}年）"),
+        Line2D([], [], color=COLORS["outline"], lw=1.0, label="行政区界"),
+    ]
+    ax.set_xlim(view[0], view[2])
+    ax.set_ylim(view[1], view[3])
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    decorate_map(ax, font, view)
+    fig.legend(handles=handles, prop=_sized(font, 7), loc="lower center", ncol=2, frameon=False)
+    return _png(fig, dpi=130, tight=False)
+
+
+def choropleth(units, totals: pd.Series, names: pd.Series, font) -> bytes:
+    """Units coloured by total score, each labelled with its name and total."""
+    plt = _plt()
+    frame = units.copy()
+    frame["total"] = totals.reindex(frame["XZQDM"]).to_numpy()
+    fig, ax = plt.subplots(figsize=(5.6, 4.8))
+    has = frame["total"].notna().to_numpy()
+    _draw(ax, frame[~has], facecolor="#eeeeee", edgecolor="white", linewidth=0.8)
+    if has.any():
+        from matplotlib.collections import PathCollection
+
+        values = frame.loc[has, "total"].to_numpy(dtype=float)
+        collection = PathCollection(_paths(frame.geometry[has]), cmap="RdYlGn", edgecolor="white", linewidth=0.8)
+        collection.set_array(values)
+        collection.set_clim(max(0.0, float(values.min()) - 5), 100)
+        ax.add_collection(collection)
+        fig.colorbar(collection, ax=ax, shrink=0.6)
+    for row in frame.itertuples(index=False):
+        point = row.geometry.representative_point()
+        total = "—" if pd.isna(row.total) else f"{row.total:.1f}"
+        ax.text(point.x, point.y, f"{names.get(row.XZQDM, row.XZQDM)}\n{total}", ha="center", va="center",
+                fontproperties=_sized(font, 7))
+    bounds = frame.total_bounds
+    ax.set_xlim(bounds[0], bounds[2])
+    ax.set_ylim(bounds[1], bounds[3])
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    decorate_map(ax, font, bounds)
+    ax.set_title("考核总分", fontproperties=_sized(font, 9))
+    return _png(fig)

@@ -1,0 +1,221 @@
+"""Problem-parcel lists (问题图斑): every parcel or record behind a lost point, a trigger or a finding.
+
+For each check, one GeoPackage (layer ``problem_parcels``; ledger, checklist and event rows have
+no geometry) and one Excel workbook with the same rows: evidence id (as on the scorecard and in
+the trail), layer, record id, unit, year, rule or check, area (亩), and why — so an official opens
+them in QGIS / ArcGIS or filters them in Excel.
+
+Which evidence counts as a problem: the ids the trail records for a rule that did not earn its
+full points (or deducted), for a 34号 trigger, and for a review finding. Enforcement parcels
+(WPZF) are listed only where they hold illegal arable occupation (WFZYGDMJ > 0): a lawful
+occupation is evidence of the ratio, not a problem.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..scoring.rules import WEIGHTED_KINDS
+from ..units import M2_TO_MU
+from .sources import LAYERS, LayerCache
+
+COLUMNS = ["evidence_id", "layer", "record_id", "xzqdm", "xzqmc", "year", "rule", "check", "kind",
+           "area_mu", "why", "rule_note"]
+HEADERS = {"evidence_id": "证据编号", "layer": "图层", "record_id": "图斑/记录编号", "xzqdm": "行政区代码",
+           "xzqmc": "行政区名称", "year": "年份", "rule": "规则/情形", "check": "考核内容", "kind": "类别",
+           "area_mu": "面积(亩)", "why": "问题说明", "rule_note": "评分说明"}
+KIND_WORDS = {"deduction": "失分", "trigger": "问责情形（34号 四（三））", "review": "待核实"}
+_TABLE_LAYERS = ("ZBPH", "CHECKLIST", "EVENTS")
+_EPS = 1e-9
+
+
+def problem_evidence(trail: pd.DataFrame) -> pd.DataFrame:
+    """Trail rows behind a lost point, a deduction, a trigger or a review finding, one per evidence id.
+
+    ``trail`` is :func:`farmland.scoring.explain.annotated_trail` of a score result.
+    """
+    weighted = trail["kind"].isin(WEIGHTED_KINDS)
+    earned = pd.to_numeric(trail["points"], errors="coerce").fillna(0)
+    possible = pd.to_numeric(trail["max_points"], errors="coerce").fillna(0)
+    lost = weighted & (earned < possible - _EPS) & ~trail["not_applicable"].astype(bool)
+    deducted = (trail["kind"] == "deduction") & (earned.abs() > _EPS)
+    flagged = trail["kind"].isin(["trigger", "review"])
+    rows = trail[lost | deducted | flagged].copy()
+    rows["problem_kind"] = np.where(rows["kind"].isin(["trigger", "review"]), rows["kind"], "deduction")
+    rows = rows.explode("evidence").dropna(subset=["evidence"])
+    rows = rows[rows["evidence"].astype(str) != ""]
+    return rows.reset_index(drop=True)
+
+
+def _years(ws, result) -> list[int]:
+    if result.phase == "annual":
+        return [int(result.year)]
+    return [y for y in ws.period.covered_years(result.phase, result.year) if y <= int(result.year)]
+
+
+def _text(record, field) -> str:
+    value = record.get(field)
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def _m2(record, field) -> str:
+    from ..scoring.explain import format_value
+
+    value = pd.to_numeric(record.get(field), errors="coerce")
+    return format_value(None if pd.isna(value) else float(value) * M2_TO_MU, "mu")
+
+
+#: One line on a record of each layer (areas of geometric layers are m², shown in 亩).
+_FACTS = {
+    "WPZF": lambda r: (f"卫片执法 {int(r['JCNF'])} 年监测图斑：新增建设占用耕地 {_m2(r, 'ZYGDMJ')}，其中违法占用 "
+                       f"{_m2(r, 'WFZYGDMJ')}" + (f"；整改状态 {_text(r, 'ZGZT')}" if _text(r, "ZGZT") else "")),
+    "DLTBGXGC": lambda r: f"变更图斑：{_text(r, 'BGQDLBM')} → {_text(r, 'BGHDLBM')}，{_m2(r, 'TBBGMJ')}",
+    "JBNTTB": lambda r: f"永久基本农田图斑 {_m2(r, 'YJJBNTMJ')}",
+    "DLTB": lambda r: f"地类图斑 {_text(r, 'DLBM')}，地类面积 {_m2(r, 'TBDLMJ')}",
+    "GBZNT": lambda r: f"高标准农田项目 {_text(r, 'XMMC') or _text(r, 'XMBH')}，{int(r['JSNF'])} 年建成 {_m2(r, 'JSMJ')}",
+    "JSYDSP": lambda r: f"建设用地批准文号 {_text(r, 'PZWH')}，批准 {_m2(r, 'PZMJ')}",
+    "ZBPH": lambda r: (f"占补平衡台账第 {r['row']} 行：{_text(r, 'kind')} {_text(r, 'project')} "
+                       f"{float(r['area_mu']):,.2f} 亩" + (f"（{_text(r, 'source')}）" if _text(r, "source") else "")),
+    "CHECKLIST": lambda r: f"检查表第 {r['row']} 行：{_text(r, 'item')} 完成程度 {float(r['fraction']) * 100:.0f}%",
+    "EVENTS": lambda r: (f"问责事项表第 {r['row']} 行：" + (f"{_text(r, 'level')}级" if _text(r, "level") else "")
+                         + f"{_text(r, 'kind')} {_text(r, 'note')}").strip(),
+}
+
+
+def _fact(layer: str, record: pd.Series) -> str:
+    """One line on the record itself."""
+    return _FACTS[layer](record) if layer in _FACTS else ""
+
+
+class _Lookup:
+    """Evidence id → the record (and geometry) in the layers, for one check's span of years."""
+
+    def __init__(self, cache: LayerCache, years: list[int]):
+        self.cache = cache
+        self.years = sorted(years, reverse=True)  # a parcel present in several years: its latest
+        self._index: dict = {}
+
+    def _indexed(self, layer: str, year):
+        key = (layer, year)
+        if key not in self._index:
+            if layer in _TABLE_LAYERS:
+                frame = self.cache.table(layer)
+                field = "row"
+            else:
+                frame = self.cache.layer(layer, year)
+                field = LAYERS[layer][0]
+            if frame is None or not len(frame) or field not in frame:
+                self._index[key] = None  # a layer without its id field: ids are reported as not found
+            else:
+                keys = frame[field].astype(str) if field != "row" else frame["row"].astype(int).astype(str)
+                self._index[key] = frame.set_index(keys.to_numpy())
+        return self._index[key]
+
+    def find(self, evidence_id: str):
+        layer, _, record_id = str(evidence_id).partition(":")
+        if layer in _TABLE_LAYERS:
+            candidates = [None]
+        elif layer in LAYERS:
+            source = self.cache.ws.layers.get(layer)
+            candidates = self.years if source is not None and source.per_year else [None]
+        else:
+            return layer, record_id, None, None
+        for year in candidates:
+            frame = self._indexed(layer, year)
+            if frame is not None and record_id in frame.index:
+                record = frame.loc[record_id]
+                if isinstance(record, pd.DataFrame):
+                    record = record.iloc[0]
+                return layer, record_id, record, year
+        return layer, record_id, None, None
+
+
+_YEAR_FIELDS = {"WPZF": "JCNF", "GBZNT": "JSNF", "ZBPH": "year", "CHECKLIST": "year", "EVENTS": "year"}
+
+
+def _record_year(layer: str, record, found_year, default: int) -> int:
+    """The record's own year (monitoring, completion, ledger year), else the snapshot it was found in."""
+    field = _YEAR_FIELDS.get(layer)
+    if field and record is not None and field in record and not pd.isna(record[field]):
+        return int(float(record[field]))
+    if layer == "JSYDSP" and record is not None and "PZRQ" in record and not pd.isna(record["PZRQ"]):
+        return int(pd.Timestamp(record["PZRQ"]).year)
+    return int(found_year) if found_year is not None else default
+
+
+def problem_parcels(result, cache: LayerCache):
+    """The problem rows of one check (GeoDataFrame with :data:`COLUMNS`, geometry may be null)."""
+    import geopandas as gpd
+
+    from ..scoring.explain import annotated_trail
+
+    trail = result.trail if "note" in result.trail else annotated_trail(result)
+    evidence = problem_evidence(trail)
+    lookup = _Lookup(cache, _years(cache.ws, result))
+    crs = cache.crs()
+    rows, geometries = [], []
+    for r in evidence.itertuples(index=False):
+        layer, record_id, record, found_year = lookup.find(r.evidence)
+        if layer == "WPZF" and record is not None:
+            illegal = pd.to_numeric(record.get("WFZYGDMJ"), errors="coerce")
+            if pd.isna(illegal) or illegal <= 0:
+                continue
+        area = math.nan
+        geometry = None
+        if record is not None:
+            if layer in LAYERS:
+                value = pd.to_numeric(record.get(LAYERS[layer][3]), errors="coerce")
+                area = float(value) * M2_TO_MU if not pd.isna(value) else math.nan
+                geometry = record.get("geometry")
+                if geometry is not None and crs is not None:
+                    source_crs = cache.layer(layer, found_year).crs if layer in LAYERS else None
+                    if source_crs is not None and not source_crs.equals(crs):
+                        geometry = gpd.GeoSeries([geometry], crs=source_crs).to_crs(crs).iloc[0]
+            elif layer == "ZBPH":
+                area = float(record["area_mu"])
+        fact = _fact(layer, record) if record is not None else "（在图层中未找到该编号）"
+        rule = r.rule_id
+        rows.append({
+            "evidence_id": r.evidence, "layer": layer, "record_id": record_id, "xzqdm": r.xzqdm, "xzqmc": r.xzqmc,
+            "year": _record_year(layer, record, found_year, int(result.year)), "rule": rule, "check": r.name,
+            "kind": KIND_WORDS[r.problem_kind], "area_mu": area, "why": f"{r.name}：{fact}", "rule_note": r.note,
+        })
+        geometries.append(geometry)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame["year"] = frame["year"].astype("int64")
+    frame["area_mu"] = frame["area_mu"].astype("float64")
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometries, crs=crs), crs=crs)
+
+
+def write_problem_parcels(frame, gpkg: Path, xlsx: Path) -> None:
+    """The rows as a GeoPackage layer and an Excel sheet (Chinese headers, text cells as text)."""
+    import pyogrio
+
+    from ..output import write_excel
+
+    # A fixed gpkg_contents.last_change keeps the file byte-identical from run to run.
+    with _gdal_config(OGR_CURRENT_DATE="2000-01-01T00:00:00Z"):
+        pyogrio.write_dataframe(frame, gpkg, layer="problem_parcels", driver="GPKG")
+    sheet = pd.DataFrame(frame.drop(columns="geometry"))
+    sheet.insert(len(sheet.columns) - 1, "has_geometry", np.where(frame.geometry.isna(), "否", "是"))
+    write_excel({"问题图斑": sheet}, xlsx, headers={**HEADERS, "has_geometry": "有图形"})
+
+
+class _gdal_config:
+    def __init__(self, **options):
+        self.options = options
+
+    def __enter__(self):
+        import pyogrio
+
+        self.before = {k: pyogrio.get_gdal_config_option(k) for k in self.options}
+        pyogrio.set_gdal_config_options(self.options)
+
+    def __exit__(self, *exc):
+        import pyogrio
+
+        pyogrio.set_gdal_config_options(self.before)

@@ -1,0 +1,105 @@
+"""Geometry and records the reports draw or list, read through :func:`farmland.layers.read_layer`.
+
+Maps and problem-parcel lists need the parcels themselves, which the results table names by id
+only. Each layer and year is read at most once per report run (few fields), and parcels are
+given to a unit the way the metrics stage attributes them: by code (ZLDWDM[:6], XZQDM) for
+counties, by geometry for the units listed in ``[units] spatial``.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from ..layers import layer_exists, read_layer, read_table
+from ..report import Report
+from ..units import M2_TO_MU
+from ..workspace import Workspace
+
+#: Layer → (id field, field holding the unit code, how many characters of it name the county,
+#: the area field shown in lists and its unit).
+LAYERS = {
+    "DLTB": ("BSM", "ZLDWDM", 6, "TBDLMJ", "m2"),
+    "JBNTTB": ("BSM", "ZLDWDM", 6, "YJJBNTMJ", "m2"),
+    "DLTBGXGC": ("BGQTBBSM", "BGQZLDWDM", 6, "TBBGMJ", "m2"),
+    "WPZF": ("JCBH", "XZQDM", 6, "WFZYGDMJ", "m2"),
+    "JSYDSP": ("PZWH", "XZQDM", 6, "PZMJ", "m2"),
+    "GBZNT": ("XMBH", "XZQDM", 6, "JSMJ", "m2"),
+}
+_COLUMNS = {
+    "DLTB": ["BSM", "DLBM", "ZLDWDM", "TBDLMJ"],
+    "JBNTTB": ["BSM", "ZLDWDM", "YJJBNTMJ", "DLBM"],
+    "DLTBGXGC": ["BGQTBBSM", "BGQDLBM", "BGHDLBM", "BGQZLDWDM", "TBBGMJ", "GXSJ"],
+    "WPZF": ["JCBH", "XZQDM", "JCNF", "ZYGDMJ", "WFZYGDMJ", "ZGZT"],
+    "JSYDSP": ["PZWH", "PZRQ", "XZQDM", "PZMJ", "ZYGDMJ"],
+    "GBZNT": ["XMBH", "XMMC", "XZQDM", "JSNF", "JSMJ"],
+}
+
+
+class LayerCache:
+    """Reads for the reports: each (layer, year) once, with geometry, in the workspace's CRS."""
+
+    def __init__(self, ws: Workspace):
+        self.ws = ws
+        self._frames: dict = {}
+        self.report = Report(strict=False)
+
+    def layer(self, name: str, year: int | None = None):
+        """The layer (GeoDataFrame) or ``None`` when the workspace has no such layer or year."""
+        key = (name, year)
+        if key not in self._frames:
+            frame = None
+            source = self.ws.layers.get(name)
+            if source is not None:
+                year_used = year if source.per_year else None
+                if (not source.per_year or year is not None) and layer_exists(self.ws, name, year_used):
+                    frame = read_layer(self.ws, name, year_used, columns=_COLUMNS.get(name), report=self.report)
+            self._frames[key] = frame
+        return self._frames[key]
+
+    def table(self, name: str):
+        key = (name, "table")
+        if key not in self._frames:
+            frame = None
+            if name in self.ws.layers and layer_exists(self.ws, name):
+                frame = read_table(self.ws, name, report=self.report)
+            self._frames[key] = frame
+        return self._frames[key]
+
+    @cached_property
+    def xzq(self):
+        return self.layer("XZQ")
+
+    def crs(self):
+        return None if self.xzq is None else self.xzq.crs
+
+    def unit_outline(self, code: str):
+        x = self.xzq
+        return x[x["XZQDM"].astype(str) == str(code)]
+
+    def for_unit(self, frame, name: str, code: str):
+        """Rows of ``frame`` (layer ``name``) that belong to unit ``code``."""
+        if frame is None or not len(frame):
+            return frame
+        code = str(code)
+        if code in self.ws.spatial_units and "geometry" in frame:
+            outline = self.unit_outline(code)
+            if outline.empty:
+                return frame.iloc[0:0]
+            points = frame.geometry.representative_point()
+            shape = outline.geometry.union_all()
+            return frame[np.asarray(points.within(shape))]
+        _, field, width, _, _ = LAYERS[name]
+        keys = frame[field].astype(str).str[:width]
+        return frame[keys.to_numpy() == code[:width]]
+
+
+def area_mu(frame: pd.DataFrame, name: str) -> pd.Series:
+    """The area shown for each record of a layer, in 亩 (m² × 0.0015, exact)."""
+    field, unit = LAYERS[name][3], LAYERS[name][4]
+    if field not in frame:
+        return pd.Series(np.nan, index=frame.index)
+    values = pd.to_numeric(frame[field], errors="coerce")
+    return values * M2_TO_MU if unit == "m2" else values

@@ -1,0 +1,325 @@
+"""Write every report product of an assessment run into its output folder.
+
+Order: charts and maps (cached per unit and year: a card of the final and of the 2020 self-check
+share their map), the HTML pages, the font subset of each page, then PDFs with one browser.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import FarmlandError
+from .common import ReportData, data_uri, report_date
+from .figures import VOCABULARY, TrendSeries, UnitMapLayers, choropleth, trend_chart, unit_map
+from .fonts import FontBook, chart_font
+from .progress import silent
+from .sources import LayerCache
+
+FONT_MARKER = "/*farmland-font*/"
+_STYLE = re.compile(r"<style>.*?</style>", re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def visible_text(page: str) -> str:
+    """The characters a page shows (tags, styles and attribute values such as data URIs dropped)."""
+    return html_lib.unescape(_TAG.sub(" ", _STYLE.sub(" ", page)))
+
+
+def safe_name(code: str) -> str:
+    # Unit codes come from input data: keep them from naming paths outside the folder.
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(code)) or "_"
+
+
+@dataclass
+class Written:
+    """What :func:`write_reports` wrote (paths relative to the output folder) and what it skipped."""
+
+    html: list[Path] = field(default_factory=list)
+    pdf: list[Path] = field(default_factory=list)
+    other: list[Path] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+
+class Figures:
+    """Charts and maps of one run, each drawn once."""
+
+    def __init__(self, assessment, data: ReportData):
+        self.assessment = assessment
+        self.ws = assessment.workspace
+        self.data = data
+        names = "".join(data.names("county").values()) + "".join(data.names("city").values())
+        self.font = chart_font(VOCABULARY + names + self.ws.city_name)
+        self.layers = LayerCache(self.ws)
+        self._trends: dict[str, str] = {}
+        self._maps: dict[tuple[str, int], str | None] = {}
+        self._unit_keys: dict = {}
+
+    def trend(self, code: str) -> str:
+        if code not in self._trends:
+            d = self.data
+            years = d.annual_years
+            line = self._line()
+            series = TrendSeries(
+                years=years, arable=d.series(code, "arable_mu"), arable_target=d.series(code, "arable_target_mu"),
+                bf=d.series(code, "basic_farmland_mu"), bf_target=d.series(code, "basic_farmland_target_mu"),
+                illegal_ratio=d.series(code, "illegal_ratio"), line=line)
+            self._trends[code] = data_uri(trend_chart(series, self.font), "image/svg+xml")
+        return self._trends[code]
+
+    @staticmethod
+    def _line() -> float:
+        from ..metrics.occupation import ILLEGAL_RATIO_THRESHOLD
+
+        return float(ILLEGAL_RATIO_THRESHOLD)
+
+    def _of_unit(self, name: str, year: int | None, code: str):
+        frame = self.layers.layer(name, year)
+        return None if frame is None else self.layers.for_unit(frame, name, code)
+
+    def map(self, code: str, year: int) -> str | None:
+        key = (code, year)
+        if key not in self._maps:
+            self._maps[key] = None
+            try:
+                xzq = self.layers.xzq
+                if xzq is None:
+                    return None
+                outline = self.layers.unit_outline(code)
+                if outline.empty:
+                    return None
+                empty = xzq.iloc[0:0]
+                dltb = self._of_unit("DLTB", year, code)
+                if dltb is not None and len(dltb):
+                    dltb = dltb[self.ws.land_classes.is_arable(dltb["DLBM"])]
+                bf = self._of_unit("JBNTTB", year, code)
+                changes = self._of_unit("DLTBGXGC", year, code)
+                wpzf = self._of_unit("WPZF", year, code)
+                if wpzf is not None and len(wpzf):
+                    wpzf = wpzf[pd.to_numeric(wpzf["WFZYGDMJ"], errors="coerce").fillna(0) > 0]
+                layers = UnitMapLayers(
+                    outline=outline, arable=empty if dltb is None else dltb, bf=empty if bf is None else bf,
+                    changes=empty if changes is None else changes, illegal=empty if wpzf is None else wpzf,
+                    others=xzq[xzq["XZQDM"].astype(str) != str(code)])
+                self._maps[key] = data_uri(unit_map(layers, self.font, year=year), "image/png")
+            except FarmlandError:
+                self._maps[key] = None  # a layer that cannot be read: the card says no map
+        return self._maps[key]
+
+    def choropleth(self, result) -> str | None:
+        xzq = self.layers.xzq
+        if xzq is None:
+            return None
+        units = xzq[xzq["XZQDM"].astype(str).isin(set(result.table["xzqdm"]))]
+        if units.empty:
+            return None
+        totals = pd.Series(result.table["total"].to_numpy(), index=result.table["xzqdm"].to_numpy())
+        names = pd.Series(result.table["xzqmc"].to_numpy(), index=result.table["xzqdm"].to_numpy())
+        return data_uri(choropleth(units, totals, names, self.font), "image/png")
+
+
+def inputs_digest(ws) -> str:
+    """SHA-256 over the sorted (file, SHA-256) pairs of every input: one line on each page; the
+    manifest lists each file."""
+    import hashlib
+
+    from ..layers import file_sha256
+    from ..pipeline import _input_files
+
+    lines = [f"{p.relative_to(ws.root) if p.is_relative_to(ws.root) else p}\t{file_sha256(p)}"
+             for p in _input_files(ws)]
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def _provenance(result, digest: str = "") -> dict:
+    import platform
+    from importlib.metadata import version
+
+    import pyogrio
+
+    versions = (f"farmland {version('farmland')} · Python {platform.python_version()} · "
+                f"GDAL {pyogrio.__gdal_version_string__}")
+    inputs = f"输入数据 SHA-256 汇总 {digest[:16]}（逐个文件见 manifest.json）· " if digest else ""
+    rules = f"规则集 {result.rules.name} SHA-256 {result.rules.sha256[:16]} · " if result.rules.sha256 else ""
+    return {"line": f"{inputs}{rules}{versions} · 由 farmland 根据成果表生成，数字均取自 metrics.csv 与 scores_*.csv。"}
+
+
+def _adjustments(ws, code: str, year: int) -> list[dict]:
+    from ..layers import read_adjustments
+
+    if ws.adjustments_path is None:
+        return []
+    frame = read_adjustments(ws)
+    if frame is None or frame.empty:
+        return []
+    mine = frame[(frame["xzqdm"].astype(str) == str(code)) & (frame["year"].astype(float) <= year)]
+    return [{"year": int(r.year), "kind": r.kind, "arable": float(r.arable_mu), "bf": float(r.basic_farmland_mu),
+             "document": r.document} for r in mine.itertuples(index=False)]
+
+
+def _distances(table: pd.DataFrame, code: str) -> list[str]:
+    """The unit's distance to every line of the rule set, in words (:func:`farmland.scoring.robust.boundaries`)."""
+    return [t for t in table.loc[table["xzqdm"] == str(code), "text"] if t]
+
+
+def _card_page(result, code: str, name: str, *, figures: Figures, lines: pd.DataFrame, calendar: str,
+               provenance: dict, date: str, with_map: bool = True) -> str:
+    """One card's HTML (font rule not yet in: see :data:`FONT_MARKER`)."""
+    from .scorecard import card_context, render_scorecard
+
+    ws = figures.ws
+    context = card_context(
+        result, code, data=figures.data, city_name=ws.city_name, period_start=ws.period.start,
+        trend=figures.trend(code), map_uri=figures.map(code, int(result.year)) if with_map else None,
+        map_year=int(result.year),
+        distances=_distances(lines, code), adjustments=_adjustments(ws, code, int(result.year)),
+        calendar=calendar, provenance=provenance, date=date, assessment_name=name, file_name=safe_name(code))
+    return render_scorecard(context)
+
+
+def card_html(assessment, code: str, check: str = "final", figures: Figures | None = None) -> str:
+    """A unit's scorecard of one check (``"final"``, ``"midterm"``, ``"annual_2019"``) as a
+    self-contained page, e.g. to show in a notebook."""
+    from dataclasses import replace
+
+    from ..scoring.explain import annotated_trail
+    from ..scoring.robust import boundaries
+    from .summary import calendar_line
+
+    results = dict(assessment.results())
+    if check not in results:
+        raise KeyError(f"no check {check!r}; checks: {', '.join(results)}")
+    result = results[check]
+    result = replace(result, trail=annotated_trail(result))
+    figures = figures or Figures(assessment, ReportData(assessment.metrics.table))
+    ws = assessment.workspace
+    page = _card_page(result, str(code), check, figures=figures, lines=boundaries(result),
+                      calendar=calendar_line(ws.period.start, result.phase, result.year),
+                      provenance=_provenance(result, inputs_digest(ws)), date=report_date().isoformat())
+    return page.replace(FONT_MARKER, FontBook(visible_text(page)).css(), 1)
+
+
+def write_reports(assessment, folder: str | Path, *, pdf: bool | None = None, pdf_checks: str = "current",
+                  progress: Callable[[str, int, int], None] | None = None,
+                  notice: Callable[[str], None] | None = None) -> Written:
+    """Scorecards and city summaries (HTML, and PDF when Chromium is there) and problem-parcel
+    lists (GeoPackage, Excel) of every check.
+
+    Parameters
+    ----------
+    assessment : farmland.pipeline.Assessment
+    folder : path
+        The run's output folder; pages go to ``scorecards/<assessment>/``.
+    pdf : bool, optional
+        ``None`` (default): print PDFs when Chromium is installed, else skip with a notice;
+        ``True``: Chromium is required; ``False``: HTML only.
+    pdf_checks : {"current", "all"}
+        Which checks get PDFs and maps on their cards: the final, the mid-term and the latest
+        annual self-check (the ones still to be filed or printed; default), or every check.
+    progress : callable(label, done, total), optional
+        Called as pages are drawn and printed (e.g. :class:`.progress.ProgressLine`).
+    notice : callable(str), optional
+        Receives what a person should know (a skipped PDF step).
+    """
+    from dataclasses import replace
+
+    from ..scoring.explain import annotated_trail
+    from ..scoring.robust import boundaries
+    from .parcels import problem_parcels, write_problem_parcels
+    from .pdf import INSTALL_HINT, BrowserError, find_chromium, print_pages
+    from .summary import calendar_line, render_summary, summary_context
+    from .word import city_report, county_self_check
+
+    folder = Path(folder)
+    progress = progress or silent
+    ws = assessment.workspace
+    data = ReportData(assessment.metrics.table)
+    figures = Figures(assessment, data)
+    date = report_date().isoformat()
+    written = Written()
+    # The trail with its Chinese sentences, once per check: cards, lists and reports all read it.
+    results = [(name, replace(r, trail=annotated_trail(r)) if "note" not in r.trail else r)
+               for name, r in assessment.results()]
+    digest = inputs_digest(ws)
+
+    # The checks still to be filed or printed: the final, the mid-term and the latest self-check.
+    # Their cards carry the unit's map and are printed; earlier self-checks' cards (already filed)
+    # keep the charts and the tables, unless every check is asked for.
+    latest_annual = max((int(r.year) for _, r in results if r.phase == "annual"), default=None)
+    current = {name for name, r in results if pdf_checks == "all" or r.phase != "annual"
+               or int(r.year) == latest_annual}
+    pages: list[tuple[Path, str]] = []
+    total_pages = sum(len(r.table) + 1 for _, r in results)
+    for name, result in results:
+        cards = folder / "scorecards" / name
+        cards.mkdir(parents=True, exist_ok=True)
+        provenance = _provenance(result, digest)
+        calendar = calendar_line(ws.period.start, result.phase, result.year)
+        summary = summary_context(result, data=data, city_code=ws.city_code, city_name=ws.city_name,
+                                  city_targets=dict(ws.city_targets), period_start=ws.period.start,
+                                  choropleth=figures.choropleth(result), provenance=provenance, date=date,
+                                  assessment_name=name)
+        pages.append((cards / "index.html", render_summary(summary)))
+        progress("drawing cards", len(pages), total_pages)
+        lines = boundaries(result)
+        for code in result.table["xzqdm"]:
+            pages.append((cards / f"{safe_name(code)}.html",
+                          _card_page(result, code, name, figures=figures, lines=lines, calendar=calendar,
+                                     provenance=provenance, date=date, with_map=name in current)))
+            progress("drawing cards", len(pages), total_pages)
+
+    book = FontBook("".join(visible_text(page) for _, page in pages))
+    for done, (path, page) in enumerate(pages, 1):
+        path.write_text(page.replace(FONT_MARKER, book.css(visible_text(page)), 1), encoding="utf-8")
+        written.html.append(path.relative_to(folder))
+        progress("embedding fonts", done, len(pages))
+
+    # Chromium prints in its own process while the lists and documents are written here.
+    jobs: list[tuple[Path, Path]] = []
+    if pdf is not False:
+        if find_chromium() is not None:
+            jobs = [(path, path.with_suffix(".pdf")) for path, _ in pages if path.parent.name in current]
+        elif pdf:
+            raise BrowserError(INSTALL_HINT)
+        else:
+            written.notices.append(INSTALL_HINT)
+            if notice is not None:
+                notice(INSTALL_HINT)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        printing = pool.submit(print_pages, jobs) if jobs else None
+        lists = folder / "problem_parcels"
+        lists.mkdir(parents=True, exist_ok=True)
+        for done, (name, result) in enumerate(results, 1):
+            frame = problem_parcels(result, figures.layers)
+            write_problem_parcels(frame, lists / f"{name}.gpkg", lists / f"{name}.xlsx")
+            written.other += [Path("problem_parcels") / f"{name}.gpkg", Path("problem_parcels") / f"{name}.xlsx"]
+            progress("problem parcels", done, len(results))
+
+        for done, (name, result) in enumerate(results, 1):
+            documents = folder / "word" / name
+            documents.mkdir(parents=True, exist_ok=True)
+            city_report(result, data=data, city_code=ws.city_code, city_name=ws.city_name,
+                        city_targets=dict(ws.city_targets), period_start=ws.period.start, date=date,
+                        path=documents / "result_report.docx")
+            written.other.append(Path("word") / name / "result_report.docx")
+            # 第八、九条: each county reports its self-check of the year by the end of February; the
+            # drafts are for the latest year of the run (earlier years' reports were filed already).
+            if result.phase == "annual" and int(result.year) == latest_annual:
+                for code in result.table["xzqdm"]:
+                    target = documents / f"self_check_{safe_name(code)}.docx"
+                    county_self_check(result, code, data=data, city_name=ws.city_name, period_start=ws.period.start,
+                                      date=date, path=target)
+                    written.other.append(target.relative_to(folder))
+            progress("Word reports", done, len(results))
+        if printing is not None:
+            progress("printing PDF", 0, len(jobs))
+            printing.result()  # re-raises a browser failure here
+            progress("printing PDF", len(jobs), len(jobs))
+    written.pdf.extend(p.relative_to(folder) for _, p in jobs)
+    return written
