@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -362,32 +361,10 @@ def _input_files(ws: Workspace) -> list[Path]:
 
 
 def _write_manifest(assessment: Assessment, folder: Path) -> None:
-    from importlib.metadata import version
+    """``manifest.json`` as every command writes it, plus the SHA-256 of each rule set used."""
+    from .audit.manifest import write_manifest
 
-    import pyogrio
-
-    from .layers import file_sha256
-
-    ws = assessment.workspace
-    inputs = {str(path.relative_to(ws.root)) if path.is_relative_to(ws.root) else str(path): file_sha256(path)
-              for path in _input_files(ws)}
     rules = {name: result.rules.sha256 for name, result in assessment.results()}
-    outputs = {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
-    packages = {name: version(name) for name in ("farmland", "numpy", "pandas", "shapely", "pyproj", "pyogrio",
-                                                  "geopandas", "rasterio")}
-    manifest = {
-        "command": "assess",
-        "parameters": assessment.parameters,
-        "workspace": str(ws.file.name),
-        "workspace_path": str(Path(ws.root).resolve()),
-        "city": {"code": ws.city_code, "name": ws.city_name},
-        "period": {"start": ws.period.start, "end": ws.period.end, "base_year": ws.period.base_year},
-        "land_class_table": ws.land_classes.version,
-        "inputs_sha256": inputs,
-        "rule_sets_sha256": rules,
-        "software": {"python": platform.python_version(), "gdal": pyogrio.__gdal_version_string__, **packages},
-        "outputs_sha256": outputs,
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
-                                          encoding="utf-8")
+    write_manifest(folder, assessment.workspace, "assess", assessment.parameters,
+                   extra={"rule_sets_sha256": rules})
 
