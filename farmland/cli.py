@@ -28,6 +28,17 @@ phase_opt = click.option("--phase", "-p", type=click.Choice(["annual", "midterm"
 level_opt = click.option("--level", type=click.Choice(["county", "township", "city"]), default="county",
                          show_default=True, help="Units: county (县级), township (乡镇, 第十九条) or city.")
 overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+
+
+def _remember_no_cache(ctx, param, value):
+    ctx.ensure_object(dict)["no_cache"] = value
+    return value
+
+
+no_cache_opt = click.option(
+    "--no-cache", is_flag=True, expose_value=False, callback=_remember_no_cache,
+    help="Parse every input file again instead of reading parsed copies from the cache "
+         "(FARMLAND_CACHE_DIR; see docs/performance.md).")
 output_opt = click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
                           help="Output file (.csv, .parquet or .xlsx).")
 
@@ -101,6 +112,13 @@ def _progress(ctx):
     return say
 
 
+def _store(ctx, ws):
+    """The command's layer store: every stage reads through it, each input once."""
+    from .load import LayerStore
+
+    return LayerStore(ws, cache=None if ctx.obj.get("no_cache") else "default")
+
+
 @contextlib.contextmanager
 def _guarded(workspace, output, overwrite, *extra_inputs):
     """Load the workspace; when an output is named, check it against every input and hold its lock."""
@@ -159,6 +177,7 @@ def main(ctx, verbose, quiet):
 @main.command()
 @workspace_arg
 @click.option("--no-area-check", is_flag=True, help="Skip recomputing statutory areas (faster on big data).")
+@no_cache_opt
 @click.pass_context
 def validate(ctx, workspace, no_area_check):
     """检查工作区数据 — check every layer of every year.
@@ -171,9 +190,16 @@ def validate(ctx, workspace, no_area_check):
     Example:
       farmland validate sample_data/liaocheng
     """
+    from .errors import WorkspaceError
     from .validate import render_report, validate_workspace
+    from .workspace import Workspace
 
-    report = validate_workspace(workspace, progress=_progress(ctx), check_areas=not no_area_check)
+    try:
+        ws = Workspace.load(workspace)
+    except WorkspaceError:
+        ws = None  # validate_workspace reports it with the other findings
+    report = validate_workspace(ws or workspace, progress=_progress(ctx), check_areas=not no_area_check,
+                                store=_store(ctx, ws) if ws is not None else None)
     click.echo(render_report(report, workspace))
     ctx.exit(0 if report.ok else 1)
 
@@ -244,6 +270,7 @@ def sample(ctx, outdir, parcels, seed, overwrite):
 @phase_opt
 @output_opt
 @overwrite_opt
+@no_cache_opt
 @click.pass_context
 def metrics(ctx, workspace, year, level, phase, output, overwrite):
     """计算考核指标 — every figure per unit for a year (or a phase's span).
@@ -261,7 +288,7 @@ def metrics(ctx, workspace, year, level, phase, output, overwrite):
     report = Report(strict=True)
     with _guarded(workspace, output, overwrite) as ws:
         table = run_metrics(ws, year=year, level=level, phase=phase, report=report,
-                            progress=_progress(ctx))
+                            progress=_progress(ctx), store=_store(ctx, ws))
         _show_warnings(ctx, report)
         if output is not None:
             from .labels import COLUMN_LABELS
@@ -301,6 +328,7 @@ rules_opt = click.option("--rules", type=click.Path(exists=True, dir_okay=False,
                                              "under ±20 % weights (seeded Monte Carlo).")
 @output_opt
 @overwrite_opt
+@no_cache_opt
 @click.pass_context
 def score_command(ctx, workspace, phase, year, rules, rules_dir, level, assumptions, robust, output, overwrite):
     """考核评分 — score the annual self-check, mid-term check or final assessment.
@@ -338,7 +366,8 @@ def _score_and_write(ctx, workspace, phase, year, rules, rules_dir, level, assum
     from .reports import score_display_frame
 
     result, metrics = score_workspace(workspace, phase=phase, year=year, rules=rules, rules_dir=rules_dir,
-                                      level=level, report=report, progress=_progress(ctx))
+                                      level=level, report=report, progress=_progress(ctx),
+                                      store=_store(ctx, workspace))
     _show_warnings(ctx, report)
     if assumptions:
         from .scoring import load_assumptions, what_if
@@ -374,6 +403,7 @@ def _score_and_write(ctx, workspace, phase, year, rules, rules_dir, level, assum
 @year_opt
 @rules_opt
 @click.option("--unit", "-u", "unit", required=True, help="County code (XZQDM), e.g. 371521.")
+@no_cache_opt
 @click.pass_context
 def explain(ctx, workspace, phase, year, rules, unit):
     """评分说明 — the trail behind every point of one county, in Chinese.
@@ -385,14 +415,15 @@ def explain(ctx, workspace, phase, year, rules, unit):
     Example:
       farmland explain sample_data/liaocheng --phase annual --year 2018 --unit 371522
     """
-    from .pipeline import score_workspace
+    from .pipeline import load_workspace, score_workspace
     from .scoring import explain_unit
 
     if phase == "annual" and year is None:
         raise click.UsageError("--year is required for the annual phase.", ctx=ctx)
     report = Report(strict=True)
-    result, _ = score_workspace(workspace, phase=phase, year=year, rules=rules, report=report,
-                                progress=_progress(ctx))
+    ws = load_workspace(workspace)
+    result, _ = score_workspace(ws, phase=phase, year=year, rules=rules, report=report,
+                                progress=_progress(ctx), store=_store(ctx, ws))
     if unit not in set(result.table["xzqdm"]):
         raise click.BadParameter(f"{unit} is not a scored unit; units: {', '.join(result.table['xzqdm'])}.",
                                  param_hint="--unit")
@@ -425,6 +456,7 @@ def calendar_command(ctx, period_start):
 @click.option("--rules-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder with annual.toml / midterm.toml / final.toml replacing the shipped rule sets.")
 @overwrite_opt
+@no_cache_opt
 @click.pass_context
 def assess(ctx, workspace, output, rules_dir, overwrite):
     """完整考核 — validate, compute every metric, score all three phases, write reports.
@@ -446,7 +478,7 @@ def assess(ctx, workspace, output, rules_dir, overwrite):
     ws = load_workspace(workspace)
     # Fail before the long computation, not after; hold the output's lock until it is in place.
     with output_guard(output, overwrite=overwrite, inputs=input_paths(ws, rules_dir), folder=True):
-        assessment = run_assessment(ws, progress=_progress(ctx), rules_dir=rules_dir)
+        assessment = run_assessment(ws, progress=_progress(ctx), rules_dir=rules_dir, store=_store(ctx, ws))
         _show_warnings(ctx, assessment.report)
         write_assessment(assessment, output, overwrite=overwrite, report_progress=_progress_line(ctx),
                          notice=lambda text: _notice(ctx, text))
@@ -471,6 +503,7 @@ def assess(ctx, workspace, output, rules_dir, overwrite):
 @click.option("--option", "settings", multiple=True, metavar="NAME=VALUE",
               help="A tolerance or threshold, e.g. area_tolerance=0.002 (see farmland.audit.AuditOptions).")
 @overwrite_opt
+@no_cache_opt
 @click.pass_context
 def audit_command(ctx, workspace, year, output, checks, declared, settings, overwrite):
     """核查 — the findings inspectors act on, for one data year.
@@ -489,6 +522,7 @@ def audit_command(ctx, workspace, year, output, checks, declared, settings, over
     from .audit import AuditOptions, audit_workspace, write_audit
     from .display import render_table
     from .output import check_target
+    from .pipeline import load_workspace
 
     check_target(output, overwrite=overwrite, folder=True)
     values = {}
@@ -499,8 +533,10 @@ def audit_command(ctx, workspace, year, output, checks, declared, settings, over
         values[name.strip()] = value.strip()
     options = AuditOptions.from_dict(values)
     report = Report(strict=True)
-    result = audit_workspace(workspace, year, options=options, checks=checks or None, declared=declared,
-                             landcover_required="landcover" in checks, report=report, progress=_progress(ctx))
+    ws = load_workspace(workspace)
+    result = audit_workspace(ws, year, options=options, checks=checks or None, declared=declared,
+                             landcover_required="landcover" in checks, report=report, progress=_progress(ctx),
+                             store=_store(ctx, ws))
     _show_warnings(ctx, report)
     write_audit(result, output, overwrite=overwrite,
                 parameters={"declared": str(declared) if declared else None})
@@ -551,6 +587,7 @@ def verify_command(ctx, folder, workspace, no_rerun):
 @click.option("--sample", "sample_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="With --results: the folder the draw wrote.")
 @overwrite_opt
+@no_cache_opt
 @click.pass_context
 def sample_check(ctx, workspace, year, output, seed, aql, no_suspects, results, sample_dir, overwrite):
     """实地抽查 — a seeded stratified sample per county, and its results fed back.
@@ -582,7 +619,11 @@ def sample_check(ctx, workspace, year, output, seed, aql, no_suspects, results, 
             checklist.to_csv(tmp / "field_checklist.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
         click.echo(f"{len(findings)} field findings; wrote {output}")
         return
-    sample = draw_sample(workspace, year, seed=seed, aql=aql, suspects=not no_suspects, progress=_progress(ctx))
+    from .pipeline import load_workspace
+
+    ws = load_workspace(workspace)
+    sample = draw_sample(ws, year, seed=seed, aql=aql, suspects=not no_suspects, progress=_progress(ctx),
+                         store=_store(ctx, ws))
     write_sample(sample, output, overwrite=overwrite)
     if not ctx.obj.get("quiet"):
         click.echo(f"{len(sample.drawn)} parcels drawn from {len(sample.population)} (population SHA-256 "

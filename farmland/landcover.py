@@ -29,8 +29,12 @@ def open_raster(path: Path, year, report: Report):
         return None
 
 
-def check_raster(ws: Workspace, path: Path, year, report: Report) -> bool:
-    """Check one land-cover raster: readable, one integer band, CGCS2000 Gauss-Krüger, classes found."""
+def check_raster(store, path: Path, year, report: Report) -> bool:
+    """Check one land-cover raster: readable, one integer band, CGCS2000 Gauss-Krüger, classes found.
+
+    ``store``: the run's :class:`~farmland.load.LayerStore` (the units' extent comes from its XZQ).
+    """
+    ws = store.ws
     dataset = open_raster(path, year, report)
     if dataset is None:
         return False
@@ -52,7 +56,7 @@ def check_raster(ws: Workspace, path: Path, year, report: Report) -> bool:
             report.warning("LANDCOVER", "no-class-map", "[landcover] is missing: say which raster values "
                            "mean cropland and built-up, e.g. cropland = [1], built = [2].", file=path,
                            year=year)
-        return _check_content(ws, dataset, path, year, report)
+        return _check_content(store, dataset, path, year, report)
     return True
 
 
@@ -62,11 +66,12 @@ MIN_CELLS = 4
 SAMPLE_SHAPE = 1024
 
 
-def _check_content(ws: Workspace, dataset, path: Path, year, report: Report) -> bool:
+def _check_content(store, dataset, path: Path, year, report: Report) -> bool:
     """A raster that says nothing is an error, not an empty figure: too few cells, no data at all,
     nowhere near the city's units, or none of the configured classes."""
     from rasterio.enums import Resampling
 
+    ws = store.ws
     if dataset.width * dataset.height < MIN_CELLS:
         report.error("LANDCOVER", "degenerate-raster", f"{path.name} has {dataset.width}×{dataset.height} cells; "
                      "a land-cover raster must cover the city. Re-export the classification.", file=path, year=year)
@@ -78,7 +83,7 @@ def _check_content(ws: Workspace, dataset, path: Path, year, report: Report) -> 
                      f"(nodata = {dataset.nodata}); re-export the classification or fix its nodata value.",
                      file=path, year=year)
         return False
-    units = _units_bounds(ws, dataset.crs)
+    units = _units_bounds(store, dataset.crs)
     if units is not None:
         left, bottom, right, top = dataset.bounds
         ux0, uy0, ux1, uy1 = units
@@ -101,14 +106,12 @@ def _check_content(ws: Workspace, dataset, path: Path, year, report: Report) -> 
     return True
 
 
-def _units_bounds(ws: Workspace, crs) -> tuple[float, float, float, float] | None:
+def _units_bounds(store, crs) -> tuple[float, float, float, float] | None:
     """Bounds of the XZQ units in ``crs`` (None when they cannot be read: XZQ has its own checks)."""
     from rasterio.warp import transform_bounds
 
-    from .layers import read_layer
-
     try:
-        units = read_layer(ws, "XZQ", columns=["XZQDM"])
+        units = store.layer("XZQ", columns=["XZQDM"])
     except Exception:  # noqa: BLE001 - XZQ's problems are reported by its own checks
         return None
     if units is None or not len(units) or units.crs is None:

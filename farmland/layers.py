@@ -13,8 +13,6 @@ workspace's common CRS, so a county delivered in zone 38 keeps its statutory are
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -357,6 +355,10 @@ def read_layer(
 ):
     """Read one layer (all files of its source) for one year with standard field names.
 
+    A one-off read. A run that reads a workspace for several stages goes through one
+    :class:`farmland.load.LayerStore` instead, which reads each layer once and hands it to every
+    stage (and may serve parsed files from the disk cache).
+
     Parameters
     ----------
     ws : Workspace
@@ -384,26 +386,40 @@ def read_layer(
         the first file read (``attrs["source_crs"]`` keeps each file's own). ``None`` when
         the report collects (non-strict) and the layer could not be read at all.
     """
+    from .load import LayerStore
+
+    return LayerStore(ws, cache=None).layer(layer, year, columns=columns, geometry=geometry, report=report,
+                                            needed_for=needed_for)
+
+
+def wanted_fields(layer: str, columns: list[str] | None) -> dict[str, FieldSpec]:
+    """The standard fields a read of ``layer`` gets: those asked for and every required one."""
+    return {spec.name: spec for spec in SCHEMAS[layer] if columns is None or spec.required
+            or spec.name in columns}
+
+
+def parse_with_pyogrio(path: Path, layer_name: str | None, columns: list[str], read_geometry: bool,
+                       encoding: str | None):
+    """Parse one file's features (GDAL through pyogrio's Arrow reader), fields as stored."""
+    return pyogrio.read_dataframe(path, layer=layer_name, columns=columns, read_geometry=read_geometry,
+                                  encoding=encoding, use_arrow=True)
+
+
+def load_layer(ws: Workspace, layer: str, year: int | None, wanted: dict[str, FieldSpec], geometry: bool,
+               report: Report, *, needed_for: str | None = None, parse=parse_with_pyogrio):
+    """Read and check every file of ``layer`` in ``year`` (see :func:`read_layer`); ``parse`` turns
+    one file into its raw features (:class:`farmland.load.LayerStore` passes its cached parser)."""
     import geopandas as gpd
 
-    report = report if report is not None else Report(strict=True)
     src = ws.source(layer, needed_for=needed_for)
     try:
         paths = ws.paths(layer, year, needed_for=needed_for)
     except WorkspaceError as exc:
         report.error(layer, "missing-file", str(exc), year=year, exc=WorkspaceError)
         return None
-    wanted = {spec.name: spec for spec in SCHEMAS[layer] if columns is None or spec.required
-              or spec.name in columns}
-    cache = _SHARED_READS.get()
-    key = (str(ws.root), layer, year)
-    if cache is not None and key in cache:
-        cached, cached_fields, cached_geometry = cache[key]
-        if set(wanted) <= cached_fields and (cached_geometry or not geometry):
-            return _served(cached, geometry)
     parts = []
     for path in paths:
-        part = _read_one(ws, layer, src, path, year, wanted, geometry, report)
+        part = _read_one(ws, layer, src, path, year, wanted, geometry, report, parse)
         if part is not None:
             parts.append(part)
     if not parts:
@@ -424,40 +440,7 @@ def read_layer(
     frame.attrs["year"] = year
     frame.attrs["files"] = [str(p) for p in paths]
     frame.attrs["source_crs"] = source_crs
-    if cache is not None:
-        cache[key] = (frame, frozenset(wanted), "geometry" in frame)
-        return _served(frame, geometry)
     return frame
-
-
-_SHARED_READS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("shared_reads", default=None)
-
-
-@contextlib.contextmanager
-def shared_reads():
-    """Within the block, each layer and year is read from disk once.
-
-    ``assess`` validates and then computes metrics, and both read every layer; inside this
-    block a later request for the same layer and year is served from the first read when that
-    read covered it (the fields asked for, and the geometry if asked for). Findings are reported
-    by the first read only. Every caller gets its own copy, so no stage can alter another's data.
-    """
-    if _SHARED_READS.get() is not None:  # nested (assess → audit): keep the outer block's reads
-        yield
-        return
-    token = _SHARED_READS.set({})
-    try:
-        yield
-    finally:
-        _SHARED_READS.reset(token)
-
-
-def _served(frame, geometry: bool):
-    if geometry or "geometry" not in frame:
-        return frame.copy()
-    served = pd.DataFrame(frame.drop(columns="geometry"))
-    served.attrs = dict(frame.attrs)
-    return served
 
 
 def _common_crs(parts):
@@ -469,7 +452,7 @@ def _common_crs(parts):
     return crs_list[0]
 
 
-def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], geometry, report):
+def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], geometry, report, parse):
     import geopandas as gpd
 
     encoding = _shapefile_encoding(path, layer, year, src.encoding, report)
@@ -520,14 +503,7 @@ def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], ge
         if path.suffix.lower() in PARQUET_SUFFIXES:
             frame = _read_parquet(path, read_names, info["geometry_column"] if read_geometry else None)
         else:
-            frame = pyogrio.read_dataframe(
-                path,
-                layer=layer_name,
-                columns=read_names,
-                read_geometry=read_geometry,
-                encoding=encoding,
-                use_arrow=True,
-            )
+            frame = parse(path, layer_name, read_names, read_geometry, encoding)
     except Exception as exc:
         report.error(
             layer,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import LayerError, WorkspaceError
-from .layers import shared_reads
+from .load import LayerStore
 from .metrics import MetricsResult, compute_metrics
 from .output import atomic_path, write_csv, write_excel
 from .report import Report
@@ -60,16 +60,22 @@ def _scored_years(ws: Workspace, phase: str, year: int | None) -> list[int]:
     return _span_years(ws, phase, year)
 
 
-def _validated(ws: Workspace, report: Report | None, progress: Progress, *, nothing: str) -> None:
+def _store(ws: Workspace, store: LayerStore | None) -> LayerStore:
+    if store is not None and store.ws is not ws and store.ws.file != ws.file:
+        raise ValueError(f"the layer store reads {store.ws.file}, not {ws.file}.")
+    return store if store is not None else LayerStore(ws)
+
+
+def _validated(ws: Workspace, report: Report | None, progress: Progress, *, nothing: str,
+               store: LayerStore | None = None) -> None:
     """Run the checks of ``farmland validate``; refuse with its report when there are errors.
 
-    Every command computes only from data that pass the same checks (call it inside
-    :func:`~farmland.layers.shared_reads` so the metrics reuse the validated reads). Warnings go
-    into ``report``.
+    Every command computes only from data that pass the same checks; pass the run's ``store``
+    so the later stages reuse what validation read. Warnings go into ``report``.
     """
     from .validate import render_report, validate_workspace
 
-    checked = validate_workspace(ws, progress=progress)
+    checked = validate_workspace(ws, progress=progress, store=store)
     if not checked.ok:
         errors = render_report(Report(strict=False, findings=checked.errors), ws.root)
         raise LayerError(f"the workspace has errors; nothing was {nothing}.\n{errors}")
@@ -78,13 +84,19 @@ def _validated(ws: Workspace, report: Report | None, progress: Progress, *, noth
 
 
 def run_metrics(workspace, *, year: int | None, level: str = "county", phase: str = "annual",
-                report: Report | None = None, progress: Progress = None) -> pd.DataFrame:
-    """The contract's ``farmland metrics`` table: one row per unit (and a city-total row)."""
+                report: Report | None = None, progress: Progress = None,
+                store: LayerStore | None = None) -> pd.DataFrame:
+    """The contract's ``farmland metrics`` table: one row per unit (and a city-total row).
+
+    ``store``: the :class:`~farmland.load.LayerStore` to read through (default: a new one with
+    the disk cache; ``LayerStore(ws, cache=None)`` parses every file).
+    """
     ws = load_workspace(workspace)
     years = _span_years(ws, phase, year)
-    with shared_reads():
-        _validated(ws, report, progress, nothing="computed")
-        result = compute_metrics(ws, years, level=level, phases=(phase,), report=report, progress=progress)
+    store = _store(ws, store)
+    _validated(ws, report, progress, nothing="computed", store=store)
+    result = compute_metrics(ws, years, level=level, phases=(phase,), report=report, progress=progress,
+                             store=store)
     if report is not None:
         report.findings = list(dict.fromkeys(report.findings))
     wide = result.wide(level=("county", "city") if level == "county" else level, phase=phase)
@@ -107,6 +119,9 @@ class Assessment:
     audit: object = None
     """The audit of the period's last year (``farmland.audit.AuditResult``), written to ``audit_<year>/``."""
     parameters: dict = field(default_factory=dict)
+    store: LayerStore | None = field(default=None, repr=False)
+    """The layers the run read; the reports draw their maps and lists from it. Set it to ``None``
+    to free their memory (the reports then read what they need again)."""
 
     def results(self, level: str = "county") -> list[tuple[str, ScoreResult]]:
         """(label, result) for every scored phase, in calendar order (``level="township"``: 第十九条)."""
@@ -129,7 +144,8 @@ def _rules_for(phase: str, rules_dir: str | os.PathLike | None):
 def score_workspace(workspace, *, phase: str, year: int | None = None, rules: str | os.PathLike | None = None,
                     rules_dir: str | os.PathLike | None = None, level: str = "county",
                     report: Report | None = None, progress: Progress = None,
-                    metrics: MetricsResult | None = None) -> tuple[ScoreResult, MetricsResult]:
+                    metrics: MetricsResult | None = None,
+                    store: LayerStore | None = None) -> tuple[ScoreResult, MetricsResult]:
     """Score one phase. The final phase folds in the annual and mid-term results (第九、十二条).
 
     Parameters
@@ -144,6 +160,8 @@ def score_workspace(workspace, *, phase: str, year: int | None = None, rules: st
     metrics : MetricsResult, optional
         Already computed metrics covering the phase (and, for final, the annual years and the
         mid-term), to avoid reading the data twice.
+    store : farmland.load.LayerStore, optional
+        The layer store to read through (default: a new one with the disk cache).
     """
     ws = load_workspace(workspace)
     report = report if report is not None else Report(strict=True)
@@ -155,10 +173,10 @@ def score_workspace(workspace, *, phase: str, year: int | None = None, rules: st
         phases = ("annual", "midterm", "final") if needs_fold else tuple(dict.fromkeys(("annual", phase)))
         all_years = sorted(set(years) | (set(ws.period.years) if needs_fold else set()))
         levels = ("county",) if level == "county" else (level,)
-        with shared_reads():
-            _validated(ws, report, progress, nothing="scored")
-            metrics = compute_metrics(ws, all_years, level=levels, phases=phases, report=report,
-                                      progress=progress)
+        store = _store(ws, store)
+        _validated(ws, report, progress, nothing="scored", store=store)
+        metrics = compute_metrics(ws, all_years, level=levels, phases=phases, report=report,
+                                  progress=progress, store=store)
         report.findings = list(dict.fromkeys(report.findings))
     folded = None
     if needs_fold:
@@ -181,7 +199,8 @@ def _score_phase(ws: Workspace, metrics: MetricsResult, phase: str, year: int, r
     return score(wide, rule_set, year=year, evidence=evidence, folded=folded, triggers=triggers, level=level)
 
 
-def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike | None = None) -> Assessment:
+def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike | None = None,
+           store: LayerStore | None = None) -> Assessment:
     """Validate, compute every metric for every year and level, and score all three phases.
 
     Validation errors stop the run (a score on broken data would be wrong without saying so);
@@ -192,29 +211,33 @@ def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike
     rules_dir : path, optional
         A folder with ``annual.toml``, ``midterm.toml`` and ``final.toml`` replacing the shipped
         rule sets (any of them may be absent).
+    store : farmland.load.LayerStore, optional
+        The layer store every stage reads through (default: a new one with the disk cache). It
+        stays on the result (``Assessment.store``) for the reports' maps and lists.
     """
     ws = load_workspace(workspace)
     say = progress or (lambda message: None)
     say("validate")
-    # Validation and metrics read the same layers: within shared_reads each file is read once.
-    with shared_reads():
-        report = Report(strict=True)
-        _validated(ws, report, progress, nothing="assessed")
-        metrics = compute_metrics(ws, ws.period.data_years, level=("county", "township", "city"),
-                                  phases=("annual", "midterm", "final"), report=report, progress=progress)
-        # The audit of the last year reads what validation read and the metrics just computed.
-        from .audit import audit_workspace
+    # Validation, metrics, audit and reports read the same layers: through one store, once.
+    store = _store(ws, store)
+    report = Report(strict=True)
+    _validated(ws, report, progress, nothing="assessed", store=store)
+    metrics = compute_metrics(ws, ws.period.data_years, level=("county", "township", "city"),
+                              phases=("annual", "midterm", "final"), report=report, progress=progress,
+                              store=store)
+    from .audit import audit_workspace
 
-        say("audit")
-        audited = audit_workspace(ws, ws.period.end, metrics=metrics, validate=False, report=report,
-                                  progress=progress)
+    say("audit")
+    audited = audit_workspace(ws, ws.period.end, metrics=metrics, validate=False, report=report,
+                              progress=progress, store=store)
     # A layer the metrics needed in a form validation did not read (rare) reports its findings again.
     report.findings = list(dict.fromkeys(report.findings))
 
     say("score")
     annual, midterm, final = _score_all(ws, metrics, rules_dir, "county")
     assessment = Assessment(ws, metrics, annual, midterm, final, report, audit=audited,
-                            parameters={"rules_dir": str(Path(rules_dir).resolve()) if rules_dir else None})
+                            parameters={"rules_dir": str(Path(rules_dir).resolve()) if rules_dir else None},
+                            store=store)
     if not metrics.wide(level="township", phase="annual").empty:
         annual, midterm, final = _score_all(ws, metrics, rules_dir, "township")
         assessment.townships = {f"annual_{y}": r for y, r in annual.items()} | {"midterm": midterm, "final": final}
@@ -343,20 +366,20 @@ def input_paths(ws: Workspace, *extra) -> list[Path]:
 
 
 def _input_files(ws: Workspace) -> list[Path]:
-    """Every file the run read: the workspace file, targets, and each layer's files of every year."""
+    """Every file a run reads: the workspace file, the target tables, and each layer's files of
+    every year (a Shapefile with its sidecars, a FileGDB folder's files)."""
     from .layers import layer_exists
+    from .load.cache import content_files
 
     found = {ws.file}
-    if ws.targets_path is not None and ws.targets_path.exists():
-        found.add(ws.targets_path)
+    for table in (ws.targets_path, ws.townships_path, ws.adjustments_path):
+        if table is not None and table.exists():
+            found.add(table)
     for name, source in ws.layers.items():
         for year in ws.period.data_years if source.per_year else [None]:
             if layer_exists(ws, name, year):
                 for path in ws.paths(name, year):
-                    if path.is_dir():  # a FileGDB is a folder of files
-                        found.update(p for p in path.rglob("*") if p.is_file())
-                    else:
-                        found.add(path)
+                    found.update(content_files(path))
     return sorted(found)
 
 
@@ -366,5 +389,5 @@ def _write_manifest(assessment: Assessment, folder: Path) -> None:
 
     rules = {name: result.rules.sha256 for name, result in assessment.results()}
     write_manifest(folder, assessment.workspace, "assess", assessment.parameters,
-                   extra={"rule_sets_sha256": rules})
+                   extra={"rule_sets_sha256": rules}, store=assessment.store)
 

@@ -184,3 +184,6 @@ EVENT_LEVELS = ("国家", "省", "市", "县")
 PROVINCIAL_LEVELS = ("国家", "省")
 """The levels whose 挂牌督办, 警示约谈 and 公开通报 are the opinion's trigger ("被省级以上…")."""
 
+
+KNOWN_RENAMES = {"371523": "371503"}
+"""Old → new county codes within Liaocheng's data (茌平县 → 茌平区, approved late 2019)."""

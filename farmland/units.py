@@ -1,4 +1,4 @@
-"""Area units used in Chinese land statistics.
+"""Area units used in Chinese land statistics, and the smallest overlaps that count as land.
 
 1 亩 = 10000/15 m² exactly, so m² → 亩 is a multiplication by 0.0015; dividing by the common
 approximation 666.67 is off by ~0.0005 %, enough to flip a knife-edge target comparison
@@ -42,3 +42,12 @@ def round_half_up(values, decimals: int = 2):
     whole = np.trunc(scaled)
     rounded = whole + (scaled - whole >= 0.5 - 4 * np.spacing(scaled))
     return np.copysign(rounded, values) / 10.0**decimals
+
+
+SLIVER_M2 = 0.01
+"""Overlaps below this (m²) are floating-point slivers between touching polygons, not land."""
+
+SLIVER_WIDTH_M = 0.05
+"""Overlaps thinner than this on average are slivers too: a county delivered in zone 38 and
+brought to zone 39 has its straight edges bent by ~1 mm, so parcels that only touch in their own
+zone overlap in hair-thin strips of up to a square metre along long edges."""

@@ -19,13 +19,12 @@ import pandas as pd
 import shapely
 
 from .errors import WorkspaceError
+from .load import LayerStore
 from .landclass import describe_unknown, scheme_for_year
-from .layers import (SOURCE_COLUMN, layer_exists, read_adjustments, read_layer, read_table,
-                     read_targets, read_townships)
+from .layers import SOURCE_COLUMN, layer_exists
 from .report import Report, shown_path
-from .metrics.flows import event_levels
-from .metrics.occupation import SLIVER_WIDTH_M
-from .schema import EVENT_KINDS, RECTIFICATION_STATES, ZBPH_KINDS, ZBPH_SOURCES
+from .schema import EVENT_KINDS, KNOWN_RENAMES, RECTIFICATION_STATES, ZBPH_KINDS, ZBPH_SOURCES
+from .units import SLIVER_WIDTH_M
 from .workspace import Workspace
 
 AREA_TOLERANCE_M2 = 0.01
@@ -38,7 +37,7 @@ OVERLAP_TOLERANCE_M2 = 0.01
 
 
 def validate_workspace(path: str | os.PathLike | Workspace, *, progress: Callable[[str], None] | None = None,
-                       check_areas: bool = True) -> Report:
+                       check_areas: bool = True, store: LayerStore | None = None) -> Report:
     """Check a workspace; return the report (``report.ok`` is False when there are errors).
 
     Parameters
@@ -49,6 +48,9 @@ def validate_workspace(path: str | os.PathLike | Workspace, *, progress: Callabl
     check_areas : bool, default True
         Recompute statutory ellipsoidal areas of DLTB parcels and flag those more than 0.5 %
         from TBMJ.
+    store : farmland.load.LayerStore, optional
+        The run's layer store, so later stages reuse what validation read (default: a store of
+        its own, with the disk cache).
     """
     report = Report(strict=False)
     try:
@@ -57,27 +59,28 @@ def validate_workspace(path: str | os.PathLike | Workspace, *, progress: Callabl
         report.error("workspace", "workspace-file", str(exc), exc=WorkspaceError)
         return report
     say = progress or (lambda message: None)
+    store = store if store is not None else LayerStore(ws)
 
-    units = _check_units(ws, report, say)
+    units = _check_units(store, report, say)
     unit_codes = set(units) if units is not None else None
-    _check_targets(ws, report, unit_codes)
-    read_townships(ws, report=report)
+    _check_targets(store, report, unit_codes)
+    store.townships(report=report)
     present: dict[int, set[str]] = {}
     bf_present: dict[int, set[str] | None] = {}
     checked = _Checked()
     for year in ws.period.data_years:
-        present[year] = _check_dltb(ws, year, report, unit_codes, say, check_areas, checked)
-        bf_present[year] = _check_basic_farmland(ws, year, report, unit_codes, say)
+        present[year] = _check_dltb(store, year, report, unit_codes, say, check_areas, checked)
+        bf_present[year] = _check_basic_farmland(store, year, report, unit_codes, say)
         if year != ws.period.base_year:
-            _check_changes(ws, year, report, unit_codes, say)
-            _check_enforcement(ws, year, report, unit_codes, say)
-        _check_landcover(ws, year, report, say)
+            _check_changes(store, year, report, unit_codes, say)
+            _check_enforcement(store, year, report, unit_codes, say)
+        _check_landcover(store, year, report, say)
     if units is not None:
         _check_units_present(ws, units, present, report)
     _check_basic_farmland_present(ws, present, bf_present, report)
-    _check_approvals(ws, report, unit_codes, say)
-    _check_hsf(ws, report, unit_codes, say)
-    _check_tables(ws, report, unit_codes, say)
+    _check_approvals(store, report, unit_codes, say)
+    _check_hsf(store, report, unit_codes, say)
+    _check_tables(store, report, unit_codes, say)
     return report
 
 
@@ -86,8 +89,6 @@ def _check_units_present(ws, units, present: dict[int, set[str] | None], report:
 
     A unit with parcels in no year at all is a development zone (attributed by geometry).
     """
-    from .metrics.attribution import KNOWN_RENAMES
-
     renames = {**KNOWN_RENAMES, **{new: old for old, new in KNOWN_RENAMES.items()}}
     read = {year: codes for year, codes in present.items() if codes is not None}
     for unit in units:
@@ -124,13 +125,14 @@ def _check_basic_farmland_present(ws, present, bf_present, report) -> None:
                          "basic farmland would count as zero.", year=year, field="ZLDWDM", ids=without)
 
 
-def _check_units(ws: Workspace, report: Report, say) -> list[str] | None:
+def _check_units(store, report: Report, say) -> list[str] | None:
+    ws = store.ws
     if not ws.has_layer("XZQ"):
         report.error("XZQ", "missing-layer", f"{ws.file}: [layers] has no XZQ; the county units "
                      "(XZQDM, XZQMC) are needed to attribute parcels. Add XZQ = \"xzq.gpkg:XZQ\".")
         return None
     say("XZQ")
-    xzq = read_layer(ws, "XZQ", report=report)
+    xzq = store.layer("XZQ", report=report)
     if xzq is None:
         return None
     codes = xzq["XZQDM"]
@@ -235,11 +237,12 @@ def _fingerprints(frame) -> np.ndarray:
     return pd.util.hash_pandas_object(parts, index=False).to_numpy()
 
 
-def _check_dltb(ws, year, report, unit_codes, say, check_areas, checked: _Checked | None = None
+def _check_dltb(store, year, report, unit_codes, say, check_areas, checked: _Checked | None = None
                 ) -> set[str] | None:
     """Check one snapshot; return the county codes (ZLDWDM[:6]) that have parcels in it."""
+    ws = store.ws
     say(f"DLTB {year}")
-    frame = read_layer(ws, "DLTB", year, report=report)
+    frame = store.layer("DLTB", year, report=report)
     if frame is None:
         return None
     if len(frame) == 0:
@@ -559,11 +562,12 @@ def _recomputed_area_check(frame, ids, year, report, own, fingerprints=None, cha
     return fingerprints[off]
 
 
-def _check_basic_farmland(ws, year, report, unit_codes, say):
+def _check_basic_farmland(store, year, report, unit_codes, say):
+    ws = store.ws
     if not ws.has_layer("JBNTTB"):
         return
     say(f"JBNTTB {year}")
-    frame = read_layer(ws, "JBNTTB", year, report=report, geometry=True)
+    frame = store.layer("JBNTTB", year, report=report, geometry=True)
     if frame is None:
         return
     ids = frame["BSM"].fillna("(no BSM)")
@@ -586,13 +590,14 @@ def _check_basic_farmland(ws, year, report, unit_codes, say):
     return set(frame["ZLDWDM"].dropna().str[:6].unique())
 
 
-def _check_changes(ws, year, report, unit_codes, say):
+def _check_changes(store, year, report, unit_codes, say):
+    ws = store.ws
     if not ws.has_layer("DLTBGXGC"):
         return
     say(f"DLTBGXGC {year}")
-    # Geometry too, though no check here needs it: assess then serves the metrics' overlays from
-    # this read (layers.shared_reads).
-    frame = read_layer(ws, "DLTBGXGC", year, report=report, geometry=True)
+    # Geometry too, though no check here needs it: the metrics' overlays need it from the same
+    # store, and one read of features and shapes costs less than two.
+    frame = store.layer("DLTBGXGC", year, report=report, geometry=True)
     if frame is None:
         return
     ids = frame["BGQTBBSM"].fillna("(no BGQTBBSM)") if "BGQTBBSM" in frame else pd.Series(
@@ -614,7 +619,8 @@ def _check_changes(ws, year, report, unit_codes, say):
     _unit_mismatch(frame["BGQZLDWDM"], ids, unit_codes, report, "DLTBGXGC", year, "BGQZLDWDM")
 
 
-def _check_enforcement(ws, year, report, unit_codes, say):
+def _check_enforcement(store, year, report, unit_codes, say):
+    ws = store.ws
     if not layer_exists(ws, "WPZF", year) and ws.has_layer("WPZF"):
         if "{year}" in ws.layers["WPZF"].template:
             report.error("WPZF", "missing-file", f"no satellite-enforcement file for {year} ("
@@ -624,7 +630,7 @@ def _check_enforcement(ws, year, report, unit_codes, say):
     if not ws.has_layer("WPZF"):
         return
     say(f"WPZF {year}")
-    frame = read_layer(ws, "WPZF", year, report=report, geometry=True)  # see DLTBGXGC
+    frame = store.layer("WPZF", year, report=report, geometry=True)  # see DLTBGXGC
     if frame is None:
         return
     if "{year}" not in ws.layers["WPZF"].template:
@@ -661,11 +667,12 @@ def _check_enforcement(ws, year, report, unit_codes, say):
     _unit_mismatch(frame["XZQDM"], ids, unit_codes, report, "WPZF", year, "XZQDM")
 
 
-def _check_approvals(ws, report, unit_codes, say):
+def _check_approvals(store, report, unit_codes, say):
+    ws = store.ws
     if not ws.has_layer("JSYDSP"):
         return
     say("JSYDSP")
-    frame = read_layer(ws, "JSYDSP", report=report, geometry=True)
+    frame = store.layer("JSYDSP", report=report, geometry=True)
     if frame is None:
         return
     ids = frame["PZWH"].fillna("(no PZWH)")
@@ -678,11 +685,12 @@ def _check_approvals(ws, report, unit_codes, say):
         _unit_mismatch(frame["XZQDM"], ids, unit_codes, report, "JSYDSP", None, "XZQDM", "warning")
 
 
-def _check_hsf(ws, report, unit_codes, say):
+def _check_hsf(store, report, unit_codes, say):
+    ws = store.ws
     if not ws.has_layer("GBZNT"):
         return
     say("GBZNT")
-    frame = read_layer(ws, "GBZNT", report=report, geometry=True)  # see DLTBGXGC
+    frame = store.layer("GBZNT", report=report, geometry=True)  # see DLTBGXGC
     if frame is None:
         return
     ids = frame["XMBH"].fillna("(no XMBH)")
@@ -714,7 +722,8 @@ def _check_years(frame, ws, layer, report, ids):
                    field="year", ids=ids[outside])
 
 
-def _check_tables(ws, report, unit_codes, say):
+def _check_tables(store, report, unit_codes, say):
+    ws = store.ws
     for layer in ("ZBPH", "CHECKLIST", "EVENTS", "CITYSTATS"):
         if not ws.has_layer(layer):
             if layer in ("ZBPH", "CHECKLIST"):
@@ -722,7 +731,7 @@ def _check_tables(ws, report, unit_codes, say):
                                "need it will score as missing data.")
             continue
         say(layer)
-        frame = read_table(ws, layer, report=report)
+        frame = store.table(layer, report=report)
         if frame is None:
             continue
         rows = "row " + frame["row"].astype(str)
@@ -752,8 +761,7 @@ def _check_tables(ws, report, unit_codes, say):
             if bad.any():
                 report.error(layer, "bad-value", "fraction must be between 0 and 1 (share of the item's "
                              "points earned).", field="fraction", ids=rows[bad])
-        if layer == "EVENTS":
-            event_levels(frame, report)
+        if layer == "EVENTS":  # levels were normalised, with their warnings, as the table was loaded
             bad = ~frame["kind"].isin(EVENT_KINDS)
             if bad.any():
                 report.warning(layer, "bad-value", f"kind should be one of {', '.join(EVENT_KINDS)}.",
@@ -794,8 +802,9 @@ def _check_checklist_items(frame, rows, report):
                      "different values; keep one row per xzqdm, year and item.", field="item", ids=rows[twice])
 
 
-def _check_targets(ws, report, unit_codes):
-    targets = read_targets(ws, report=report)
+def _check_targets(store, report, unit_codes):
+    ws = store.ws
+    targets = store.targets(report=report)
     if targets is None:
         return
     rows = "row " + targets["row"].astype(str)
@@ -815,7 +824,7 @@ def _check_targets(ws, report, unit_codes):
         report.error("TARGETS", "duplicate-id", "units listed twice in targets for one basis (keep "
                      "one row per unit and basis: 二调, 三调).", field="xzqdm", ids=sorted(dup.unique()))
     _check_city_targets(ws, targets, unit_codes, report)
-    read_adjustments(ws, unit_codes, report=report)
+    store.adjustments(unit_codes, report=report)
     if unit_codes is not None:
         without = sorted(set(unit_codes) - set(targets["xzqdm"]))
         if without:
@@ -850,7 +859,8 @@ def _check_city_targets(ws, targets, unit_codes, report: Report) -> None:
                            "Check the county split in targets.csv or the city figure.", field=field)
 
 
-def _check_landcover(ws, year, report, say):
+def _check_landcover(store, year, report, say):
+    ws = store.ws
     if not ws.has_layer("LANDCOVER"):
         return
     try:
@@ -863,7 +873,8 @@ def _check_landcover(ws, year, report, say):
     from .landcover import check_raster
 
     for path in paths:
-        check_raster(ws, path, year, report)
+        store.note(path)
+        check_raster(store, path, year, report)
 
 
 _SEVERITY_LABEL = {"error": "错误 error", "warning": "警告 warning", "info": "说明 info"}

@@ -1,6 +1,7 @@
 """Test-wide settings."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,11 @@ from hypothesis import settings
 settings.register_profile("ci", deadline=None, derandomize=True)
 settings.register_profile("explore", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# Parsed inputs are cached per session, never in the user's cache folder (subprocesses inherit it).
+_CACHE = tempfile.TemporaryDirectory(prefix="farmland-test-cache-")
+os.environ["FARMLAND_CACHE_DIR"] = _CACHE.name
+os.environ.pop("FARMLAND_NO_CACHE", None)
 
 
 

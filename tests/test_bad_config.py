@@ -128,10 +128,23 @@ def test_validate_names_file_year_and_bsm_of_a_wrong_zone_parcel(broken):
     assert "internal error" not in result.output
 
 
-@pytest.mark.parametrize("command", [["metrics", "{ws}", "--year", "2018"], ["score", "{ws}", "--phase", "final"]])
-def test_metrics_and_score_refuse_what_validate_refuses(broken, command, tmp_path):
+@pytest.mark.parametrize("command", [
+    ["metrics", "{ws}", "--year", "2018", "-o", "{out}.csv"],
+    ["score", "{ws}", "--phase", "final", "-o", "{out}.csv"],
+    ["explain", "{ws}", "--phase", "final", "--unit", "371521"],
+    ["assess", "{ws}", "-o", "{out}"],
+    ["audit", "{ws}", "--year", "2018", "-o", "{out}"],
+    ["sample-check", "{ws}", "--year", "2018", "-o", "{out}"],
+])
+def test_every_command_refuses_what_validate_refuses_with_its_message(broken, command, tmp_path):
+    """Each command reads through the same load stage and validation: exit 1, validate's own error
+    lines, nothing written, the workspace untouched."""
     ws, validated = broken
+    section = validated.output.split("错误 error (", 1)[1].split("\n\n", 1)[0]
+    errors = [line.strip() for line in section.splitlines() if line.startswith("  - ")]
+    assert len(errors) == 1
     before = tree_digest(ws)
-    result = invoke(*[str(ws) if a == "{ws}" else a for a in command], "-o", tmp_path / "x.csv")
-    refused(result, "the workspace has errors; nothing was", "1 features have eastings")
-    assert not (tmp_path / "x.csv").exists() and tree_digest(ws) == before
+    out = tmp_path / "out"
+    result = invoke(*[a.replace("{ws}", str(ws)).replace("{out}", str(out)) for a in command])
+    refused(result, "the workspace has errors; nothing was", *errors)
+    assert not list(tmp_path.iterdir()) and tree_digest(ws) == before

@@ -310,25 +310,26 @@ def test_task_that_is_not_a_number_names_the_row(tmp_path):
         read_targets(ws)
 
 
-def test_shared_reads_serve_later_requests_from_the_first_read_as_copies(tmp_path, monkeypatch):
-    from farmland.layers import shared_reads
+def test_store_serves_later_requests_from_the_first_read_as_copies(tmp_path, monkeypatch):
+    from farmland.load import LayerStore
 
     ws = _workspace(tmp_path)
     reads = []
     real = pyogrio.read_dataframe
     monkeypatch.setattr("farmland.layers.pyogrio.read_dataframe",
                         lambda *a, **k: reads.append(k.get("columns")) or real(*a, **k))
-    with shared_reads():
-        full = read_layer(ws, "DLTB", 2015)
-        full.loc[0, "TBDLMJ"] = -1.0  # a caller's change must not leak to the next one
-        subset = read_layer(ws, "DLTB", 2015, columns=["TBDLMJ"], geometry=False)
-        assert len(reads) == 1
-        assert subset["TBDLMJ"].iloc[0] == 9000.0 and "geometry" not in subset
-        read_layer(ws, "DLTB", 2016, geometry=False)
-        read_layer(ws, "DLTB", 2016, geometry=True)  # the first read did not cover geometry
-        assert len(reads) == 3
-    read_layer(ws, "DLTB", 2015)  # outside the block nothing is kept
+    store = LayerStore(ws, cache=None)
+    full = store.layer("DLTB", 2015)
+    full.loc[0, "TBDLMJ"] = -1.0  # a caller's change must not leak to the next one
+    subset = store.layer("DLTB", 2015, columns=["TBDLMJ"], geometry=False)
+    assert len(reads) == 1
+    assert subset["TBDLMJ"].iloc[0] == 9000.0 and "geometry" not in subset
+    store.layer("DLTB", 2016, geometry=False)
+    store.layer("DLTB", 2016, geometry=True)  # the first read did not cover geometry
+    assert len(reads) == 3
+    LayerStore(ws, cache=None).layer("DLTB", 2015)  # another run's store reads again
     assert len(reads) == 4
+    assert {p.name for p in store.files_read()} == {"bgdc_2015.gpkg", "bgdc_2016.gpkg"}
 
 
 def test_geoparquet_fields_differing_only_by_case_are_refused(tmp_path):

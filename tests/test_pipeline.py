@@ -118,7 +118,8 @@ def test_assess_reads_each_layer_of_each_file_once(monkeypatch):
     import collections
 
     import farmland.layers
-    from farmland.pipeline import assess
+    from farmland.load import LayerStore
+    from farmland.pipeline import assess, load_workspace
 
     calls = collections.Counter()
     read = farmland.layers.pyogrio.read_dataframe
@@ -128,7 +129,7 @@ def test_assess_reads_each_layer_of_each_file_once(monkeypatch):
         return read(path, *args, **kwargs)
 
     monkeypatch.setattr(farmland.layers.pyogrio, "read_dataframe", counting)
-    assess(SAMPLE)
+    assess(SAMPLE, store=LayerStore(load_workspace(SAMPLE), cache=None))  # count parses, not cache hits
     # 8 counties × 6 years × (DLTB, YJJBNTTB) + 8 × 5 DLTBGXGC + 5 WPZF + XZQ, approvals, GBZNT
     assert len(calls) == 96 + 40 + 5 + 3
     assert max(calls.values()) == 1, [k for k, n in calls.items() if n > 1][:5]

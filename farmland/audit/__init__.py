@@ -153,7 +153,7 @@ class AuditResult:
 def audit_workspace(workspace, year: int, *, options: AuditOptions | None = None,
                     checks: Iterable[str] | None = None, declared=None, metrics=None,
                     landcover_required: bool = False, validate: bool = True, report: Report | None = None,
-                    progress: Callable[[str], None] | None = None) -> AuditResult:
+                    progress: Callable[[str], None] | None = None, store=None) -> AuditResult:
     """Run the audit checks of one data year.
 
     Parameters
@@ -178,12 +178,14 @@ def audit_workspace(workspace, year: int, *, options: AuditOptions | None = None
         does (``assess`` has validated already and passes False).
     report : Report, optional
         Where reading findings go (strict by default: unreadable data stops the audit).
+    store : farmland.load.LayerStore, optional
+        The run's layer store (``assess`` passes its own, so nothing is read twice).
 
     Returns
     -------
     AuditResult
     """
-    from ..layers import shared_reads
+    from ..load import LayerStore
     from ..pipeline import load_workspace
     from .areas import area_checks
     from .basic_farmland import bf_checks
@@ -209,36 +211,37 @@ def audit_workspace(workspace, year: int, *, options: AuditOptions | None = None
     say = progress or (lambda message: None)
     parts = []
     fractions = None
-    with shared_reads():
-        if validate:
-            from ..pipeline import _validated
+    store = store if store is not None else LayerStore(ws)
+    if validate:
+        from ..pipeline import _validated
 
-            _validated(ws, report, progress, nothing="audited")
-        data = AuditData.load(ws, year, report, say)
-        if "areas" in checks:
-            say("核查 面积")
-            parts += area_checks(data, options)
-        if "basic_farmland" in checks:
-            say("核查 永久基本农田")
-            parts += bf_checks(data, options)
-        if "occupation" in checks:
-            say("核查 违法占用")
-            parts += occupation_checks(data, options)
-        if "landcover" in checks:
-            say("核查 遥感")
-            found, fractions = landcover_checks(data, options, required=landcover_required)
-            parts += found
-        needs_metrics = "ledger" in checks or declared_rows is not None
-        if needs_metrics and metrics is None:
-            from ..metrics import compute_metrics
+        _validated(ws, report, progress, nothing="audited", store=store)
+    data = AuditData.load(store, year, report, say)
+    if "areas" in checks:
+        say("核查 面积")
+        parts += area_checks(data, options)
+    if "basic_farmland" in checks:
+        say("核查 永久基本农田")
+        parts += bf_checks(data, options)
+    if "occupation" in checks:
+        say("核查 违法占用")
+        parts += occupation_checks(data, options)
+    if "landcover" in checks:
+        say("核查 遥感")
+        found, fractions = landcover_checks(data, options, required=landcover_required)
+        parts += found
+    needs_metrics = "ledger" in checks or declared_rows is not None
+    if needs_metrics and metrics is None:
+        from ..metrics import compute_metrics
 
-            say("计算 指标")
-            metrics = compute_metrics(ws, [year], level=("county", "city"), phases=("annual",), report=report)
-        if "ledger" in checks:
-            say("核查 台账")
-            parts += ledger_checks(data, options, metrics)
-        if declared_rows is not None:
-            parts += declared_checks(declared_rows, metrics, year, options)
+        say("计算 指标")
+        metrics = compute_metrics(ws, [year], level=("county", "city"), phases=("annual",), report=report,
+                                  store=store)
+    if "ledger" in checks:
+        say("核查 台账")
+        parts += ledger_checks(data, options, metrics)
+    if declared_rows is not None:
+        parts += declared_checks(declared_rows, metrics, year, options)
     frame = assemble(parts, data.names)
     import geopandas as gpd
     import shapely

@@ -1,6 +1,6 @@
 """Everything one audit year reads, in one CRS and attributed to units, read once.
 
-Layers come through :func:`farmland.layers.read_layer` (standard names, checked CRS, areas per
+Layers come through the run's :class:`farmland.load.LayerStore` (standard names, checked CRS, areas per
 file in its own zone) and are brought to the CRS of the year's DLTB for overlays. Parcels, basic
 farmland, change pieces and monitoring parcels get the unit the metrics give them
 (:class:`farmland.metrics.attribution.UnitSet`: county by code, development zones by geometry),
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..layers import layer_exists, read_layer, read_table
+from ..layers import layer_exists
 from ..metrics.attribution import UnitSet
 from ..report import Report
 from ..workspace import Workspace
@@ -69,6 +69,8 @@ class AuditData:
     output_crs: object = None
     """CRS the findings are published in: the unit layer's (XZQ), stable across county deliveries."""
     notes: list[str] = field(default_factory=list)
+    store: object = None
+    """The run's :class:`~farmland.load.LayerStore` the layers came from."""
     _earlier_pieces: dict = field(default_factory=dict)
 
     @property
@@ -76,13 +78,15 @@ class AuditData:
         return {**self.units.names, UNATTRIBUTED: ""}
 
     @classmethod
-    def load(cls, ws: Workspace, year: int, report: Report, progress=None) -> AuditData:
+    def load(cls, store, year: int, report: Report, progress=None) -> AuditData:
+        """Read ``year``'s layers from the run's :class:`~farmland.load.LayerStore`."""
+        ws = store.ws
         say = progress or (lambda message: None)
         say(f"读取 DLTB {year}")
-        dltb = read_layer(ws, "DLTB", year, geometry=True, report=report, needed_for="the audit")
+        dltb = store.layer("DLTB", year, geometry=True, report=report, needed_for="the audit")
         crs = dltb.crs
         say("读取 XZQ")
-        xzq = read_layer(ws, "XZQ", geometry=True, report=report, needed_for="the audit's units")
+        xzq = store.layer("XZQ", geometry=True, report=report, needed_for="the audit's units")
         output_crs = xzq.crs
         xzq = _to(xzq, crs)
         xzq["XZQDM"] = xzq["XZQDM"].astype(str)
@@ -91,32 +95,32 @@ class AuditData:
                                  spatial_units=ws.spatial_units, parcel_codes=prefixes, report=report,
                                  year=year)
         data = cls(ws=ws, year=year, report=report, crs=crs, units=units, xzq=xzq, dltb=dltb,
-                   output_crs=output_crs)
+                   output_crs=output_crs, store=store)
         dltb["code_unit"] = data.code_units(dltb["ZLDWDM"])
         dltb["unit"] = data.place(dltb["code_unit"].to_numpy(dtype=object), dltb)
         if ws.has_layer("JBNTTB"):
             for attr, y in (("bf_now", year), ("bf_prev", year - 1)):
                 if y in ws.period.data_years and layer_present(ws, "JBNTTB", y):
                     say(f"读取 JBNTTB {y}")
-                    frame = _to(read_layer(ws, "JBNTTB", y, geometry=True, report=report), crs)
+                    frame = _to(store.layer("JBNTTB", y, geometry=True, report=report), crs)
                     frame["unit"] = data.place(data.code_units(frame["ZLDWDM"]), frame)
                     setattr(data, attr, frame)
         data.pieces = data.change_pieces(year, progress=say)
         if ws.has_layer("JSYDSP"):
             say("读取 JSYDSP")
-            data.approvals = _to(read_layer(ws, "JSYDSP", geometry=True, report=report), crs)
+            data.approvals = _to(store.layer("JSYDSP", geometry=True, report=report), crs)
         if ws.has_layer("WPZF") and layer_present(ws, "WPZF", year):
             say(f"读取 WPZF {year}")
-            wpzf = _to(read_layer(ws, "WPZF", year, geometry=True, report=report), crs)
+            wpzf = _to(store.layer("WPZF", year, geometry=True, report=report), crs)
             wpzf = wpzf[wpzf["JCNF"] == year].reset_index(drop=True)
             county = data.code_units(wpzf["XZQDM"])
             wpzf["unit"] = _place_coded(data, county, wpzf)
             data.wpzf = wpzf
         if ws.has_layer("GBZNT"):
             say("读取 GBZNT")
-            data.gbznt = _to(read_layer(ws, "GBZNT", geometry=True, report=report), crs)
+            data.gbznt = _to(store.layer("GBZNT", geometry=True, report=report), crs)
         if ws.has_layer("ZBPH"):
-            data.zbph = read_table(ws, "ZBPH", report=report)
+            data.zbph = store.table("ZBPH", report=report)
         return data
 
     # -- attribution ---------------------------------------------------------------------------
@@ -142,7 +146,7 @@ class AuditData:
                 and layer_present(self.ws, "DLTBGXGC", year)):
             if progress:
                 progress(f"读取 DLTBGXGC {year}")
-            frame = _to(read_layer(self.ws, "DLTBGXGC", year, geometry=True, report=self.report), self.crs)
+            frame = _to(self.store.layer("DLTBGXGC", year, geometry=True, report=self.report), self.crs)
             after = frame["BGHZLDWDM"] if "BGHZLDWDM" in frame else frame["BGQZLDWDM"]
             after = after.where(after.notna(), frame["BGQZLDWDM"])
             frame["unit"] = self.place(self.code_units(after), frame)

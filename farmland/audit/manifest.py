@@ -34,11 +34,15 @@ def software_versions() -> dict[str, str]:
             **{name: version(name) for name in PACKAGES}}
 
 
-def input_hashes(ws) -> dict[str, str]:
-    """SHA-256 of every file the workspace names (all layers of all years), by relative path."""
+def input_hashes(ws, store=None) -> dict[str, str]:
+    """SHA-256 of every file the workspace names (all layers of all years), by relative path.
+
+    With the run's :class:`~farmland.load.LayerStore`, files it read are not hashed again.
+    """
     from ..pipeline import _input_files
 
-    return {_relative(path, ws.root): file_sha256(path) for path in _input_files(ws)}
+    digest = store.sha256 if store is not None else file_sha256
+    return {_relative(path, ws.root): digest(path) for path in _input_files(ws)}
 
 
 def output_hashes(folder: Path) -> dict[str, str]:
@@ -47,13 +51,13 @@ def output_hashes(folder: Path) -> dict[str, str]:
 
 
 def write_manifest(folder: Path, ws, command: str, parameters: dict, *, extra: dict | None = None,
-                   extra_inputs=()) -> dict:
+                   extra_inputs=(), store=None) -> dict:
     """Write ``manifest.json`` into ``folder`` (after every other output is in it).
 
     ``extra_inputs`` are files read besides the workspace's (a declared-figures table), recorded
-    by absolute path.
+    by absolute path. ``store``: the run's layer store, whose hashes are reused.
     """
-    inputs = input_hashes(ws)
+    inputs = input_hashes(ws, store)
     inputs.update({str(Path(p).resolve()): file_sha256(p) for p in extra_inputs})
     manifest = {
         "command": command,

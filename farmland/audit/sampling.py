@@ -150,7 +150,7 @@ def population_changes(sample_dir: str | os.PathLike, workspace, year: int) -> p
 
 
 def draw_sample(workspace, year: int, *, seed: int = 0, aql: float = 2.5, suspects: bool = True,
-                progress=None) -> Sample:
+                progress=None, store=None) -> Sample:
     """Stratify the year's parcels per county and draw each lot's ISO 2859-1 sample.
 
     Parameters
@@ -162,9 +162,11 @@ def draw_sample(workspace, year: int, *, seed: int = 0, aql: float = 2.5, suspec
     suspects : bool, default True
         Run the audit's areas, basic-farmland and remote-sensing checks to fill the ``suspect``
         stratum (without them that stratum is empty).
+    store : farmland.load.LayerStore, optional
+        The layer store to read through (default: one of its own, with the disk cache).
     """
-    from ..layers import shared_reads
-    from ..pipeline import load_workspace
+    from ..load import LayerStore
+    from ..pipeline import _validated, load_workspace
     from ..report import Report
     from .data import AuditData
 
@@ -173,18 +175,16 @@ def draw_sample(workspace, year: int, *, seed: int = 0, aql: float = 2.5, suspec
         raise WorkspaceError(f"--year {year} is outside the workspace's years {ws.period.base_year}–{ws.period.end}.")
     report = Report(strict=True)
     say = progress or (lambda message: None)
-    with shared_reads():
-        from ..pipeline import _validated
+    store = store if store is not None else LayerStore(ws)
+    _validated(ws, report, progress, nothing="sampled", store=store)
+    data = AuditData.load(store, year, report, say)
+    suspect_ids: set[str] = set()
+    if suspects:
+        from . import audit_workspace
 
-        _validated(ws, report, progress, nothing="sampled")
-        data = AuditData.load(ws, year, report, say)
-        suspect_ids: set[str] = set()
-        if suspects:
-            from . import audit_workspace
-
-            found = audit_workspace(ws, year, checks=["areas", "basic_farmland", "landcover"], validate=False,
-                                    report=report)
-            suspect_ids = {i.split(":", 1)[1] for i in found.ids(prefix="DLTB:")}
+        found = audit_workspace(ws, year, checks=["areas", "basic_farmland", "landcover"], validate=False,
+                                report=report, store=store)
+        suspect_ids = {i.split(":", 1)[1] for i in found.ids(prefix="DLTB:")}
     dltb = data.dltb
     rows = population_rows(dltb)
     digest = population_hash(rows)

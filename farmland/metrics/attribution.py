@@ -26,9 +26,7 @@ import shapely
 
 from ..errors import LayerError
 from ..report import Report
-
-KNOWN_RENAMES = {"371523": "371503"}
-"""Old → new county codes within Liaocheng's data (茌平县 → 茌平区, approved late 2019)."""
+from ..schema import KNOWN_RENAMES
 
 COUNTY = "county"
 TOWNSHIP = "township"

@@ -21,12 +21,12 @@ import pandas as pd
 
 from ..errors import WorkspaceError
 from ..schema import TARGET_BASES
-from ..layers import (layer_exists, read_adjustments, read_layer, read_table, read_targets,
-                      read_townships)
+from ..layers import layer_exists
+from ..load import LayerStore
 from ..report import Report
 from ..workspace import Workspace
 from .attribution import CITY, COUNTY, LEVELS, TOWNSHIP, UnitSet, check_attributed
-from .flows import (GBZNT_COLUMNS, adjustment_parts, bf_flows, checklist_parts, event_levels,
+from .flows import (GBZNT_COLUMNS, adjustment_parts, bf_flows, checklist_parts,
                     event_parts, hsf_parts, zbph_parts)
 from .landcover import landcover_parts
 from .ledger import (DLTBGXGC_COLUMNS, LEDGER_TOLERANCE_MU, change_parts, classify_pieces,
@@ -61,7 +61,8 @@ _NEEDED_FOR = {
 def compute_metrics(ws: Workspace, years: Iterable[int] | None = None, *,
                     level: str | Sequence[str] = "county", phases: Sequence[str] = ("annual",),
                     report: Report | None = None,
-                    progress: Callable[[str], None] | None = None) -> MetricsResult:
+                    progress: Callable[[str], None] | None = None,
+                    store: LayerStore | None = None) -> MetricsResult:
     """Compute the assessment metrics of a workspace.
 
     Parameters
@@ -79,6 +80,9 @@ def compute_metrics(ws: Workspace, years: Iterable[int] | None = None, *,
         Where findings go (by default strict: the first error raises).
     progress : callable(str), optional
         Called with a short message before each layer is read.
+    store : farmland.load.LayerStore, optional
+        The run's layer store, shared with validation (default: a store of its own, with the
+        disk cache).
 
     Returns
     -------
@@ -87,6 +91,10 @@ def compute_metrics(ws: Workspace, years: Iterable[int] | None = None, *,
 
     Notes
     -----
+    The data are expected to have passed :func:`farmland.validate.validate_workspace` (the
+    functions of :mod:`farmland.pipeline` and every command validate first, through the same
+    store): a county database missing in one year, say, is refused there, not here.
+
     Areas are in 亩 (m² × 0.0015 exactly) at full precision; ratios are fractions. Every area
     metric carries its survey basis (口径): ``erdiao`` up to 2018, ``sandiao`` from the third
     survey (2019-12-31), read from the codes found. The targets of the 2016–2020 period are on the
@@ -98,7 +106,7 @@ def compute_metrics(ws: Workspace, years: Iterable[int] | None = None, *,
     bad = [p for p in phases if p not in PHASES]
     if bad or not phases:
         raise WorkspaceError(f"unknown phase {bad or phases!r}: use annual, midterm or final.")
-    run = _Run(ws, levels, report, progress)
+    run = _Run(ws, levels, report, progress, store if store is not None else LayerStore(ws))
     return run.execute(years, phases)
 
 
@@ -137,8 +145,9 @@ def _levels(level) -> tuple[str, ...]:
 class _Run:
     """State of one computation: caches of layers read, components per level and year."""
 
-    def __init__(self, ws: Workspace, levels, report: Report, progress):
+    def __init__(self, ws: Workspace, levels, report: Report, progress, store: LayerStore):
         self.ws = ws
+        self.store = store
         self.levels = levels
         self.report = report
         self.progress = progress or (lambda message: None)
@@ -190,7 +199,7 @@ class _Run:
         self.assessed = {y for y in compute_years if y != period.base_year}
 
         self.progress("读取 XZQ")
-        self.xzq = read_layer(self.ws, "XZQ", columns=["XZQDM", "XZQMC"], geometry=True,
+        self.xzq = self.store.layer("XZQ", columns=["XZQDM", "XZQMC"], geometry=True,
                               report=self.report, needed_for="the units of every metric")
         if self.xzq is None:
             raise WorkspaceError("XZQ could not be read; see the findings above.")
@@ -242,7 +251,7 @@ class _Run:
                                  year=year)
                 return None
         self.progress(f"读取 {layer} {year}" if per_year else f"读取 {layer}")
-        frame = read_layer(self.ws, layer, year if per_year else None, columns=columns,
+        frame = self.store.layer(layer, year if per_year else None, columns=columns,
                            geometry=geometry, report=self.report, needed_for=_NEEDED_FOR.get(layer))
         if not per_year:
             self._static[layer] = frame
@@ -279,9 +288,7 @@ class _Run:
         frame = None
         if self._configured(layer):
             self.progress(f"读取 {layer}")
-            frame = read_table(self.ws, layer, report=self.report, needed_for=_NEEDED_FOR.get(layer))
-            if layer == "EVENTS" and frame is not None:
-                frame = event_levels(frame, self.report)
+            frame = self.store.table(layer, report=self.report, needed_for=_NEEDED_FOR.get(layer))
         self._static[layer] = frame
         return frame
 
@@ -290,7 +297,7 @@ class _Run:
             frame = None
             if self.ws.targets_path is not None:
                 self.progress("读取 targets")
-                frame = read_targets(self.ws, report=self.report)
+                frame = self.store.targets(report=self.report)
             else:
                 self.report.warning("TARGETS", "not-configured", "[targets] is not configured: "
                                     "targets, attainment and completion ratios are empty.")
@@ -315,26 +322,6 @@ class _Run:
         self.units = UnitSet.from_xzq(self.xzq, city_code=self.ws.city_code,
                                       city_name=self.ws.city_name, spatial_units=self.ws.spatial_units,
                                       parcel_codes=prefixes, report=self.report, year=year)
-
-    def _check_units_present(self, frame, year: int) -> None:
-        """Every county needs parcels in every snapshot: a missing county database reads as zero.
-
-        Zones are the units no parcel is coded with; one that has coded parcels in a later year
-        was a county whose database was missing in the year the zones were found.
-        """
-        units = self.units
-        prefixes = pd.Series(pd.unique(frame["ZLDWDM"].dropna().astype(str).str.slice(0, 6)), dtype=object)
-        coded = {units.aliases.get(c, c) for c in prefixes}
-        missing = [c for c in units.codes if c not in units.zones and c not in coded]
-        mistaken = [c for c in units.zones if c in coded and c not in self.ws.spatial_units]
-        problem = missing or mistaken
-        if problem:
-            source = self.ws.layers["DLTB"].describe()
-            self.report.error("DLTB", "unit-missing-in-year", f"no parcel of the {year} snapshot belongs to "
-                              f"{', '.join(f'{c} {units.names[c]}' for c in problem)} although the unit has "
-                              f"parcels in other years: its database is missing or empty (layers.DLTB = "
-                              f"\"{source}\"). Its area would count as zero; add the file.",
-                              year=year, field="ZLDWDM", ids=problem)
 
     def _parcel_keys(self, frame, code_column: str, layer: str, year: int, ids, areas,
                      fallback_column: str | None = None) -> dict[str, np.ndarray]:
@@ -396,12 +383,11 @@ class _Run:
             self._snapshots[year] = None
             return None
         self._ensure_units(frame, year)
-        self._check_units_present(frame, year)
         if self._zones and "geometry" not in frame:
             # Zones were discovered in this very read (no [units] spatial in farmland.toml): the
             # geometry is needed to place parcels, so read it once more for this year only.
             self.progress(f"读取 DLTB {year}（几何）")
-            shapes = read_layer(self.ws, "DLTB", year, columns=["BSM"], geometry=True,
+            shapes = self.store.layer("DLTB", year, columns=["BSM"], geometry=True,
                                 report=self.report)
             import geopandas as gpd
 
@@ -659,7 +645,7 @@ class _Run:
             self._static["TOWNSHIPS"] = None
             if self.ws.townships_path is not None:
                 self.progress("读取 TOWNSHIPS")
-                frame = read_townships(self.ws, report=self.report)
+                frame = self.store.townships(report=self.report)
                 if frame is not None:
                     frame = frame.rename(columns={"xzdm": "xzqdm", "xzmc": "xzqmc"})
                 self._static["TOWNSHIPS"] = frame
@@ -732,7 +718,7 @@ class _Run:
         """The register of target adjustments in force in ``year``: county-coded, so a township
         has none (its targets in the township list are the ones it is held to)."""
         if "ADJUSTMENTS" not in self._static:
-            self._static["ADJUSTMENTS"] = read_adjustments(self.ws, self.units.codes, report=self.report)
+            self._static["ADJUSTMENTS"] = self.store.adjustments(self.units.codes, report=self.report)
         register = self._static["ADJUSTMENTS"]
         levels = [lv for lv in self.base_levels if lv == COUNTY]
         if TOWNSHIP in self.base_levels:
@@ -789,6 +775,7 @@ class _Run:
             put("landcover", None, levels=levels)
             return
         path = self.ws.paths("LANDCOVER", year)[0]
+        self.store.note(path)
         self.progress(f"读取 LANDCOVER {year}")
         values = landcover_parts(path, year, self.xzq, self.units, self.ws.landcover_classes,
                                  self.report)

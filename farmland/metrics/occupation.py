@@ -23,6 +23,7 @@ import shapely
 
 from ..report import Report
 from ..schema import RECTIFICATION_STATES
+from ..units import SLIVER_M2, SLIVER_WIDTH_M
 from .parts import evidence_rows, group_sums, prefixed
 
 ILLEGAL_RATIO_THRESHOLD = 0.15
@@ -83,17 +84,9 @@ def illegal_ratio_disagreement(reported_ratio, derived_ratio, reported_flag, der
     return np.where(np.isnan(reported_flag) | np.isnan(derived_flag), np.nan, out)
 
 
-SLIVER_M2 = 0.01
-"""Overlaps below this (m²) are floating-point slivers between touching polygons, not land."""
-
-SLIVER_WIDTH_M = 0.05
-"""Overlaps thinner than this on average are slivers too: a county delivered in zone 38 and
-brought to zone 39 has its straight edges bent by ~1 mm, so parcels that only touch in their own
-zone overlap in hair-thin strips of up to a square metre along long edges."""
-
-
 def overlaps(a, b) -> np.ndarray:
-    """Intersections of ``a[i]`` and ``b[i]``, with slivers (see above) replaced by empty polygons."""
+    """Intersections of ``a[i]`` and ``b[i]``, with slivers (:data:`farmland.units.SLIVER_M2`,
+    :data:`~farmland.units.SLIVER_WIDTH_M`) replaced by empty polygons."""
     shared = shapely.intersection(a, b)
     area = shapely.area(shared)
     with np.errstate(invalid="ignore", divide="ignore"):

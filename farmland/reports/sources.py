@@ -1,4 +1,4 @@
-"""Geometry and records the reports draw or list, read through :func:`farmland.layers.read_layer`.
+"""Geometry and records the reports draw or list, from the run's :class:`farmland.load.LayerStore`.
 
 Maps and problem-parcel lists need the parcels themselves, which the results table names by id
 only. Each layer and year is read at most once per report run (few fields), and parcels are
@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ..layers import layer_exists, read_layer, read_table
+from ..layers import layer_exists
 from ..report import Report
 from ..units import M2_TO_MU
 from ..workspace import Workspace
@@ -39,10 +39,17 @@ _COLUMNS = {
 
 
 class LayerCache:
-    """Reads for the reports: each (layer, year) once, with geometry, in the workspace's CRS."""
+    """Reads for the reports: each (layer, year) once, with geometry, in the workspace's CRS.
 
-    def __init__(self, ws: Workspace):
+    ``store`` is the run's :class:`~farmland.load.LayerStore` (what validation and the metrics
+    read is not read again); without one, the reports read through a store of their own.
+    """
+
+    def __init__(self, ws: Workspace, store=None):
+        from ..load import LayerStore
+
         self.ws = ws
+        self.store = store if store is not None else LayerStore(ws)
         self._frames: dict = {}
         self.report = Report(strict=False)
 
@@ -55,7 +62,7 @@ class LayerCache:
             if source is not None:
                 year_used = year if source.per_year else None
                 if (not source.per_year or year is not None) and layer_exists(self.ws, name, year_used):
-                    frame = read_layer(self.ws, name, year_used, columns=_COLUMNS.get(name), report=self.report)
+                    frame = self.store.layer(name, year_used, columns=_COLUMNS.get(name), report=self.report)
             self._frames[key] = frame
         return self._frames[key]
 
@@ -64,7 +71,7 @@ class LayerCache:
         if key not in self._frames:
             frame = None
             if name in self.ws.layers and layer_exists(self.ws, name):
-                frame = read_table(self.ws, name, report=self.report)
+                frame = self.store.table(name, report=self.report)
             self._frames[key] = frame
         return self._frames[key]
 

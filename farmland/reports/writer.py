@@ -56,7 +56,7 @@ class Figures:
         self.data = data
         names = "".join(data.names("county").values()) + "".join(data.names("city").values())
         self.font = chart_font(VOCABULARY + names + self.ws.city_name)
-        self.layers = LayerCache(self.ws)
+        self.layers = LayerCache(self.ws, getattr(assessment, "store", None))
         self._trends: dict[str, str] = {}
         self._maps: dict[tuple[str, int], str | None] = {}
         self._unit_keys: dict = {}
@@ -124,16 +124,14 @@ class Figures:
         return data_uri(choropleth(units, totals, names, self.font), "image/png")
 
 
-def inputs_digest(ws) -> str:
+def inputs_digest(ws, store=None) -> str:
     """SHA-256 over the sorted (file, SHA-256) pairs of every input: one line on each page; the
-    manifest lists each file."""
+    manifest lists each file. ``store``: the run's layer store, whose hashes are reused."""
     import hashlib
 
-    from ..layers import file_sha256
-    from ..pipeline import _input_files
+    from ..audit.manifest import input_hashes
 
-    lines = [f"{p.relative_to(ws.root) if p.is_relative_to(ws.root) else p}\t{file_sha256(p)}"
-             for p in _input_files(ws)]
+    lines = [f"{path}\t{digest}" for path, digest in sorted(input_hashes(ws, store).items())]
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
@@ -150,12 +148,10 @@ def _provenance(result, digest: str = "") -> dict:
     return {"line": f"{inputs}{rules}{versions} · 由 farmland 根据成果表生成，数字均取自 metrics.csv 与 scores_*.csv。"}
 
 
-def _adjustments(ws, code: str, year: int) -> list[dict]:
-    from ..layers import read_adjustments
-
-    if ws.adjustments_path is None:
+def _adjustments(store, code: str, year: int) -> list[dict]:
+    if store.ws.adjustments_path is None:
         return []
-    frame = read_adjustments(ws)
+    frame = store.adjustments()
     if frame is None or frame.empty:
         return []
     mine = frame[(frame["xzqdm"].astype(str) == str(code)) & (frame["year"].astype(float) <= year)]
@@ -178,7 +174,7 @@ def _card_page(result, code: str, name: str, *, figures: Figures, lines: pd.Data
         result, code, data=figures.data, city_name=ws.city_name, period_start=ws.period.start,
         trend=figures.trend(code), map_uri=figures.map(code, int(result.year)) if with_map else None,
         map_year=int(result.year),
-        distances=_distances(lines, code), adjustments=_adjustments(ws, code, int(result.year)),
+        distances=_distances(lines, code), adjustments=_adjustments(figures.layers.store, code, int(result.year)),
         calendar=calendar, provenance=provenance, date=date, assessment_name=name, file_name=safe_name(code))
     return render_scorecard(context)
 
@@ -201,7 +197,7 @@ def card_html(assessment, code: str, check: str = "final", figures: Figures | No
     ws = assessment.workspace
     page = _card_page(result, str(code), check, figures=figures, lines=boundaries(result),
                       calendar=calendar_line(ws.period.start, result.phase, result.year),
-                      provenance=_provenance(result, inputs_digest(ws)), date=report_date().isoformat())
+                      provenance=_provenance(result, inputs_digest(ws, figures.layers.store)), date=report_date().isoformat())
     return page.replace(FONT_MARKER, FontBook(visible_text(page)).css(), 1)
 
 
@@ -246,7 +242,7 @@ def write_reports(assessment, folder: str | Path, *, pdf: bool | None = None, pd
     # The trail with its Chinese sentences, once per check: cards, lists and reports all read it.
     results = [(name, replace(r, trail=annotated_trail(r)) if "note" not in r.trail else r)
                for name, r in assessment.results()]
-    digest = inputs_digest(ws)
+    digest = inputs_digest(ws, figures.layers.store)
 
     # The checks still to be filed or printed: the final, the mid-term and the latest self-check.
     # Their cards carry the unit's map and are printed; earlier self-checks' cards (already filed)

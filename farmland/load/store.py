@@ -1,0 +1,181 @@
+"""The layer store: every input of one run read once and handed to each stage.
+
+A command builds one :class:`LayerStore` for its workspace and passes it to validation, the
+metrics, the audit and the reports. The first request for a layer and year reads it (through the
+disk cache of parsed files when there is one); a later request that the first read covers (the
+fields asked for, and the geometry if asked for) is served from memory. Findings are reported by
+the first read only. Every caller gets its own copy of a frame, so no stage can alter another's
+data.
+
+The store also records every file it read and hashes each at most once per run (the cache key
+needs it): the manifest and the provenance line of the reports reuse those hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ..report import Report
+from ..workspace import Workspace
+from .cache import ReadCache, cache_disabled_by_environment, content_files, sha256_of
+
+
+class LayerStore:
+    """The layers of one workspace, each read once per run.
+
+    Parameters
+    ----------
+    ws : Workspace
+    cache : ReadCache or None or "default"
+        Parsed files kept as GeoParquet between runs (:mod:`farmland.load.cache`). ``"default"``
+        (the default): the user's cache folder unless ``FARMLAND_NO_CACHE`` is set; ``None``:
+        parse every file (``--no-cache``).
+    """
+
+    def __init__(self, ws: Workspace, *, cache: ReadCache | None | str = "default"):
+        self.ws = ws
+        if cache == "default":
+            cache = None if cache_disabled_by_environment() else ReadCache()
+        self.cache: ReadCache | None = cache
+        self._layers: dict[tuple[str, int | None], tuple[object, frozenset, bool]] = {}
+        self._tables: dict[tuple, object] = {}
+        self._read: set[Path] = set()
+        self._hashes: dict[Path, str] = {}
+        self._stats: dict[Path, tuple[int, int]] = {}
+
+    def __repr__(self) -> str:
+        held = ", ".join(f"{layer}{'' if year is None else f'@{year}'}" for layer, year in self._layers)
+        return f"LayerStore({str(self.ws.root)!r}, layers=[{held}], cache={self.cache!r})"
+
+    # -- layers --------------------------------------------------------------------------------
+
+    def layer(self, layer: str, year: int | None = None, *, columns: list[str] | None = None,
+              geometry: bool = True, report: Report | None = None, needed_for: str | None = None):
+        """One layer of one year with standard fields (:func:`farmland.layers.read_layer`'s result)."""
+        from ..layers import load_layer, wanted_fields
+
+        report = report if report is not None else Report(strict=True)
+        wanted = wanted_fields(layer, columns)
+        key = (layer, year)
+        if key in self._layers:
+            frame, fields, has_geometry = self._layers[key]
+            if set(wanted) <= fields and (has_geometry or not geometry):
+                return _copy(frame, geometry)
+            # A wider request replaces the narrower read: read the union once.
+            wanted = wanted_fields(layer, sorted(set(wanted) | fields))
+            geometry = geometry or has_geometry
+        frame = load_layer(self.ws, layer, year, wanted, geometry, report, needed_for=needed_for,
+                           parse=self.parse)
+        if frame is None:
+            return None
+        for name in frame.attrs.get("files", ()):
+            self._record(Path(name))
+        self._layers[key] = (frame, frozenset(wanted), "geometry" in frame)
+        return _copy(frame, geometry)
+
+    def parse(self, path: Path, layer_name: str | None, columns: list[str], read_geometry: bool,
+              encoding: str | None):
+        """One file's raw features, from the disk cache when it holds them."""
+        from ..layers import parse_with_pyogrio
+
+        if self.cache is None:
+            return parse_with_pyogrio(path, layer_name, columns, read_geometry, encoding)
+        key = self.content_key(path)
+        frame = self.cache.get(key, layer_name, encoding, columns, read_geometry)
+        if frame is not None:
+            return frame
+        # Keep what an earlier run kept too, so runs asking for different fields share one entry.
+        held, held_geometry = self.cache.held(key, layer_name, encoding)
+        wider = list(dict.fromkeys([*columns, *(c for c in held if c not in columns)]))
+        parsed = parse_with_pyogrio(path, layer_name, wider, read_geometry or held_geometry, encoding)
+        self.cache.put(key, layer_name, encoding, parsed)
+        frame = parsed[[*columns, *(["geometry"] if read_geometry else [])]]
+        return frame
+
+    # -- tables --------------------------------------------------------------------------------
+
+    def table(self, layer: str, *, report: Report | None = None, needed_for: str | None = None):
+        """A CSV table layer (ZBPH, CHECKLIST, EVENTS, CITYSTATS), read once (EVENTS with its
+        ``level`` normalised: :func:`farmland.load.normalise.event_levels`)."""
+        from ..layers import read_table
+        from .normalise import event_levels
+
+        def read(report):
+            frame = read_table(self.ws, layer, report=report, needed_for=needed_for)
+            return event_levels(frame, report) if layer == "EVENTS" and frame is not None else frame
+
+        return self._table_once(("table", layer), read, report)
+
+    def targets(self, *, report: Report | None = None):
+        from ..layers import read_targets
+
+        return self._table_once(("targets",), lambda r: read_targets(self.ws, report=r), report)
+
+    def townships(self, *, report: Report | None = None):
+        from ..layers import read_townships
+
+        return self._table_once(("townships",), lambda r: read_townships(self.ws, report=r), report)
+
+    def adjustments(self, unit_codes=None, *, report: Report | None = None):
+        """The register of target adjustments (:func:`farmland.layers.read_adjustments`), checked
+        against ``unit_codes``; read on each call, as the codes differ between stages."""
+        from ..layers import read_adjustments
+
+        frame = read_adjustments(self.ws, unit_codes, report=report)
+        if frame is not None:
+            self._record(self.ws.adjustments_path)
+        return frame
+
+    def _table_once(self, key, read, report):
+        report = report if report is not None else Report(strict=True)
+        if key not in self._tables:
+            frame = read(report)
+            self._tables[key] = frame
+            if frame is not None and frame.attrs.get("file"):
+                self._record(Path(frame.attrs["file"]))
+        frame = self._tables[key]
+        return None if frame is None else frame.copy()
+
+    # -- what was read -------------------------------------------------------------------------
+
+    def note(self, path: str | os.PathLike) -> None:
+        """Record a file a stage read outside the store (a raster window, say)."""
+        self._record(Path(path))
+
+    def _record(self, path: Path) -> None:
+        path = path if path.is_absolute() else self.ws.root / path
+        self._read.update(content_files(path))
+
+    def sha256(self, path: str | os.PathLike) -> str:
+        """SHA-256 of a file's bytes, computed once per run (again if the file changed meanwhile)."""
+        path = Path(path)
+        stat = path.stat()
+        signature = (stat.st_size, stat.st_mtime_ns)
+        if self._stats.get(path) != signature:
+            self._hashes[path] = sha256_of(path)
+            self._stats[path] = signature
+        return self._hashes[path]
+
+    def content_key(self, path: Path) -> str:
+        """One hash for everything GDAL reads as ``path`` (a Shapefile's sidecars, a FileGDB)."""
+        files = content_files(path)
+        if files == [path]:
+            return self.sha256(path)
+        parts = "\n".join(f"{f.relative_to(path.parent).as_posix()}\t{self.sha256(f)}" for f in files)
+        return hashlib.sha256(parts.encode("utf-8")).hexdigest()
+
+    def files_read(self) -> dict[Path, str]:
+        """Every file read so far, with its SHA-256, in path order."""
+        return {path: self.sha256(path) for path in sorted(self._read)}
+
+
+def _copy(frame, geometry: bool):
+    if geometry or "geometry" not in frame:
+        return frame.copy()
+    served = pd.DataFrame(frame.drop(columns="geometry"))
+    served.attrs = dict(frame.attrs)
+    return served

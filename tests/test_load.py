@@ -1,0 +1,146 @@
+"""The load stage: one store per run, and the disk cache of parsed files keyed by content."""
+
+import os
+
+import pandas as pd
+import pyogrio
+import pytest
+from builders import WORKSPACE_TOML, dltb_frame, write_workspace
+from click.testing import CliRunner
+
+from farmland.cli import main
+from farmland.load import LayerStore, ReadCache
+from farmland.report import Report
+from farmland.workspace import Workspace
+
+
+@pytest.fixture
+def parses(monkeypatch):
+    """Every file GDAL parses: (file name, columns)."""
+    seen = []
+    real = pyogrio.read_dataframe
+
+    def spy(path, *args, **kwargs):
+        seen.append((os.path.basename(path), tuple(kwargs.get("columns") or ())))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr("farmland.layers.pyogrio.read_dataframe", spy)
+    return seen
+
+
+def _ws(tmp_path, toml=WORKSPACE_TOML):
+    return Workspace.load(write_workspace(tmp_path / "ws", years=(2015, 2016), toml=toml))
+
+
+def test_a_second_run_reads_parsed_files_from_the_cache(tmp_path, parses):
+    ws = _ws(tmp_path)
+    cache = ReadCache(tmp_path / "cache")
+    first = LayerStore(ws, cache=cache).layer("DLTB", 2015)
+    assert len(parses) == 1 and cache.misses == 1
+    again = LayerStore(ws, cache=cache).layer("DLTB", 2015)
+    assert len(parses) == 1 and cache.hits == 1  # nothing parsed the second time
+    pd.testing.assert_frame_equal(pd.DataFrame(first.drop(columns="geometry")),
+                                  pd.DataFrame(again.drop(columns="geometry")))
+    assert first.geometry.geom_equals_exact(again.geometry, tolerance=0).all()
+    assert again.crs == first.crs
+    # Fewer fields and no geometry come from the same entry.
+    LayerStore(ws, cache=cache).layer("DLTB", 2015, columns=["TBDLMJ"], geometry=False)
+    assert len(parses) == 1 and cache.hits == 2
+
+
+def test_the_cache_never_serves_a_changed_file(tmp_path, parses):
+    ws = _ws(tmp_path)
+    cache = ReadCache(tmp_path / "cache")
+    before = LayerStore(ws, cache=cache).layer("DLTB", 2015)
+    changed = dltb_frame(2015)
+    changed.loc[0, "TBDLMJ"] = 1234.5
+    changed.to_file(ws.root / "bgdc_2015.gpkg", layer="DLTB", driver="GPKG")
+    after = LayerStore(ws, cache=cache).layer("DLTB", 2015)
+    assert before["TBDLMJ"].iloc[0] != 1234.5 and after["TBDLMJ"].iloc[0] == 1234.5
+    assert cache.hits == 0 and len(parses) == 2
+
+
+def test_a_changed_shapefile_sidecar_is_a_changed_file(tmp_path, parses):
+    """The .dbf holds the attributes: the key covers every file of the Shapefile, not the .shp alone."""
+    toml = WORKSPACE_TOML.replace('DLTB = "bgdc_{year}.gpkg:DLTB"', 'DLTB = "dltb_{year}.shp"')
+    root = write_workspace(tmp_path / "ws", years=(2015, 2016), toml=toml)
+    for year in (2015, 2016):
+        dltb_frame(year).to_file(root / f"dltb_{year}.shp", encoding="UTF-8")
+    ws = Workspace.load(root)
+    cache = ReadCache(tmp_path / "cache")
+    LayerStore(ws, cache=cache).layer("DLTB", 2015)
+    shp = (root / "dltb_2015.shp").read_bytes()
+    frame = dltb_frame(2015)
+    frame.loc[0, "DLBM"] = "031"
+    frame.to_file(root / "dltb_2015.shp", encoding="UTF-8")
+    assert (root / "dltb_2015.shp").read_bytes() == shp  # only the attributes changed
+    after = LayerStore(ws, cache=cache).layer("DLTB", 2015)
+    assert after["DLBM"].iloc[0] == "031" and cache.hits == 0
+
+
+def test_findings_are_the_same_from_the_cache(tmp_path):
+    """Checks run on every read: a cached file reports what a parsed one does."""
+    ws = _ws(tmp_path)
+    frame = dltb_frame(2015)
+    frame.loc[1, "TBDLMJ"] = None
+    frame.to_file(ws.root / "bgdc_2015.gpkg", layer="DLTB", driver="GPKG")
+    cache = ReadCache(tmp_path / "cache")
+    reports = []
+    for _ in range(2):
+        report = Report(strict=False)
+        LayerStore(ws, cache=cache).layer("DLTB", 2015, report=report)
+        reports.append([(f.check, f.ids) for f in report.findings])
+    assert cache.hits == 1
+    assert reports[0] == reports[1] and ("area-filled", ("20150002",)) in reports[0]
+
+
+def test_an_unreadable_entry_is_parsed_again(tmp_path, parses):
+    ws = _ws(tmp_path)
+    cache = ReadCache(tmp_path / "cache")
+    LayerStore(ws, cache=cache).layer("DLTB", 2015)
+    for entry in (tmp_path / "cache").rglob("*.parquet"):
+        entry.write_bytes(b"not parquet")
+    frame = LayerStore(ws, cache=cache).layer("DLTB", 2015)
+    assert len(frame) == 4 and len(parses) == 2
+
+
+def test_a_wider_read_replaces_the_entry_for_both(tmp_path, parses):
+    ws = _ws(tmp_path)
+    cache = ReadCache(tmp_path / "cache")
+    LayerStore(ws, cache=cache).layer("DLTB", 2015, columns=["TBDLMJ"], geometry=False)
+    LayerStore(ws, cache=cache).layer("DLTB", 2015, columns=["GDDB"], geometry=True)
+    assert len(parses) == 2
+    both = LayerStore(ws, cache=cache).layer("DLTB", 2015, columns=["TBDLMJ", "GDDB"], geometry=True)
+    assert len(parses) == 2 and {"TBDLMJ", "GDDB", "geometry"} <= set(both.columns)
+
+
+def test_the_cache_stays_under_its_size_limit(tmp_path):
+    ws = _ws(tmp_path)
+    cache = ReadCache(tmp_path / "cache", max_bytes=1)
+    LayerStore(ws, cache=cache).layer("DLTB", 2015)
+    assert cache.size() == 0  # pruned right after the write: every entry is over one byte
+
+
+def test_no_cache_parses_everything_and_keeps_nothing(tmp_path, monkeypatch):
+    ws = Workspace.load(write_workspace(tmp_path / "ws"))
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("FARMLAND_CACHE_DIR", str(folder))
+    result = CliRunner().invoke(main, ["validate", "--no-cache", str(ws.root)])
+    assert result.exit_code == 0, result.output
+    assert not folder.exists() or not any(folder.rglob("*.parquet"))
+    result = CliRunner().invoke(main, ["validate", str(ws.root)])
+    assert result.exit_code == 0, result.output
+    assert any(folder.rglob("*.parquet"))
+
+
+def test_the_store_records_every_file_it_read_with_its_hash(tmp_path):
+    from farmland.layers import file_sha256
+
+    ws = _ws(tmp_path)
+    store = LayerStore(ws, cache=None)
+    store.layer("XZQ")
+    store.layer("DLTB", 2016)
+    store.targets()
+    read = store.files_read()
+    assert {p.name for p in read} == {"xzq.gpkg", "bgdc_2016.gpkg", "targets.csv"}
+    assert all(digest == file_sha256(path) for path, digest in read.items())
