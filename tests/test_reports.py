@@ -221,6 +221,27 @@ def test_card_pdf_chart_and_map_are_drawn(sample_assessed):
     assert _region_std(pdf, last, (40, 800, 555, 830)) < 5
 
 
+def _page_count(pdf: Path) -> int:
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"Pages:\s+(\d+)", info).group(1))
+
+
+@needs_pdf
+def test_printed_cards_fit_on_two_a4_pages_and_summaries_on_three(sample_assessed):
+    """Issue 11: a county scorecard is one or two A4 pages; the city summary stays short too."""
+    out, _ = sample_assessed
+    printed = sorted((out / "scorecards").glob("*/*.pdf"))
+    cards = [pdf for pdf in printed if pdf.stem != "index"]
+    summaries = [pdf for pdf in printed if pdf.stem == "index"]
+    assert len(cards) == 27 and len(summaries) == 3  # final, mid-term, latest self-check; 9 units each
+    pages = {str(pdf.relative_to(out)): _page_count(pdf) for pdf in printed}
+    assert all(1 <= pages[str(pdf.relative_to(out))] <= 2 for pdf in cards), pages
+    assert all(pages[str(pdf.relative_to(out))] <= 3 for pdf in summaries), pages
+    size = subprocess.run(["pdfinfo", str(cards[0])], capture_output=True, text=True, check=True).stdout
+    width, height = map(float, re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts", size).groups())
+    assert (round(width), round(height)) == (595, 842)  # A4
+
+
 @needs_pdf
 def test_summary_pdf_text_and_choropleth(sample_assessed):
     out, _ = sample_assessed
