@@ -310,6 +310,73 @@ def test_jupyter_display_of_scores_and_a_card():
     assert callable(unit_card)
 
 
+# -- explore(): the interactive map of a unit's evidence ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def assessed_2018():
+    """An Assessment holding the 2018 self-check only (cheaper than a whole assess)."""
+    from farmland.pipeline import Assessment, load_workspace, score_workspace
+
+    ws = load_workspace(Path(__file__).parent.parent / "sample_data" / "liaocheng")
+    result, metrics = score_workspace(ws, phase="annual", year=2018)
+    return Assessment(ws, metrics, annual={2018: result})
+
+
+def _shown_in(text: str, page: str) -> bool:
+    """Whether a map page holds ``text``, as written or JSON-escaped (folium writes layer names so)."""
+    import json
+
+    return text in page or json.dumps(text)[1:-1] in page
+
+
+def test_explore_maps_the_parcels_behind_a_units_score(assessed_2018):
+    folium = pytest.importorskip("folium")
+    from farmland.reports import explore
+    from farmland.reports.interactive import unit_evidence
+
+    evidence = unit_evidence(assessed_2018, "371524", "annual_2018")
+    # 东阿县 2018: one enforcement parcel, behind both R-ILLEGAL-RATIO's lost points and the 15% trigger.
+    assert set(evidence["evidence_id"]) == {"WPZF:371524201800003"}
+    assert set(evidence["kind"]) == {"失分", "问责情形（34号 四（三））"} and evidence.geometry.notna().all()
+    m = explore(assessed_2018, "371524", "annual_2018")
+    assert isinstance(m, folium.Map)
+    page = m.get_root().render()
+    assert "WPZF:371524201800003" in page and _shown_in("东阿县 行政区界", page)
+    assert "tile.openstreetmap" not in page and "L.tileLayer" not in page  # offline: no tile server
+    # On request: the unit's arable land and basic farmland, and tiles the user names.
+    with_farmland = assessed_2018.explore("371524", "annual_2018", farmland=True, tiles="OpenStreetMap")
+    page = with_farmland.get_root().render()
+    assert _shown_in("耕地（2018年末）", page) and _shown_in("永久基本农田（2018年末）", page)
+    assert "tile.openstreetmap" in page
+    with pytest.raises(KeyError, match="no unit '999999'"):
+        explore(assessed_2018, "999999", "annual_2018")
+    with pytest.raises(KeyError, match="no check 'final'"):
+        explore(assessed_2018, "371524", "final")
+
+
+def test_explore_without_folium_names_the_extra(assessed_2018, monkeypatch):
+    import sys
+
+    from farmland.reports import explore
+
+    monkeypatch.setitem(sys.modules, "folium", None)  # as if not installed
+    with pytest.raises(ImportError, match=re.escape("pip install 'farmland[explore]'")):
+        explore(assessed_2018, "371524", "annual_2018")
+
+
+def test_unit_trend_and_card_display_in_a_notebook(assessed_2018):
+    from farmland.reports import unit_trend
+    from farmland.reports.jupyter import UnitCard
+
+    chart = unit_trend(assessed_2018, "371524")
+    assert chart._repr_svg_().lstrip().startswith("<?xml") and repr(chart).startswith("<Chart 东阿县（371524）")
+    with pytest.raises(KeyError, match="no unit"):
+        unit_trend(assessed_2018, "999999")
+    card = UnitCard("<html><head><title>东阿县 期末考核评分卡</title></head></html>")
+    assert repr(card) == "<UnitCard 东阿县 期末考核评分卡>"
+
+
 def test_progress_line_only_on_a_terminal():
     from farmland.reports.progress import ProgressLine
 
