@@ -134,6 +134,19 @@ class Assessment:
             out.append(("final", self.final))
         return out
 
+    def card(self, code: str, check: str = "final"):
+        """Unit ``code``'s scorecard of ``check``, shown inline in a notebook (:func:`farmland.reports.unit_card`)."""
+        from .reports import unit_card
+
+        return unit_card(self, code, check)
+
+    def explore(self, code: str, check: str = "final", **options):
+        """An interactive map of the evidence behind unit ``code``'s score (:func:`farmland.reports.explore`;
+        needs ``pip install 'farmland[explore]'``)."""
+        from .reports import explore
+
+        return explore(self, code, check, **options)
+
 
 def _rules_for(phase: str, rules_dir: str | os.PathLike | None):
     """The rule set of ``phase``: ``<rules_dir>/<phase>.toml`` when present, else the shipped one."""

@@ -221,6 +221,27 @@ def test_card_pdf_chart_and_map_are_drawn(sample_assessed):
     assert _region_std(pdf, last, (40, 800, 555, 830)) < 5
 
 
+def _page_count(pdf: Path) -> int:
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"Pages:\s+(\d+)", info).group(1))
+
+
+@needs_pdf
+def test_printed_cards_fit_on_two_a4_pages_and_summaries_on_three(sample_assessed):
+    """Issue 11: a county scorecard is one or two A4 pages; the city summary stays short too."""
+    out, _ = sample_assessed
+    printed = sorted((out / "scorecards").glob("*/*.pdf"))
+    cards = [pdf for pdf in printed if pdf.stem != "index"]
+    summaries = [pdf for pdf in printed if pdf.stem == "index"]
+    assert len(cards) == 27 and len(summaries) == 3  # final, mid-term, latest self-check; 9 units each
+    pages = {str(pdf.relative_to(out)): _page_count(pdf) for pdf in printed}
+    assert all(1 <= pages[str(pdf.relative_to(out))] <= 2 for pdf in cards), pages
+    assert all(pages[str(pdf.relative_to(out))] <= 3 for pdf in summaries), pages
+    size = subprocess.run(["pdfinfo", str(cards[0])], capture_output=True, text=True, check=True).stdout
+    width, height = map(float, re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts", size).groups())
+    assert (round(width), round(height)) == (595, 842)  # A4
+
+
 @needs_pdf
 def test_summary_pdf_text_and_choropleth(sample_assessed):
     out, _ = sample_assessed
@@ -287,6 +308,73 @@ def test_jupyter_display_of_scores_and_a_card():
     card = UnitCard("<p>a & b</p>")
     assert 'srcdoc="&lt;p&gt;a &amp; b&lt;/p&gt;"' in card._repr_html_()
     assert callable(unit_card)
+
+
+# -- explore(): the interactive map of a unit's evidence ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def assessed_2018():
+    """An Assessment holding the 2018 self-check only (cheaper than a whole assess)."""
+    from farmland.pipeline import Assessment, load_workspace, score_workspace
+
+    ws = load_workspace(Path(__file__).parent.parent / "sample_data" / "liaocheng")
+    result, metrics = score_workspace(ws, phase="annual", year=2018)
+    return Assessment(ws, metrics, annual={2018: result})
+
+
+def _shown_in(text: str, page: str) -> bool:
+    """Whether a map page holds ``text``, as written or JSON-escaped (folium writes layer names so)."""
+    import json
+
+    return text in page or json.dumps(text)[1:-1] in page
+
+
+def test_explore_maps_the_parcels_behind_a_units_score(assessed_2018):
+    folium = pytest.importorskip("folium")
+    from farmland.reports import explore
+    from farmland.reports.interactive import unit_evidence
+
+    evidence = unit_evidence(assessed_2018, "371524", "annual_2018")
+    # 东阿县 2018: one enforcement parcel, behind both R-ILLEGAL-RATIO's lost points and the 15% trigger.
+    assert set(evidence["evidence_id"]) == {"WPZF:371524201800003"}
+    assert set(evidence["kind"]) == {"失分", "问责情形（34号 四（三））"} and evidence.geometry.notna().all()
+    m = explore(assessed_2018, "371524", "annual_2018")
+    assert isinstance(m, folium.Map)
+    page = m.get_root().render()
+    assert "WPZF:371524201800003" in page and _shown_in("东阿县 行政区界", page)
+    assert "tile.openstreetmap" not in page and "L.tileLayer" not in page  # offline: no tile server
+    # On request: the unit's arable land and basic farmland, and tiles the user names.
+    with_farmland = assessed_2018.explore("371524", "annual_2018", farmland=True, tiles="OpenStreetMap")
+    page = with_farmland.get_root().render()
+    assert _shown_in("耕地（2018年末）", page) and _shown_in("永久基本农田（2018年末）", page)
+    assert "tile.openstreetmap" in page
+    with pytest.raises(KeyError, match="no unit '999999'"):
+        explore(assessed_2018, "999999", "annual_2018")
+    with pytest.raises(KeyError, match="no check 'final'"):
+        explore(assessed_2018, "371524", "final")
+
+
+def test_explore_without_folium_names_the_extra(assessed_2018, monkeypatch):
+    import sys
+
+    from farmland.reports import explore
+
+    monkeypatch.setitem(sys.modules, "folium", None)  # as if not installed
+    with pytest.raises(ImportError, match=re.escape("pip install 'farmland[explore]'")):
+        explore(assessed_2018, "371524", "annual_2018")
+
+
+def test_unit_trend_and_card_display_in_a_notebook(assessed_2018):
+    from farmland.reports import unit_trend
+    from farmland.reports.jupyter import UnitCard
+
+    chart = unit_trend(assessed_2018, "371524")
+    assert chart._repr_svg_().lstrip().startswith("<?xml") and repr(chart).startswith("<Chart 东阿县（371524）")
+    with pytest.raises(KeyError, match="no unit"):
+        unit_trend(assessed_2018, "999999")
+    card = UnitCard("<html><head><title>东阿县 期末考核评分卡</title></head></html>")
+    assert repr(card) == "<UnitCard 东阿县 期末考核评分卡>"
 
 
 def test_progress_line_only_on_a_terminal():

@@ -7,7 +7,8 @@
 - :mod:`.figures` — charts and maps (matplotlib, geopandas; offline);
 - :mod:`.parcels` — problem-parcel lists (GeoPackage, Excel); :mod:`.word` — the 考核结果报告 and
   自查情况报告 (.docx);
-- :mod:`.jupyter` — HTML display of scores and of a unit's card in notebooks;
+- :mod:`.jupyter` — HTML display of scores, of a unit's card and of its trend chart in notebooks;
+  :mod:`.interactive` — :func:`explore`, an interactive map of a unit's evidence (folium, optional);
   :mod:`.progress` — a progress line on a terminal;
 - :mod:`.writer` — :func:`write_reports`, every product of a run.
 
@@ -19,10 +20,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .jupyter import unit_card
+from .interactive import explore
+from .jupyter import unit_card, unit_trend
 from .writer import Written, card_html, write_reports
 
-__all__ = ["write_reports", "Written", "card_html", "unit_card", "score_display_frame"]
+__all__ = ["write_reports", "Written", "card_html", "unit_card", "unit_trend", "explore", "score_display_frame"]
 
 
 def score_display_frame(result) -> pd.DataFrame:

@@ -61,16 +61,18 @@ class Figures:
         self._maps: dict[tuple[str, int], str | None] = {}
         self._unit_keys: dict = {}
 
+    def trend_svg(self, code: str) -> bytes:
+        """The unit's trend chart (SVG): areas against targets, the illegal ratio and its 15% line."""
+        d = self.data
+        series = TrendSeries(
+            years=d.annual_years, arable=d.series(code, "arable_mu"), arable_target=d.series(code, "arable_target_mu"),
+            bf=d.series(code, "basic_farmland_mu"), bf_target=d.series(code, "basic_farmland_target_mu"),
+            illegal_ratio=d.series(code, "illegal_ratio"), line=self._line())
+        return trend_chart(series, self.font)
+
     def trend(self, code: str) -> str:
         if code not in self._trends:
-            d = self.data
-            years = d.annual_years
-            line = self._line()
-            series = TrendSeries(
-                years=years, arable=d.series(code, "arable_mu"), arable_target=d.series(code, "arable_target_mu"),
-                bf=d.series(code, "basic_farmland_mu"), bf_target=d.series(code, "basic_farmland_target_mu"),
-                illegal_ratio=d.series(code, "illegal_ratio"), line=line)
-            self._trends[code] = data_uri(trend_chart(series, self.font), "image/svg+xml")
+            self._trends[code] = data_uri(self.trend_svg(code), "image/svg+xml")
         return self._trends[code]
 
     @staticmethod
