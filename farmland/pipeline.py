@@ -181,7 +181,8 @@ def _score_phase(ws: Workspace, metrics: MetricsResult, phase: str, year: int, r
     return score(wide, rule_set, year=year, evidence=evidence, folded=folded, triggers=triggers, level=level)
 
 
-def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike | None = None) -> Assessment:
+def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike | None = None,
+           client=None) -> Assessment:
     """Validate, compute every metric for every year and level, and score all three phases.
 
     Validation errors stop the run (a score on broken data would be wrong without saying so);
@@ -192,10 +193,19 @@ def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike
     rules_dir : path, optional
         A folder with ``annual.toml``, ``midterm.toml`` and ``final.toml`` replacing the shipped
         rule sets (any of them may be absent).
+    client : distributed.Client, optional
+        Validate and compute the metrics county by county on this Dask cluster
+        (:mod:`farmland.distributed`, docs/scale.md); the scores are the same. The audit is not run.
     """
     ws = load_workspace(workspace)
     say = progress or (lambda message: None)
     say("validate")
+    if client is not None:
+        from .distributed import validated_metrics
+
+        report = Report(strict=True)
+        metrics = validated_metrics(ws, client, report=report, progress=progress)
+        return _scored(ws, metrics, report, None, rules_dir, say)
     # Validation and metrics read the same layers: within shared_reads each file is read once.
     with shared_reads():
         report = Report(strict=True)
@@ -210,7 +220,11 @@ def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike
                                   progress=progress)
     # A layer the metrics needed in a form validation did not read (rare) reports its findings again.
     report.findings = list(dict.fromkeys(report.findings))
+    return _scored(ws, metrics, report, audited, rules_dir, say)
 
+
+def _scored(ws: Workspace, metrics: MetricsResult, report: Report, audited, rules_dir, say) -> Assessment:
+    """Score every phase of both levels from computed metrics (ranking needs every county)."""
     say("score")
     annual, midterm, final = _score_all(ws, metrics, rules_dir, "county")
     assessment = Assessment(ws, metrics, annual, midterm, final, report, audit=audited,
