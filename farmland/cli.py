@@ -455,10 +455,14 @@ def calendar_command(ctx, period_start):
               help="Output folder (written atomically).")
 @click.option("--rules-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder with annual.toml / midterm.toml / final.toml replacing the shipped rule sets.")
+@click.option("--workers", type=click.IntRange(min=1), help="Run the per-county work on a local Dask cluster of "
+              "N worker processes (pip install 'farmland[dask]'; docs/scale.md).")
+@click.option("--dask", "dask_address", metavar="ADDRESS", help="Run the per-county work on the Dask scheduler at "
+              "ADDRESS, e.g. tcp://host:8786; every worker must see the workspace at the same path.")
 @overwrite_opt
 @no_cache_opt
 @click.pass_context
-def assess(ctx, workspace, output, rules_dir, overwrite):
+def assess(ctx, workspace, output, rules_dir, overwrite, workers, dask_address):
     """完整考核 — validate, compute every metric, score all three phases, write reports.
 
     Writes metrics (CSV/Excel), scores and trails per phase, per-county HTML
@@ -468,6 +472,7 @@ def assess(ctx, workspace, output, rules_dir, overwrite):
     \b
     Example:
       farmland assess sample_data/liaocheng -o out/liaocheng
+      farmland assess province -o out/province --workers 2
     """
     from .display import render_table
     from .output import output_guard
@@ -478,7 +483,16 @@ def assess(ctx, workspace, output, rules_dir, overwrite):
     ws = load_workspace(workspace)
     # Fail before the long computation, not after; hold the output's lock until it is in place.
     with output_guard(output, overwrite=overwrite, inputs=input_paths(ws, rules_dir), folder=True):
-        assessment = run_assessment(ws, progress=_progress(ctx), rules_dir=rules_dir, store=_store(ctx, ws))
+        with contextlib.ExitStack() as stack:
+            client = None
+            if workers is not None or dask_address is not None:
+                from .distributed import dask_client
+
+                if workers is not None and dask_address is not None:
+                    raise click.UsageError("give --workers (a local cluster) or --dask (a scheduler), not both.")
+                client = stack.enter_context(dask_client(dask_address, workers))
+            assessment = run_assessment(ws, progress=_progress(ctx), rules_dir=rules_dir, client=client,
+                                        store=_store(ctx, ws))
         _show_warnings(ctx, assessment.report)
         write_assessment(assessment, output, overwrite=overwrite, report_progress=_progress_line(ctx),
                          notice=lambda text: _notice(ctx, text))

@@ -213,7 +213,7 @@ def _score_phase(ws: Workspace, metrics: MetricsResult, phase: str, year: int, r
 
 
 def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike | None = None,
-           store: LayerStore | None = None) -> Assessment:
+           store: LayerStore | None = None, client=None) -> Assessment:
     """Validate, compute every metric for every year and level, and score all three phases.
 
     Validation errors stop the run (a score on broken data would be wrong without saying so);
@@ -227,12 +227,21 @@ def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike
     store : farmland.load.LayerStore, optional
         The layer store every stage reads through (default: a new one with the disk cache). It
         stays on the result (``Assessment.store``) for the reports' maps and lists.
+    client : distributed.Client, optional
+        Validate and compute the metrics county by county on this Dask cluster
+        (:mod:`farmland.distributed`, docs/scale.md); the scores are the same. The audit is not run.
     """
     ws = load_workspace(workspace)
     say = progress or (lambda message: None)
     say("validate")
-    # Validation, metrics, audit and reports read the same layers: through one store, once.
     store = _store(ws, store)
+    if client is not None:
+        from .distributed import validated_metrics
+
+        report = Report(strict=True)
+        metrics = validated_metrics(ws, client, report=report, progress=progress, store=store)
+        return _scored(ws, metrics, report, None, rules_dir, say, store)
+    # Validation, metrics, audit and reports read the same layers: through one store, once.
     report = Report(strict=True)
     _validated(ws, report, progress, nothing="assessed", store=store)
     metrics = compute_metrics(ws, ws.period.data_years, level=("county", "township", "city"),
@@ -245,7 +254,12 @@ def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike
                               progress=progress, store=store)
     # A layer the metrics needed in a form validation did not read (rare) reports its findings again.
     report.findings = list(dict.fromkeys(report.findings))
+    return _scored(ws, metrics, report, audited, rules_dir, say, store)
 
+
+def _scored(ws: Workspace, metrics: MetricsResult, report: Report, audited, rules_dir, say,
+            store: LayerStore) -> Assessment:
+    """Score every phase of both levels from computed metrics (ranking needs every county)."""
     say("score")
     annual, midterm, final = _score_all(ws, metrics, rules_dir, "county")
     assessment = Assessment(ws, metrics, annual, midterm, final, report, audit=audited,

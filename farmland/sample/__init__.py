@@ -28,8 +28,9 @@ from ._boundaries import load_county_lonlat, project
 from ._city import LandcoverCanvas, write_city
 from ._county import CountySimulation
 from ._io import reproducible_gdal
+from ._province import generate_province
 
-__all__ = ["generate_sample", "MIN_PARCELS"]
+__all__ = ["generate_sample", "generate_province", "MIN_PARCELS"]
 
 MIN_PARCELS = 200
 """Below ~25 parcels a county cannot host a year's mix of changes."""
