@@ -165,6 +165,7 @@ def measure(stage: str, root: Path, scratch: Path) -> dict:
         seconds = time.perf_counter() - start
         pickled = scratch / "assessment.pkl"
         if not pickled.exists():
+            assessment.store = None  # the layers themselves: write_assessment reads its maps' again
             pickled.write_bytes(pickle.dumps(assessment))
         notes = {"parts": parts, "scoring": seconds - parts["validate"] - parts["metrics"]}
         return {"seconds": seconds, **notes}
@@ -182,11 +183,11 @@ def measure(stage: str, root: Path, scratch: Path) -> dict:
 # -- the driver -------------------------------------------------------------------------------------
 
 
-def run_child(command: list[str]) -> tuple[dict, float, float]:
+def run_child(command: list[str], env: dict | None = None) -> tuple[dict, float, float]:
     """Run ``command``; return (its JSON result or {}, wall seconds, peak RSS MiB of the child)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        child = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        child = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -221,6 +222,9 @@ def main(argv=None) -> None:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="the city's folder (reused when it holds a farmland.toml)")
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--stages", default=None,
+                        help="comma-separated stages to run (default: all): floor, naive, validate, metrics, "
+                             "assess, assess_cold, assess_warm, write, area, cli")
     parser.add_argument("--markdown", type=Path, default=None, help="where to write the Markdown table")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
@@ -235,10 +239,22 @@ def main(argv=None) -> None:
     me = [sys.executable, __file__, "--workdir", str(root), "--scratch", str(scratch), "--measure"]
     runs: dict[str, list[dict]] = {}
 
-    def run(stage: str, command: list[str], times: int) -> None:
+    # Every stage parses its inputs (no cache of parsed files), except the two cache rows.
+    parse = {**os.environ, "FARMLAND_NO_CACHE": "1"}
+    cache_dir = scratch / "cache"
+    cached = {**{k: v for k, v in os.environ.items() if k != "FARMLAND_NO_CACHE"},
+              "FARMLAND_CACHE_DIR": str(cache_dir)}
+
+    wanted = set(args.stages.split(",")) if args.stages else None
+
+    def run(stage: str, command: list[str], times: int, env=parse, before=None) -> None:
+        if wanted is not None and stage not in wanted:
+            return
         for k in range(times):
+            if before is not None:
+                before()
             load = os.getloadavg()[0]
-            result, wall, peak = run_child(command)
+            result, wall, peak = run_child(command, env)
             seconds = result.get("seconds", wall)
             runs.setdefault(stage, []).append({**result, "seconds": seconds, "wall": wall, "peak_mib": peak,
                                                "load": load})
@@ -248,7 +264,7 @@ def main(argv=None) -> None:
 
     try:
         run("floor", [*me, "floor"], args.repeat)
-        if not args.skip_naive:
+        if not args.skip_naive and (wanted is None or "naive" in wanted):
             first = args.naive_repeat or args.repeat
             run("naive", [*me, "naive"], 1)
             more = (args.naive_repeat - 1 if args.naive_repeat
@@ -258,6 +274,10 @@ def main(argv=None) -> None:
         run("validate", [*me, "validate"], args.repeat)
         run("metrics", [*me, "metrics"], args.repeat)
         run("assess", [*me, "assess"], args.repeat)
+        # The cache of parsed files: a first run parses and keeps them; later runs read them back.
+        run("assess_cold", [*me, "assess"], args.repeat, env=cached,
+            before=lambda: shutil.rmtree(cache_dir, ignore_errors=True))
+        run("assess_warm", [*me, "assess"], args.repeat, env=cached)
         run("write", [*me, "write"], args.repeat)
         run("area", [*me, "area"], args.repeat)
         run("cli", [str(FARMLAND), "assess", str(root), "-o", str(scratch / "out_cli"), "--overwrite"],
@@ -284,6 +304,8 @@ LABELS = {
     "assess.metrics": "(c) assess(): compute_metrics (reusing validation's reads)",
     "assess.scoring": "(c) assess(): scoring (total − the two)",
     "assess": "(c) assess() total",
+    "assess_cold": "(c) assess() total, empty cache (parses and keeps the parsed files)",
+    "assess_warm": "(c) assess() total, warm cache (a second run on the same data)",
     "write": "(c) write_assessment",
     "area": "(c) ellipsoidal_area of every DLTB parcel, all years",
     "cli": "(c) `farmland assess` CLI (wall, incl. start-up and writing)",
