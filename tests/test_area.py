@@ -309,7 +309,7 @@ def test_series_matches_geographiclib_on_3000_parcels(liaocheng_parcels, record_
         ok = (relative <= 1e-6) | (difference <= 0.01)
         assert ok.all(), (epsg, relative[~ok], difference[~ok])
         worst_rel = max(worst_rel, relative.max())
-    record_property("max_relative_difference_unrounded", worst_rel)
+    record_property("max_relative_difference_unrounded", float(worst_rel))
     print(f"largest relative difference, statutory series vs GeographicLib: {worst_rel:.3g}")
 
 
@@ -335,7 +335,7 @@ def test_official_rounding_stays_within_its_budget(liaocheng_parcels, record_pro
         assert (np.abs(official - unrounded) <= 0.005 + delta_m * perimeter + 1e-9).all()
         assert np.allclose(official * 100, np.round(official * 100), rtol=0, atol=1e-4)
         worst_rel = max(worst_rel, (np.abs(official - reference) / reference).max())
-    record_property("max_relative_difference_official", worst_rel)
+    record_property("max_relative_difference_official", float(worst_rel))
     print(f"largest relative difference, official (rounded) vs GeographicLib: {worst_rel:.3g}")
 
 
