@@ -328,6 +328,10 @@ def _unparsed(parsed: pd.Series, column: pd.Series) -> pd.Series:
 
 
 def _parse_dates(column: pd.Series) -> pd.Series:
+    if isinstance(column.dtype, pd.ArrowDtype):  # GeoParquet's date32 and timestamps, as Arrow types
+        import pyarrow as pa
+
+        column = pd.Series(pa.array(column).to_pandas(date_as_object=False), index=column.index)
     if pd.api.types.is_datetime64_any_dtype(column):
         values = column
         if getattr(values.dt, "tz", None) is not None:

@@ -349,3 +349,26 @@ def test_geoparquet_fields_differing_only_by_case_are_refused(tmp_path):
     clash = [f for f in report.errors if f.check == "case-duplicate-field"]
     assert len(clash) == 1 and clash[0].year == 2017
     assert "dltb_2017.parquet" in clash[0].message and "DLBM" in clash[0].message and "dlbm" in clash[0].message
+
+
+@pytest.mark.parametrize("arrow_type", ["date32", "timestamp_tz"])
+def test_dates_stored_as_arrow_types_are_read(arrow_type):
+    """GeoParquet keeps dates as Arrow date32 or zoned timestamps; they read as the wall-clock date
+    (this crashed with "dt.tz is not supported" before)."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from farmland.layers import _parse_dates
+
+    if arrow_type == "date32":
+        values, typ = [dt.date(2018, 5, 1), None], pa.date32()
+    else:
+        values, typ = [dt.datetime(2018, 5, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=8))), None], \
+            pa.timestamp("ms", tz="Asia/Shanghai")
+    column = pd.Series(pd.array(values, dtype=pd.ArrowDtype(typ)))
+    parsed = _parse_dates(column)
+    assert parsed.dtype == "datetime64[ns]"
+    assert parsed.iloc[0].date() == dt.date(2018, 5, 1) and pd.isna(parsed.iloc[1])
+    if arrow_type == "timestamp_tz":
+        assert parsed.iloc[0].hour == 12  # local time kept, not moved to UTC
