@@ -177,11 +177,22 @@ def _units_overlap(ws, xzq, codes, report):
                      ids=sorted({c for a, b, _ in found for c in (a, b)}))
 
 
+def county_codes(codes: pd.Series) -> pd.Series:
+    """The county part of unit codes (their first six characters; "" where missing).
+
+    Sliced once per distinct code: a snapshot has a million parcels but a few thousand codes, and
+    slicing every string in Python took 16 s of a 1M-parcel validation.
+    """
+    inverse, uniques = pd.factorize(codes)
+    sliced = np.array([str(code)[:6] for code in uniques] + [""], dtype=object)  # -1 (missing) → ""
+    return pd.Series(sliced[inverse], index=codes.index, dtype=object)
+
+
 def _unit_mismatch(codes: pd.Series, ids: pd.Series, unit_codes, report: Report, layer: str, year,
                    field: str, severity: str = "error"):
     if unit_codes is None:
         return
-    prefix = codes.fillna("").str[:6]
+    prefix = county_codes(codes)
     bad = ~prefix.isin(unit_codes)
     if bad.any():
         values = sorted(prefix[bad].unique())
@@ -279,14 +290,14 @@ def _check_dltb(store, year, report, unit_codes, say, check_areas, checked: _Che
         checked.fingerprints = fingerprints
     _attach_files(report, start, frame, "BSM")
     _one_source_per_county(frame, "DLTB", year, report)
-    return set(frame["ZLDWDM"].dropna().str[:6].unique())
+    return set(county_codes(frame["ZLDWDM"].dropna()).unique())
 
 
 def _one_source_per_county(frame, layer, year, report):
     """Two files holding parcels of one county (a database copied beside the original) count it twice."""
     if SOURCE_COLUMN not in frame or frame[SOURCE_COLUMN].nunique() < 2:
         return
-    county = frame["ZLDWDM"].fillna("").str[:6]
+    county = county_codes(frame["ZLDWDM"])
     files = frame.groupby(county.to_numpy())[SOURCE_COLUMN].agg(lambda v: sorted(set(map(str, v))))
     for code, names in files.items():
         if code and len(names) > 1:
@@ -587,7 +598,7 @@ def _check_basic_farmland(store, year, report, unit_codes, say):
     _unit_mismatch(frame["ZLDWDM"], ids, unit_codes, report, "JBNTTB", year, "ZLDWDM")
     _attach_files(report, start, frame, "BSM")
     _one_source_per_county(frame, "JBNTTB", year, report)
-    return set(frame["ZLDWDM"].dropna().str[:6].unique())
+    return set(county_codes(frame["ZLDWDM"].dropna()).unique())
 
 
 def _check_changes(store, year, report, unit_codes, say):

@@ -262,3 +262,12 @@ def test_rasters_that_say_nothing_are_errors(generated_workspace, tmp_path):
     found = {(f.check, f.year) for f in report.errors if f.layer == "LANDCOVER"}
     assert found == {("empty-raster", 2016), ("off-site-raster", 2017), ("degenerate-raster", 2018)}
     assert all(f"landcover_{f.year}.tif" in f.message for f in report.errors if f.layer == "LANDCOVER")
+
+
+def test_county_codes_are_the_first_six_characters_and_blank_where_missing():
+    from farmland.validate import county_codes
+
+    codes = pd.Series(["371521100000", None, "371502", "37152", "371521200001"], index=[5, 6, 7, 8, 9])
+    assert county_codes(codes).tolist() == ["371521", "", "371502", "37152", "371521"]
+    assert county_codes(codes).index.tolist() == [5, 6, 7, 8, 9]
+    assert county_codes(pd.Series([], dtype=object)).tolist() == []
