@@ -36,8 +36,13 @@ def test_a_city_wide_land_use_layer_is_refused(province):
         plan_partitions(ws, Report(strict=False))
 
 
-def test_dask_and_single_process_give_identical_results(province):
-    one = assess(province)
+@pytest.fixture(scope="module")
+def single(province):
+    return assess(province)
+
+
+def test_dask_and_single_process_give_identical_results(province, single):
+    one = single
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         two = assess(province, client=client)
@@ -49,3 +54,29 @@ def test_dask_and_single_process_give_identical_results(province):
             pd.testing.assert_frame_equal(a.table, b.table, check_exact=True, obj=f"{level} {name}")
             pd.testing.assert_frame_equal(a.trail, b.trail, check_exact=True, obj=f"{level} {name} trail")
     assert len(one.metrics.table.query("level == 'city'")) and len(one.metrics.table.query("level == 'township'"))
+
+
+def test_assess_workers_on_the_command_line(province, single, tmp_path):
+    """``farmland assess --workers 1`` runs a local cluster and writes the single-process scores."""
+    from click.testing import CliRunner
+
+    from farmland.cli import main
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["-q", "assess", str(province.root), "-o", str(out), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(out / "scores_final.csv", dtype={"xzqdm": str}, encoding="utf-8-sig")
+    expected = single.final.table
+    assert written["xzqdm"].tolist() == expected["xzqdm"].tolist()
+    assert written["total"].tolist() == pytest.approx(expected["total"].tolist(), abs=1e-9)
+
+
+def test_workers_and_a_scheduler_together_are_a_usage_error(province, tmp_path):
+    from click.testing import CliRunner
+
+    from farmland.cli import main
+
+    result = CliRunner().invoke(main, ["assess", str(province.root), "-o", str(tmp_path / "out"), "--workers", "1",
+                                       "--dask", "tcp://127.0.0.1:1"])
+    assert result.exit_code == 2 and "not both" in result.output
+    assert not (tmp_path / "out").exists()
