@@ -101,6 +101,7 @@ class ReadCache:
         if max_bytes is None:
             max_bytes = int(float(os.environ.get("FARMLAND_CACHE_MAX_GB", "20")) * _GIB)
         self.max_bytes = max_bytes
+        self._size: int | None = None  # bytes held, scanned once and then kept up to date by put()
         self.hits = 0
         self.misses = 0
 
@@ -164,7 +165,10 @@ class ReadCache:
             for tmp in (data_tmp, meta_tmp):
                 tmp.unlink(missing_ok=True)
             return
-        self.prune()
+        # The folder is scanned once per instance, not after every write (a run writes ~160 entries).
+        self._size = (self.size() if self._size is None else self._size + _entry_size(entry.meta))
+        if self._size > self.max_bytes:
+            self.prune()
 
     def _drop(self, entry: Entry) -> None:
         for path in (entry.meta, entry.data):
@@ -178,13 +182,12 @@ class ReadCache:
         metas = list(self.folder.rglob("*.json"))
         sizes = {m: _entry_size(m) for m in metas}
         total = sum(sizes.values())
-        if total <= self.max_bytes:
-            return
         for meta in sorted(metas, key=lambda m: m.stat().st_mtime):
             if total <= self.max_bytes:
                 break
             self._drop(Entry(meta.with_suffix(".parquet"), meta))
             total -= sizes[meta]
+        self._size = total
 
     def clear(self) -> int:
         """Remove every entry; return the bytes freed."""
@@ -192,6 +195,7 @@ class ReadCache:
         for meta in list(self.folder.rglob("*.json")):
             freed += _entry_size(meta)
             self._drop(Entry(meta.with_suffix(".parquet"), meta))
+        self._size = 0
         return freed
 
 
