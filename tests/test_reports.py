@@ -396,3 +396,24 @@ def test_progress_line_only_on_a_terminal():
     assert quiet.getvalue() == ""
     assert "printing PDF" in shown.getvalue() and "3/3" in shown.getvalue()
     assert ProgressLine(Stream(True), enabled=False).enabled is False
+
+
+def test_cards_read_the_adjustments_register_once_and_show_a_units_rows_in_force():
+    """Every card of a run takes its adjustments from one read of the register (not one per card)."""
+    from types import SimpleNamespace
+
+    from farmland.reports.sources import LayerCache
+    from farmland.reports.writer import _adjustments
+
+    register = pd.DataFrame({"xzqdm": ["371521", "371521", "371522"], "year": [2017, 2020, 2017],
+                             "kind": ["生态退耕", "省统筹", "其他"], "arable_mu": [-100.0, 50.0, 1.0],
+                             "basic_farmland_mu": [0.0, 20.0, 0.0], "document": ["文1", "文2", "文3"]})
+    reads = []
+    store = SimpleNamespace(adjustments=lambda: reads.append(1) or register)
+    ws = SimpleNamespace(adjustments_path="adjustments.csv")
+    layers = LayerCache(ws, store)
+    rows = [_adjustments(layers.adjustments, code, 2018) for code in ("371521", "371522", "371523")]
+    assert len(reads) == 1
+    assert rows == [[{"year": 2017, "kind": "生态退耕", "arable": -100.0, "bf": 0.0, "document": "文1"}],
+                    [{"year": 2017, "kind": "其他", "arable": 1.0, "bf": 0.0, "document": "文3"}], []]
+    assert _adjustments(LayerCache(SimpleNamespace(adjustments_path=None), store).adjustments, "371521", 2020) == []

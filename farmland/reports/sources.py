@@ -76,6 +76,11 @@ class LayerCache:
         return self._frames[key]
 
     @cached_property
+    def adjustments(self):
+        """The register of target adjustments (``None`` without one), read once for every card."""
+        return self.store.adjustments() if self.ws.adjustments_path is not None else None
+
+    @cached_property
     def xzq(self):
         return self.layer("XZQ")
 

@@ -150,10 +150,7 @@ def _provenance(result, digest: str = "") -> dict:
     return {"line": f"{inputs}{rules}{versions} · 由 farmland 根据成果表生成，数字均取自 metrics.csv 与 scores_*.csv。"}
 
 
-def _adjustments(store, code: str, year: int) -> list[dict]:
-    if store.ws.adjustments_path is None:
-        return []
-    frame = store.adjustments()
+def _adjustments(frame, code: str, year: int) -> list[dict]:
     if frame is None or frame.empty:
         return []
     mine = frame[(frame["xzqdm"].astype(str) == str(code)) & (frame["year"].astype(float) <= year)]
@@ -176,7 +173,7 @@ def _card_page(result, code: str, name: str, *, figures: Figures, lines: pd.Data
         result, code, data=figures.data, city_name=ws.city_name, period_start=ws.period.start,
         trend=figures.trend(code), map_uri=figures.map(code, int(result.year)) if with_map else None,
         map_year=int(result.year),
-        distances=_distances(lines, code), adjustments=_adjustments(figures.layers.store, code, int(result.year)),
+        distances=_distances(lines, code), adjustments=_adjustments(figures.layers.adjustments, code, int(result.year)),
         calendar=calendar, provenance=provenance, date=date, assessment_name=name, file_name=safe_name(code))
     return render_scorecard(context)
 
