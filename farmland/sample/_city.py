@@ -106,19 +106,24 @@ def solve_targets(actual_mu: dict[str, float], margins: dict[str, float], total_
 
 def write_city(root: Path, results, county_common, canvas: LandcoverCanvas, rng: np.random.Generator) -> dict:
     """Write every city-level file; returns a small summary (totals, ratios) for the caller."""
-    specs = [r.spec for r in results]
     _write_xzq(root, results, county_common)
     _write_approvals(root, results)
     ratios = _write_monitoring(root, results)
     _write_hsf(root, results)
     canvas.write(root)
     targets = _write_targets(root, results)
-    _write_ledger(root, results, rng)
-    _write_checklist(root, specs, rng)
-    _write_events(root, results, ratios, rng)
-    _write_city_stats(root, results)
+    write_tables(root, results, ratios, rng)
     write_workspace_file(root)
     return {"targets": targets, "ratios": ratios}
+
+
+def write_tables(root: Path, results, ratios: dict, rng: np.random.Generator) -> None:
+    """The CSV tables every generated workspace has: the 占补平衡 ledger, the checklist, the
+    accountability events and the city statistics."""
+    _write_ledger(root, results, rng)
+    _write_checklist(root, [r.spec for r in results], rng)
+    _write_events(root, results, ratios, rng)
+    _write_city_stats(root, results)
 
 
 def _write_xzq(root, results, county_common) -> None:

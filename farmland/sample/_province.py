@@ -32,8 +32,7 @@ from ..errors import OutputError
 from ..landclass import LandClassTable
 from ..units import M2_TO_MU
 from . import _tables as T
-from ._city import (LandcoverCanvas, _write_checklist, _write_city_stats, _write_events, _write_ledger,
-                    solve_targets)
+from ._city import LandcoverCanvas, solve_targets, write_tables
 from ._county import CountySimulation
 from ._io import int_column, text_column, write_csv
 
@@ -139,10 +138,7 @@ def _generate(root: Path, n: int, parcels: int, seed: int) -> None:
     ratios = _ratios(results)
     canvas.write(root)
     totals = _write_targets(root, results)
-    _write_ledger(root, results, rng)
-    _write_checklist(root, specs, rng)
-    _write_events(root, results, ratios, rng)
-    _write_city_stats(root, results)
+    write_tables(root, results, ratios, rng)
     (root / "farmland.toml").write_text(_workspace_toml(*totals), encoding="utf-8", newline="\n")
     (root / "README.md").write_text(
         f"# 示例省 — synthetic province of {n} counties (not official data)\n\n"
