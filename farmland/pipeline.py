@@ -62,7 +62,8 @@ def _scored_years(ws: Workspace, phase: str, year: int | None) -> list[int]:
 
 def _store(ws: Workspace, store: LayerStore | None) -> LayerStore:
     if store is not None and store.ws is not ws and store.ws.file != ws.file:
-        raise ValueError(f"the layer store reads {store.ws.file}, not {ws.file}.")
+        raise ValueError(f"the layer store given reads {store.ws.file}, not the workspace {ws.file}; pass "
+                         "LayerStore(ws) built for this workspace, or no store.")
     return store if store is not None else LayerStore(ws)
 
 
