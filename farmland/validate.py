@@ -24,6 +24,7 @@ from .landclass import describe_unknown, scheme_for_year
 from .layers import SOURCE_COLUMN, layer_exists
 from .report import Report, shown_path
 from .schema import EVENT_KINDS, KNOWN_RENAMES, RECTIFICATION_STATES, ZBPH_KINDS, ZBPH_SOURCES
+from .topology import side_by_side
 from .units import SLIVER_WIDTH_M
 from .workspace import Workspace
 
@@ -209,14 +210,27 @@ class _Checked:
     """What the geometric checks found in the previous year-end snapshot, by parcel fingerprint.
 
     Consecutive snapshots differ only by the year's changes (a few per cent of the parcels), so
-    a parcel whose file, BSM, geometry and TBMJ are unchanged keeps last year's result: the
-    expensive overlap and area checks look only at changed parcels (and their neighbours), and
-    what was found among unchanged ones is reported again for the new year.
+    a parcel whose shape, TBMJ and zone are unchanged keeps last year's result: the expensive
+    overlap and area checks look only at changed parcels (and their neighbours), and what was
+    found among unchanged ones is reported again for the new year.
     """
 
     fingerprints: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
-    interior_pairs: np.ndarray = field(default_factory=lambda: np.empty((0, 2), np.uint64))
+    met: _MetPairs = field(default_factory=lambda: _MetPairs.none())
     area_gaps: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
+
+
+@dataclass
+class _MetPairs:
+    """Pairs of parcels (by fingerprint) whose interiors meet, with the area and mean width shared."""
+
+    fingerprints: np.ndarray
+    area: np.ndarray
+    width: np.ndarray
+
+    @classmethod
+    def none(cls) -> _MetPairs:
+        return cls(np.empty((0, 2), np.uint64), np.empty(0), np.empty(0))
 
 
 def _geometry_hashes(geoms) -> np.ndarray:
@@ -236,16 +250,32 @@ def _geometry_hashes(geoms) -> np.ndarray:
 
 
 def _fingerprints(frame) -> np.ndarray:
-    """One 64-bit hash per parcel of what the geometric checks depend on: BSM, shape, TBMJ and the
-    CRS of its file (the file's name changes every year; its zone decides how areas are measured)."""
-    crs_of = {source: str(crs) for source, crs in frame.attrs.get("source_crs", {}).items()}
-    parts = pd.DataFrame({
-        "zone": frame[SOURCE_COLUMN].astype(str).map(crs_of).fillna("").to_numpy() if SOURCE_COLUMN in frame else "",
-        "bsm": frame["BSM"].astype(str).to_numpy(),
-        "shape": _geometry_hashes(frame.geometry.values),
-        "tbmj": frame["TBMJ"].to_numpy(dtype="float64", na_value=np.nan) if "TBMJ" in frame else np.nan,
-    })
-    return pd.util.hash_pandas_object(parts, index=False).to_numpy()
+    """One 64-bit hash per parcel of what the geometric checks depend on: shape, TBMJ and the CRS of
+    its file (the file's name changes every year; its zone decides how areas are measured).
+
+    Parcels alike in all three (an exact duplicate) are told apart by their order of appearance,
+    so a duplicate pair found overlapping one year is still a pair the next.
+    """
+    import hashlib
+
+    n = len(frame)
+    mixed = _geometry_hashes(frame.geometry.values)
+    if "TBMJ" in frame:
+        tbmj = np.ascontiguousarray(frame["TBMJ"].to_numpy(dtype="float64", na_value=np.nan))
+        mixed ^= tbmj.view(np.uint64) * np.uint64(0x165667B19E3779F9)
+    if SOURCE_COLUMN in frame:
+        sources = frame[SOURCE_COLUMN].astype("category")
+        crs_of = frame.attrs.get("source_crs", {})
+        zone_hash = np.array([int.from_bytes(hashlib.blake2b(str(crs_of.get(str(source))).encode(),
+                                                             digest_size=8).digest(), "little")
+                              for source in sources.cat.categories] + [0], dtype=np.uint64)
+        mixed ^= zone_hash[sources.cat.codes.to_numpy()]  # code -1 (no file) takes the last, 0
+    order = np.argsort(mixed, kind="stable")
+    ordered = mixed[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    occurrence = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    mixed[order] += occurrence.astype(np.uint64) * np.uint64(0x27D4EB2F165667C5)
+    return mixed
 
 
 def _check_dltb(store, year, report, unit_codes, say, check_areas, checked: _Checked | None = None
@@ -281,11 +311,9 @@ def _check_dltb(store, year, report, unit_codes, say, check_areas, checked: _Che
     if "geometry" in frame:
         fingerprints = _fingerprints(frame)
         changed = ~np.isin(fingerprints, checked.fingerprints)
-        own = _in_own_crs(frame, frame.geometry.values)
-        checked.interior_pairs = _overlap_check(frame, ids, "DLTB", year, report, own, fingerprints, changed,
-                                                checked.interior_pairs)
+        checked.met = _overlap_check(frame, ids, "DLTB", year, report, fingerprints, changed, checked.met)
         if check_areas:
-            checked.area_gaps = _recomputed_area_check(frame, ids, year, report, own, fingerprints, changed,
+            checked.area_gaps = _recomputed_area_check(frame, ids, year, report, fingerprints, changed,
                                                        checked.area_gaps)
         checked.fingerprints = fingerprints
     _attach_files(report, start, frame, "BSM")
@@ -450,68 +478,73 @@ def _area_checks(frame, ids, year, report):
                          "source.", year=year, field="TBDLMJ", ids=ids[off])
 
 
-def _overlap_check(frame, ids, layer, year, report, own, fingerprints=None, changed=None,
-                   known_pairs=np.empty((0, 2), np.uint64)) -> np.ndarray:
-    """Overlapping parcels: within a file in its own CRS (``own``), between files beyond slivers.
+def _overlap_check(frame, ids, layer, year, report, fingerprints=None, changed=None,
+                   known: _MetPairs | None = None) -> _MetPairs:
+    """Overlapping parcels: within a file in its own CRS, between files beyond slivers.
 
     A boundary that is straight in one Gauss-Krüger zone is slightly curved in the next (about
     0.5 mm of sagitta on a 1 km edge at Liaocheng's 150 km from the central meridian), so county
     databases delivered in zones 38 and 39 overlap by hair-thin slivers once brought to one CRS;
     their areas come from each file's own TBMJ, so nothing is counted twice.
 
-    Only the parcels in ``changed`` (default: all) are compared with their neighbours; the pairs
-    in ``known_pairs`` (fingerprints of pairs whose interiors met in the previous snapshot) are
-    checked again when both parcels are still there. One bounding-box query and one DE-9IM test
-    per candidate pair ("2********": the interiors share an area) replace the slower
-    overlaps/contains predicates. Returns the fingerprint pairs whose interiors meet.
+    Only the parcels in ``changed`` (default: all) are compared with their neighbours (one
+    bounding-box query); pairs in ``known`` (those whose interiors met in the previous snapshot)
+    keep what was measured when both parcels are unchanged. Neighbours that
+    :func:`farmland.topology.side_by_side` shows apart need nothing more; the rest take one DE-9IM
+    test ("2********": the interiors share an area). Returns the pairs whose interiors meet.
     """
-    empty = np.empty((0, 2), np.uint64)
+    known = known if known is not None else _MetPairs.none()
     if "geometry" not in frame:
-        return empty
-    geoms = frame.geometry.values
+        return _MetPairs.none()
+    geoms = np.asarray(frame.geometry.values, dtype=object)
     n = len(frame)
     fingerprints = fingerprints if fingerprints is not None else np.arange(n, dtype=np.uint64)
     changed = changed if changed is not None else np.ones(n, bool)
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     index = np.flatnonzero(ok)
     if len(index) < 2:
-        return empty
-    tree = shapely.STRtree(geoms[index])
+        return _MetPairs.none()
+    sources = frame[SOURCE_COLUMN].astype("category").cat.codes.to_numpy() if SOURCE_COLUMN in frame else np.zeros(n)
+
+    # Pairs of unchanged parcels that met last year: both still there, so the same measurement.
+    position = pd.Series(np.arange(n), index=fingerprints)
+    a = position.reindex(known.fingerprints[:, 0]).to_numpy()
+    b = position.reindex(known.fingerprints[:, 1]).to_numpy()
+    still = ~(np.isnan(a) | np.isnan(b))
+    kept_first, kept_second = a[still].astype(np.int64), b[still].astype(np.int64)
+    kept_area, kept_width = known.area[still], known.width[still]
+
     queried = np.flatnonzero(ok & changed)
-    found, neighbour = tree.query(geoms[queried])
-    pairs = [np.stack([queried[found], index[neighbour]], axis=1)]
-    if len(known_pairs):
-        position = pd.Series(np.arange(n), index=fingerprints)
-        position = position[~position.index.duplicated()]
-        a = position.reindex(known_pairs[:, 0]).to_numpy()
-        b = position.reindex(known_pairs[:, 1]).to_numpy()
-        still = ~(np.isnan(a) | np.isnan(b))
-        pairs.append(np.stack([a[still], b[still]], axis=1).astype(np.int64))
-    pairs = np.concatenate(pairs)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    if not len(pairs):
-        return empty
+    found, neighbour = shapely.STRtree(geoms[index]).query(geoms[queried])
+    first, second = queried[found], index[neighbour]
+    distinct = first != second
     # Each unordered pair once: one int64 key per pair (a 1-D unique, not a slow row-wise one).
-    key = np.unique(np.minimum(pairs[:, 0], pairs[:, 1]) * n + np.maximum(pairs[:, 0], pairs[:, 1]))
+    key = np.unique(np.minimum(first[distinct], second[distinct]) * n + np.maximum(first[distinct], second[distinct]))
     first, second = key // n, key % n
-    sources = frame[SOURCE_COLUMN].astype(str).to_numpy() if SOURCE_COLUMN in frame else np.zeros(n)
     across_files = sources[first] != sources[second]
     # Parcels of one file are compared in that file's own CRS: a straight edge of a zone-38 file
     # bends when brought to zone 39, so neighbours would seem to overlap where they do not.
+    within = np.flatnonzero(~across_files)
+    involved = np.unique(np.concatenate([first[within], second[within]]))
+    own = geoms.copy()
+    own[involved] = _in_own_crs(frame, geoms, involved)
+    apart = np.zeros(len(first), bool)
+    apart[within] = side_by_side(own, first[within], second[within])
+    first, second, across_files = first[~apart], second[~apart], across_files[~apart]
     left = np.where(across_files, geoms[first], own[first])
     right = np.where(across_files, geoms[second], own[second])
     meet = shapely.relate_pattern(left, right, "2********")
-    first, second, left, right, across_files = (first[meet], second[meet], left[meet], right[meet],
-                                                across_files[meet])
-    met = np.stack([fingerprints[first], fingerprints[second]], axis=1)
-    if not len(first):
-        return met
+    first, second, left, right = first[meet], second[meet], left[meet], right[meet]
     shared = shapely.intersection(left, right)
     area = shapely.area(shared)
-    real = area > OVERLAP_TOLERANCE_M2
     with np.errstate(divide="ignore", invalid="ignore"):
         width = 2 * area / shapely.length(shared)
-    sliver = real & across_files & (width < SLIVER_WIDTH_M)
+
+    first, second = np.concatenate([kept_first, first]), np.concatenate([kept_second, second])
+    first, second = np.minimum(first, second), np.maximum(first, second)
+    area, width = np.concatenate([kept_area, area]), np.concatenate([kept_width, width])
+    real = area > OVERLAP_TOLERANCE_M2
+    sliver = real & (sources[first] != sources[second]) & (width < SLIVER_WIDTH_M)
     real &= ~sliver
     if sliver.any():
         report.warning(layer, "zone-slivers", f"{int(sliver.sum())} thin overlaps ({area[sliver].sum():.2f} m² in "
@@ -519,27 +552,36 @@ def _overlap_check(frame, ids, layer, year, report, own, fingerprints=None, chan
                        "counties delivered in different Gauss-Krüger zones meet; areas come from each file's "
                        "TBMJ, so nothing is counted twice.", year=year, count=int(sliver.sum()))
     if real.any():
-        examples = [f"{ids.iloc[a]}/{ids.iloc[b]}" for a, b in zip(first[real][:5], second[real][:5])]
+        order = np.argsort(first[real] * n + second[real])
+        examples = [f"{ids.iloc[a]}/{ids.iloc[b]}" for a, b in zip(first[real][order][:5], second[real][order][:5])]
         report.error(layer, "overlap", f"{int(real.sum())} pairs of parcels overlap (in all "
                      f"{area[real].sum():.2f} m²), so their area would be counted twice; e.g. "
                      f"{', '.join(examples)}. Remove the overlaps at the source (topology check).",
                      year=year, count=int(real.sum()),
                      ids=ids.iloc[np.unique(np.concatenate([first[real], second[real]]))])
-    return met
+    return _MetPairs(np.stack([fingerprints[first], fingerprints[second]], axis=1), area, width)
 
 
-def _in_own_crs(frame, geoms):
-    """Geometries in the CRS of the file each came from (the frame's CRS where they agree)."""
-    own = geoms.copy()
-    for source, crs in frame.attrs.get("source_crs", {}).items():
-        if crs is None or frame.crs is None or crs.equals(frame.crs):
+def _in_own_crs(frame, geoms, positions=None) -> np.ndarray:
+    """The geometries at ``positions`` (default: all) in the CRS of the file each came from (the
+    frame's CRS where they agree)."""
+    positions = np.arange(len(frame)) if positions is None else np.asarray(positions, dtype=np.int64)
+    own = np.asarray(geoms, dtype=object)[positions].copy()
+    if SOURCE_COLUMN not in frame or frame.crs is None:
+        return own
+    sources = frame[SOURCE_COLUMN].astype("category")
+    codes = sources.cat.codes.to_numpy()[positions]
+    for code, source in enumerate(sources.cat.categories):
+        crs = frame.attrs.get("source_crs", {}).get(str(source))
+        if crs is None or crs.equals(frame.crs):
             continue
-        mask = (frame[SOURCE_COLUMN].astype(str) == source).to_numpy()
-        own[mask] = gpd.GeoSeries(geoms[mask], crs=frame.crs).to_crs(crs).values
+        mask = codes == code
+        if mask.any():
+            own[mask] = gpd.GeoSeries(own[mask], crs=frame.crs).to_crs(crs).values
     return own
 
 
-def _recomputed_area_check(frame, ids, year, report, own, fingerprints=None, changed=None,
+def _recomputed_area_check(frame, ids, year, report, fingerprints=None, changed=None,
                            known_gaps=np.empty(0, np.uint64)) -> np.ndarray:
     """Warn where TBMJ is more than 0.5 % from a fresh statutory area; return the flagged fingerprints.
 
@@ -556,10 +598,13 @@ def _recomputed_area_check(frame, ids, year, report, own, fingerprints=None, cha
     changed = changed if changed is not None else np.ones(n, bool)
     # Measured in each file's own zone, as TBMJ was.
     recomputed = np.full(n, np.nan)
-    sources = frame[SOURCE_COLUMN].astype(str).to_numpy()
-    for source in np.unique(sources[changed]):
-        mask = changed & (sources == source)
-        recomputed[mask] = ellipsoidal_area(own[mask], frame.attrs.get("source_crs", {}).get(source, frame.crs))
+    measured = np.flatnonzero(changed)
+    own = _in_own_crs(frame, frame.geometry.values, measured)
+    sources = frame[SOURCE_COLUMN].astype(str).to_numpy()[measured]
+    for source in np.unique(sources):
+        mask = sources == source
+        recomputed[measured[mask]] = ellipsoidal_area(own[mask], frame.attrs.get("source_crs", {}).get(source,
+                                                                                                      frame.crs))
     tbmj = frame["TBMJ"].to_numpy(dtype="float64", na_value=np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):  # NULL and 0 areas are errors of their own
         gap = np.abs(recomputed - tbmj) / np.where(tbmj > 0, tbmj, np.nan)
