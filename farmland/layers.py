@@ -250,6 +250,13 @@ def _as_text(values: pd.Series) -> pd.Series:
         out = pd.Series(np.full(len(values), None, dtype=object), index=values.index)
         out[finite] = values[finite].round().astype("int64").astype(str).astype(object)
         return out
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        # Straight from Arrow (as pyogrio reads text): one pass to Python strings, nulls as None.
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        trimmed = pc.utf8_trim_whitespace(pa.array(values.array)).to_numpy(zero_copy_only=False)
+        return pd.Series(trimmed, index=values.index, dtype=object)
     text = values.astype("string").str.strip()
     return text.astype(object).where(text.notna(), None)
 

@@ -43,9 +43,12 @@ def side_by_side(geoms, first, second) -> np.ndarray:
     out = np.zeros(len(first), bool)
     if not len(first):
         return out
-    involved, local = np.unique(np.concatenate([first, second]), return_inverse=True)
+    # The parcels in some pair, renumbered 0… (a mask, not a sort: pairs number in millions).
+    involved = np.zeros(len(geoms), bool)
+    involved[first] = involved[second] = True
+    local = np.cumsum(involved) - 1
     parcels = _Vertices(np.asarray(geoms, dtype=object)[involved])
-    local_first, local_second = local[: len(first)], local[len(first):]
+    local_first, local_second = local[first], local[second]
     candidate, vertex_first, vertex_second = parcels.shared_vertex(local_first, local_second)
     for start in range(0, len(candidate), PAIRS_PER_CHUNK):
         chunk = slice(start, start + PAIRS_PER_CHUNK)

@@ -249,6 +249,19 @@ def _geometry_hashes(geoms) -> np.ndarray:
     return out ^ shapely.get_num_interior_rings(geoms).astype(np.uint64, copy=False)
 
 
+def _member(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``numpy.isin`` through a hash table: ten times faster on a snapshot's fingerprints."""
+    return pd.Series(values).isin(known).to_numpy()
+
+
+def _sources(frame) -> pd.Categorical:
+    """The file each feature came from, as a categorical (one string per file, not per feature)."""
+    if SOURCE_COLUMN not in frame:
+        return pd.Categorical(np.full(len(frame), ""))
+    return pd.Categorical(frame[SOURCE_COLUMN].astype(str) if frame[SOURCE_COLUMN].dtype != "category"
+                          else frame[SOURCE_COLUMN])
+
+
 def _fingerprints(frame) -> np.ndarray:
     """One 64-bit hash per parcel of what the geometric checks depend on: shape, TBMJ and the CRS of
     its file (the file's name changes every year; its zone decides how areas are measured).
@@ -264,12 +277,12 @@ def _fingerprints(frame) -> np.ndarray:
         tbmj = np.ascontiguousarray(frame["TBMJ"].to_numpy(dtype="float64", na_value=np.nan))
         mixed ^= tbmj.view(np.uint64) * np.uint64(0x165667B19E3779F9)
     if SOURCE_COLUMN in frame:
-        sources = frame[SOURCE_COLUMN].astype("category")
+        sources = _sources(frame)
         crs_of = frame.attrs.get("source_crs", {})
         zone_hash = np.array([int.from_bytes(hashlib.blake2b(str(crs_of.get(str(source))).encode(),
                                                              digest_size=8).digest(), "little")
-                              for source in sources.cat.categories] + [0], dtype=np.uint64)
-        mixed ^= zone_hash[sources.cat.codes.to_numpy()]  # code -1 (no file) takes the last, 0
+                              for source in sources.categories] + [0], dtype=np.uint64)
+        mixed ^= zone_hash[sources.codes]  # code -1 (no file) takes the last, 0
     order = np.argsort(mixed, kind="stable")
     ordered = mixed[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
@@ -310,7 +323,7 @@ def _check_dltb(store, year, report, unit_codes, say, check_areas, checked: _Che
     checked = checked if checked is not None else _Checked()
     if "geometry" in frame:
         fingerprints = _fingerprints(frame)
-        changed = ~np.isin(fingerprints, checked.fingerprints)
+        changed = ~_member(fingerprints, checked.fingerprints)
         checked.met = _overlap_check(frame, ids, "DLTB", year, report, fingerprints, changed, checked.met)
         if check_areas:
             checked.area_gaps = _recomputed_area_check(frame, ids, year, report, fingerprints, changed,
@@ -340,12 +353,14 @@ def _attach_files(report: Report, start: int, frame, id_field: str) -> None:
 
     if SOURCE_COLUMN not in frame or frame[SOURCE_COLUMN].nunique() < 2:
         return
-    sources = frame.set_index(frame[id_field].astype(str))[SOURCE_COLUMN].astype(str)
+    sources = None
     for i in range(start, len(report.findings)):
         finding = report.findings[i]
         if finding.file or not finding.ids:
             continue
-        files = sorted(set(sources[sources.index.isin(finding.ids)]))
+        if sources is None:  # most snapshots have no finding with ids
+            sources = pd.Series(_sources(frame), index=frame[id_field].astype(str))
+        files = sorted(set(sources[sources.index.isin(finding.ids)].astype(str)))
         if files:
             shown = ", ".join(files[:3]) + (" …" if len(files) > 3 else "")
             report.findings[i] = dataclasses.replace(finding, file=shown)
@@ -427,9 +442,10 @@ def _magnitude_check(frame, field, ids, layer, year, report):
         return
     geometric = pd.Series(shapely.area(frame.geometry.values), index=frame.index).fillna(0.0)
     stored = frame[field].where(np.isfinite(frame[field]), np.nan)
-    sources = frame[SOURCE_COLUMN].astype(str) if SOURCE_COLUMN in frame else pd.Series("", index=frame.index)
-    for source in sorted(sources.unique()):
-        mask = (sources == source).to_numpy()
+    sources = _sources(frame)
+    codes = sources.codes
+    for code, source in sorted(enumerate(sources.categories), key=lambda item: item[1]):
+        mask = codes == code
         total = float(geometric[mask].sum())
         if total <= 0:
             continue
@@ -504,7 +520,7 @@ def _overlap_check(frame, ids, layer, year, report, fingerprints=None, changed=N
     index = np.flatnonzero(ok)
     if len(index) < 2:
         return _MetPairs.none()
-    sources = frame[SOURCE_COLUMN].astype("category").cat.codes.to_numpy() if SOURCE_COLUMN in frame else np.zeros(n)
+    sources = _sources(frame).codes
 
     # Pairs of unchanged parcels that met last year: both still there, so the same measurement.
     position = pd.Series(np.arange(n), index=fingerprints)
@@ -517,15 +533,16 @@ def _overlap_check(frame, ids, layer, year, report, fingerprints=None, changed=N
     queried = np.flatnonzero(ok & changed)
     found, neighbour = shapely.STRtree(geoms[index]).query(geoms[queried])
     first, second = queried[found], index[neighbour]
-    distinct = first != second
-    # Each unordered pair once: one int64 key per pair (a 1-D unique, not a slow row-wise one).
-    key = np.unique(np.minimum(first[distinct], second[distinct]) * n + np.maximum(first[distinct], second[distinct]))
-    first, second = key // n, key % n
+    # Each unordered pair once: a pair of two queried parcels was found from both ends.
+    once = (first < second) | ((first > second) & ~changed[second])
+    first, second = np.minimum(first[once], second[once]), np.maximum(first[once], second[once])
     across_files = sources[first] != sources[second]
     # Parcels of one file are compared in that file's own CRS: a straight edge of a zone-38 file
     # bends when brought to zone 39, so neighbours would seem to overlap where they do not.
     within = np.flatnonzero(~across_files)
-    involved = np.unique(np.concatenate([first[within], second[within]]))
+    involved = np.zeros(n, bool)
+    involved[first[within]] = involved[second[within]] = True
+    involved = np.flatnonzero(involved)
     own = geoms.copy()
     own[involved] = _in_own_crs(frame, geoms, involved)
     apart = np.zeros(len(first), bool)
@@ -569,9 +586,9 @@ def _in_own_crs(frame, geoms, positions=None) -> np.ndarray:
     own = np.asarray(geoms, dtype=object)[positions].copy()
     if SOURCE_COLUMN not in frame or frame.crs is None:
         return own
-    sources = frame[SOURCE_COLUMN].astype("category")
-    codes = sources.cat.codes.to_numpy()[positions]
-    for code, source in enumerate(sources.cat.categories):
+    sources = _sources(frame)
+    codes = sources.codes[positions]
+    for code, source in enumerate(sources.categories):
         crs = frame.attrs.get("source_crs", {}).get(str(source))
         if crs is None or crs.equals(frame.crs):
             continue
@@ -600,15 +617,18 @@ def _recomputed_area_check(frame, ids, year, report, fingerprints=None, changed=
     recomputed = np.full(n, np.nan)
     measured = np.flatnonzero(changed)
     own = _in_own_crs(frame, frame.geometry.values, measured)
-    sources = frame[SOURCE_COLUMN].astype(str).to_numpy()[measured]
-    for source in np.unique(sources):
-        mask = sources == source
+    sources = _sources(frame)
+    codes = sources.codes[measured]
+    for code, source in enumerate(sources.categories):
+        mask = codes == code
+        if not mask.any():
+            continue
         recomputed[measured[mask]] = ellipsoidal_area(own[mask], frame.attrs.get("source_crs", {}).get(source,
                                                                                                       frame.crs))
     tbmj = frame["TBMJ"].to_numpy(dtype="float64", na_value=np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):  # NULL and 0 areas are errors of their own
         gap = np.abs(recomputed - tbmj) / np.where(tbmj > 0, tbmj, np.nan)
-    off = (gap > RECOMPUTED_AREA_TOLERANCE) | (~changed & np.isin(fingerprints, known_gaps))
+    off = (gap > RECOMPUTED_AREA_TOLERANCE) | (~changed & _member(fingerprints, known_gaps))
     if off.any():
         measured = gap[off & np.isfinite(gap)]
         largest = f" (largest {measured.max():.2%})" if len(measured) else ""
