@@ -61,8 +61,24 @@ def validate_workspace(path: str | os.PathLike | Workspace, *, progress: Callabl
         return report
     say = progress or (lambda message: None)
     store = store if store is not None else LayerStore(ws)
+    try:
+        _check_all(ws, store, report, say, check_areas)
+    finally:
+        store.close()
+    return report
 
+
+def _read_order(ws) -> list[tuple[str, int | None]]:
+    """The geometric layers in the order the checks below read them (all fields, with geometry)."""
+    yearly = [("DLTB", False), ("JBNTTB", False), ("DLTBGXGC", True), ("WPZF", True)]
+    order = [(layer, year) for year in ws.period.data_years for layer, later in yearly
+             if ws.has_layer(layer) and not (later and year == ws.period.base_year)]
+    return order + [(layer, None) for layer in ("JSYDSP", "GBZNT") if ws.has_layer(layer)]
+
+
+def _check_all(ws, store, report, say, check_areas) -> None:
     units = _check_units(store, report, say)
+    store.read_ahead(_read_order(ws))
     unit_codes = set(units) if units is not None else None
     _check_targets(store, report, unit_codes)
     store.townships(report=report)
@@ -82,7 +98,6 @@ def validate_workspace(path: str | os.PathLike | Workspace, *, progress: Callabl
     _check_approvals(store, report, unit_codes, say)
     _check_hsf(store, report, unit_codes, say)
     _check_tables(store, report, unit_codes, say)
-    return report
 
 
 def _check_units_present(ws, units, present: dict[int, set[str] | None], report: Report) -> None:

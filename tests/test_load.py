@@ -144,3 +144,46 @@ def test_the_store_records_every_file_it_read_with_its_hash(tmp_path):
     read = store.files_read()
     assert {p.name for p in read} == {"xzq.gpkg", "bgdc_2016.gpkg", "targets.csv"}
     assert all(digest == file_sha256(path) for path, digest in read.items())
+
+
+def _findings(report):
+    return [(f.severity, f.layer, f.check, f.year, f.ids, f.message) for f in report.findings]
+
+
+def test_reading_ahead_reports_what_reading_in_turn_reports(tmp_path, monkeypatch):
+    """Validation reads the next layers on a second thread; the report must not notice.
+
+    Defects in several years and layers (a blank area filled, a missing field, an unreadable
+    file) give the same findings, in the same order, with and without reading ahead.
+    """
+    from farmland.validate import validate_workspace
+
+    ws = Workspace.load(write_workspace(tmp_path / "ws", years=(2015, 2016, 2017)))
+    frame = dltb_frame(2016)
+    frame.loc[1, "TBDLMJ"] = None
+    frame.to_file(ws.root / "bgdc_2016.gpkg", layer="DLTB", driver="GPKG")
+    dltb_frame(2015).drop(columns="DLBM").to_file(ws.root / "bgdc_2015.gpkg", layer="DLTB", driver="GPKG")
+    (ws.root / "bgdc_2017.gpkg").write_bytes(b"not a database")
+    ahead = validate_workspace(ws, store=LayerStore(ws, cache=None))
+    monkeypatch.setattr(LayerStore, "read_ahead", lambda self, requests: None)
+    in_turn = validate_workspace(ws, store=LayerStore(ws, cache=None))
+    assert _findings(ahead) == _findings(in_turn)
+    checks = {(f.check, f.year) for f in ahead.findings}
+    assert {("area-filled", 2016), ("missing-field", 2015), ("unreadable-file", 2017)} <= checks
+
+
+def test_a_layer_read_ahead_is_handed_over_once_and_a_strict_reader_gets_its_own_error(tmp_path, parses):
+    from farmland.errors import LayerError
+
+    ws = _ws(tmp_path)
+    dltb_frame(2016).drop(columns="DLBM").to_file(ws.root / "bgdc_2016.gpkg", layer="DLTB", driver="GPKG")
+    store = LayerStore(ws, cache=None)
+    store.read_ahead([("DLTB", 2015), ("DLTB", 2016)])
+    report = Report(strict=False)
+    assert len(store.layer("DLTB", 2015, report=report)) == 4
+    store.layer("DLTB", 2015, report=report)
+    assert report.findings == []
+    with pytest.raises(LayerError, match="DLBM"):  # the read ahead's error is not replayed as another kind
+        store.layer("DLTB", 2016)
+    store.close()
+    assert [name for name, _ in parses] == ["bgdc_2015.gpkg"]  # 2016 is refused before parsing, both times

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +47,8 @@ class LayerStore:
         self._read: set[Path] = set()
         self._hashes: dict[Path, str] = {}
         self._stats: dict[Path, tuple[int, int]] = {}
+        self._ahead: dict[tuple[str, int | None], Future] = {}
+        self._reader: ThreadPoolExecutor | None = None
 
     def __repr__(self) -> str:
         held = ", ".join(f"{layer}{'' if year is None else f'@{year}'}" for layer, year in self._layers)
@@ -61,6 +64,8 @@ class LayerStore:
         report = report if report is not None else Report(strict=True)
         wanted = wanted_fields(layer, columns)
         key = (layer, year)
+        if self._settle(key, report):
+            return None
         if key in self._layers:
             frame, fields, has_geometry = self._layers[key]
             if set(wanted) <= fields and (has_geometry or not geometry):
@@ -76,6 +81,56 @@ class LayerStore:
             self._record(Path(name))
         self._layers[key] = (frame, frozenset(wanted), "geometry" in frame)
         return _copy(frame, geometry)
+
+    def read_ahead(self, requests: list[tuple[str, int | None]]) -> None:
+        """Read these layers (all standard fields and geometry, in this order) on a background
+        thread while the caller works on earlier ones.
+
+        Parsing, geometry decoding and the validity test release the GIL, so on a machine with a
+        spare core the next snapshot is read while this one is checked. A layer read ahead is
+        handed over, with its findings, when :meth:`layer` asks for it (findings of reads nobody
+        asks for are dropped with them); one not started yet is read by the caller instead.
+        """
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="farmland-read-ahead")
+        for key in requests:
+            if key not in self._layers and key not in self._ahead:
+                self._ahead[key] = self._reader.submit(self._read_ahead, *key)
+
+    def _read_ahead(self, layer: str, year: int | None):
+        from ..layers import load_layer, wanted_fields
+
+        findings = Report(strict=False)
+        frame = load_layer(self.ws, layer, year, wanted_fields(layer, None), True, findings, parse=self.parse)
+        return frame, findings
+
+    def _settle(self, key, report: Report) -> bool:
+        """Take over a read-ahead of ``key``: its frame into the store, its findings into ``report``.
+
+        Returns True when the read ahead found the layer unreadable (its findings say why).
+        """
+        from ..layers import wanted_fields
+
+        future = self._ahead.pop(key, None)
+        if future is None or future.cancel():
+            return False
+        frame, findings = future.result()
+        if report.strict and findings.errors:
+            return False  # read again by the caller, so the error is raised with its own exception class
+        report.findings.extend(findings.findings)
+        if frame is None:
+            return True
+        for name in frame.attrs.get("files", ()):
+            self._record(Path(name))
+        self._layers[key] = (frame, frozenset(wanted_fields(key[0], None)), "geometry" in frame)
+        return False
+
+    def close(self) -> None:
+        """Stop reading ahead (reads in progress finish; queued ones are dropped)."""
+        if self._reader is not None:
+            self._reader.shutdown(wait=True, cancel_futures=True)
+            self._reader = None
+        self._ahead.clear()
 
     def parse(self, path: Path, layer_name: str | None, columns: list[str], read_geometry: bool,
               encoding: str | None):
