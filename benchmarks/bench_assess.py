@@ -183,8 +183,9 @@ def measure(stage: str, root: Path, scratch: Path) -> dict:
 # -- the driver -------------------------------------------------------------------------------------
 
 
-def run_child(command: list[str], env: dict | None = None) -> tuple[dict, float, float]:
-    """Run ``command``; return (its JSON result or {}, wall seconds, peak RSS MiB of the child)."""
+def run_child(command: list[str], env: dict | None = None) -> tuple[dict, float, float, float]:
+    """Run ``command``; return (its JSON result or {}, wall seconds, peak RSS MiB, CPU seconds of the
+    child: user + system, all threads, so CPU above wall means the second core worked too)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         child = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env)
@@ -197,7 +198,7 @@ def run_child(command: list[str], env: dict | None = None) -> tuple[dict, float,
     if child.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, command))} failed ({child.returncode}):\n{stderr[-3000:]}")
     lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    return (json.loads(lines[-1]) if lines else {}), wall, usage.ru_maxrss / 1024.0
+    return (json.loads(lines[-1]) if lines else {}), wall, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
 
 
 def generate(root: Path, parcels: int, seed: int) -> None:
@@ -254,12 +255,13 @@ def main(argv=None) -> None:
             if before is not None:
                 before()
             load = os.getloadavg()[0]
-            result, wall, peak = run_child(command, env)
+            result, wall, peak, cpu = run_child(command, env)
             seconds = result.get("seconds", wall)
             runs.setdefault(stage, []).append({**result, "seconds": seconds, "wall": wall, "peak_mib": peak,
-                                               "load": load})
+                                               "cpu": cpu, "load": load})
             extra = {k: v for k, v in result.items() if k not in ("seconds",)}
-            print(f"  {stage:>9} run {k + 1}/{times}: {seconds:8.1f} s, peak {peak:7.0f} MiB, load {load:.2f}"
+            print(f"  {stage:>9} run {k + 1}/{times}: {seconds:8.1f} s, CPU {cpu:7.1f} s (whole process), "
+                  f"peak {peak:7.0f} MiB, load {load:.2f}"
                   + (f"  {json.dumps(extra, ensure_ascii=False)}" if extra else ""), flush=True)
 
     try:
@@ -302,7 +304,7 @@ LABELS = {
     "metrics": "(c) compute_metrics, alone (all years, levels, phases)",
     "assess.validate": "(c) assess(): validation",
     "assess.metrics": "(c) assess(): compute_metrics (reusing validation's reads)",
-    "assess.scoring": "(c) assess(): scoring (total − the two)",
+    "assess.scoring": "(c) assess(): audit of the last year + scoring (total − the two)",
     "assess": "(c) assess() total",
     "assess_cold": "(c) assess() total, empty cache (parses and keeps the parsed files)",
     "assess_warm": "(c) assess() total, warm cache (a second run on the same data)",
@@ -316,21 +318,24 @@ def summarise(runs: dict[str, list[dict]]) -> str:
     rows = dict(runs)
     if "assess" in runs:  # the parts timed inside the same assess() runs; the peak is the whole run's
         for part in ("validate", "metrics"):
-            rows[f"assess.{part}"] = [{**r, "seconds": r["parts"][part], "peak_mib": None} for r in runs["assess"]]
-        rows["assess.scoring"] = [{**r, "seconds": r["scoring"], "peak_mib": None} for r in runs["assess"]]
+            rows[f"assess.{part}"] = [{**r, "seconds": r["parts"][part], "peak_mib": None, "cpu": None}
+                                      for r in runs["assess"]]
+        rows["assess.scoring"] = [{**r, "seconds": r["scoring"], "peak_mib": None, "cpu": None} for r in runs["assess"]]
     median = {k: statistics.median(r["seconds"] for r in v) for k, v in rows.items()}
     floor, naive = median.get("floor"), median.get("naive")
-    lines = ["| stage | median s | runs | × floor | × naive | peak MiB | load (1 min) |",
-             "|---|---:|---:|---:|---:|---:|---|"]
+    lines = ["| stage | median s | runs | × floor | × naive | CPU s (process) | peak MiB | load (1 min) |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
     for key, label in LABELS.items():
         if key not in rows:
             continue
         peaks = [r["peak_mib"] for r in rows[key] if r["peak_mib"] is not None]
+        cpus = [r["cpu"] for r in rows[key] if r.get("cpu") is not None]
         loads = [r["load"] for r in rows[key]]
         lines.append(
             f"| {label} | {median[key]:.1f} | {len(rows[key])} | "
             + (f"{median[key] / floor:.2f}" if floor else "–") + " | "
             + (f"{median[key] / naive:.2f}" if naive else "–") + " | "
+            + (f"{statistics.median(cpus):.1f}" if cpus else "–") + " | "
             + (f"{max(peaks):.0f}" if peaks else "(in assess)") + " | "
             + (f"{min(loads):.1f}–{max(loads):.1f}" if len(loads) > 1 else f"{loads[0]:.1f}") + " |")
     return "\n".join(lines)
