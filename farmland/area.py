@@ -8,9 +8,10 @@ and L to 1e-6 arc-second, sum the ellipsoidal-trapezoid series over the ring edg
 reference meridian L = 0, take |outer ring| − |holes| per polygon, add multipolygon parts and round
 half up to 0.01 m².
 
-Everything here is vectorised over all vertices of all parcels at once: one ragged coordinate
-array (``shapely.to_ragged_array``), numpy for the series, ``np.add.reduceat`` for rings and
-``np.bincount`` for parts and parcels. There is no Python loop per parcel or per ring.
+Everything here is vectorised over the vertices of many parcels at once: one flat coordinate
+array with ring offsets (the layout of ``shapely.to_ragged_array``), numpy for the series in
+batches of rings sized for the CPU cache, ``np.add.reduceat`` for rings and ``np.bincount`` for
+parts and parcels. There is no Python loop per parcel or per ring.
 
 Areas are in m² throughout; convert with :func:`farmland.units.m2_to_mu` (亩 = m² × 0.0015).
 """
@@ -357,26 +358,37 @@ def ellipsoidal_trapezoid_area(
     return 2.0 * b * b * np.asarray(dlon_rad, dtype="float64") * series
 
 
-def _footpoint_inverse(northing_m, offset_m, lon0_rad, a, f):
-    """32号 Gauss inverse: plane (x = northing, y′ = easting − false easting) → B, L radians.
+def _footpoint_latitude(northing_m) -> np.ndarray:
+    """32号 footpoint latitude Bf (radians) of a Gauss-Krüger northing x (false northing removed).
 
-    The footpoint latitude Bf = E + cos E (k1 sin E − k2 sin³E + k3 sin⁵E − k4 sin⁷E) with
-    E = k0·x, then the u = y′/N series of docs/background.md §3.2, written in Horner form.
+    Bf = E + cos E (k1 sin E − k2 sin³E + k3 sin⁵E − k4 sin⁷E) with E = k0·x
+    (docs/background.md §3.2), the latitude of the central-meridian point at arc length x.
     """
     k0, k1, k2, k3, k4 = _FOOTPOINT_K
-    e2 = f * (2.0 - f)
-    second_e2 = e2 / (1.0 - e2)  # e′²
-    polar_radius = a / (1.0 - f)  # c = a²/b
     e0 = k0 * np.asarray(northing_m, dtype="float64")
     s = np.sin(e0)
     s2 = s * s
-    footpoint = e0 + np.cos(e0) * s * (k1 - s2 * (k2 - s2 * (k3 - s2 * k4)))
+    return e0 + np.cos(e0) * s * (k1 - s2 * (k2 - s2 * (k3 - s2 * k4)))
+
+
+def _footpoint_inverse(gk: GaussKruger, easting_m, northing_m):
+    """32号 Gauss inverse of plane coordinates as stored (false easting and northing included).
+
+    Returns latitude B and longitude L in radians: the footpoint latitude, then the u = y′/N
+    series of docs/background.md §3.2 (y′ = easting − false easting), written in Horner form.
+    """
+    e2 = gk.f * (2.0 - gk.f)
+    second_e2 = e2 / (1.0 - e2)  # e′²
+    polar_radius = gk.a / (1.0 - gk.f)  # c = a²/b
+    footpoint = _footpoint_latitude(np.asarray(northing_m, dtype="float64") - gk.false_northing_m)
+    offset_m = np.asarray(easting_m, dtype="float64") - gk.false_easting_m
+    lon0_rad = math.radians(gk.central_meridian_deg)
     cos_bf = np.cos(footpoint)
     t = np.sin(footpoint) / cos_bf
     t2 = t * t
     eta2 = second_e2 * cos_bf * cos_bf
     v2 = 1.0 + eta2
-    u = np.asarray(offset_m, dtype="float64") * np.sqrt(v2) / polar_radius  # y′/N, N = c/V
+    u = offset_m * np.sqrt(v2) / polar_radius  # y′/N, N = c/V
     u2 = u * u
     lat = footpoint - v2 * t * u2 * (
         0.5
@@ -403,22 +415,21 @@ def _densify(coords: np.ndarray, ring_offsets: np.ndarray, max_length: float):
     Returns the new coordinates and ring offsets. Original vertices are kept bit for bit.
     """
     n = len(coords)
-    delta = np.zeros_like(coords)
-    delta[:-1] = coords[1:] - coords[:-1]
+    delta = np.empty_like(coords)
+    np.subtract(coords[1:], coords[:-1], out=delta[:-1])
     # The pair (last vertex of a ring, first of the next) is not an edge.
-    is_ring_end = np.zeros(n, dtype=bool)
-    is_ring_end[ring_offsets[1:] - 1] = True
-    delta[is_ring_end] = 0.0
+    delta[ring_offsets[1:] - 1] = 0.0
     length = np.hypot(delta[:, 0], delta[:, 1])
     parts = np.where(length > max_length, np.floor(length / max_length) + 1, 1).astype(np.int64)
     if (parts == 1).all():
         return coords, ring_offsets
-    source = np.repeat(np.arange(n), parts)
-    first_of_source = np.cumsum(parts) - parts
-    step = np.arange(len(source)) - first_of_source[source]
-    fraction = (step / parts[source])[:, None]
-    new_coords = coords[source] + fraction * delta[source]
-    new_offsets = np.concatenate(([0], np.cumsum(parts)))[ring_offsets]
+    ends = np.cumsum(parts)
+    # np.repeat instead of fancy indexing with a source index: same values, a plain copy loop.
+    step = np.arange(ends[-1]) - np.repeat(ends - parts, parts)
+    fraction = step / np.repeat(parts, parts)
+    new_coords = np.repeat(coords, parts, axis=0)
+    new_coords += fraction[:, None] * np.repeat(delta, parts, axis=0)
+    new_offsets = np.concatenate(([0], ends))[ring_offsets]
     return new_coords, new_offsets
 
 
@@ -470,16 +481,160 @@ def gauss_kruger_inverse(easting_m, northing_m, crs) -> tuple[np.ndarray, np.nda
     constants and is common to every official tool using 32号.
     """
     gk = gauss_kruger_parameters(crs)
-    east = np.asarray(easting_m, dtype="float64")
-    north = np.asarray(northing_m, dtype="float64")
-    lat, lon = _footpoint_inverse(
-        north - gk.false_northing_m,
-        east - gk.false_easting_m,
-        math.radians(gk.central_meridian_deg),
-        gk.a,
-        gk.f,
-    )
+    lat, lon = _footpoint_inverse(gk, easting_m, northing_m)
     return np.degrees(lon), np.degrees(lat)
+
+
+@dataclass(frozen=True)
+class _Rings:
+    """The rings of a layer's parcels as flat arrays (built by :func:`_parcel_rings`)."""
+
+    gk: GaussKruger
+    n_geometries: int
+    positions: np.ndarray  # of the present (not missing, not empty) geometries in the input
+    coords: np.ndarray  # (n, 2) easting, northing of every vertex of every ring
+    ring_offsets: np.ndarray
+    ring_owner: np.ndarray  # index into ``positions`` of each ring's parcel
+    is_exterior: np.ndarray
+
+    def parcel_sums(self, ring_values: np.ndarray) -> np.ndarray:
+        """Per present parcel, the sum of its rings' values (in ring order)."""
+        return np.bincount(self.ring_owner, weights=ring_values, minlength=len(self.positions))
+
+    def scatter(self, parcel_values: np.ndarray) -> np.ndarray:
+        """One value per input geometry: ``parcel_values`` at the present ones, NaN elsewhere."""
+        result = np.full(self.n_geometries, np.nan)
+        result[self.positions] = parcel_values
+        return result
+
+
+def _parcel_rings(geometries, crs) -> _Rings:
+    """Check a layer's CRS, geometry types and coordinates; lay its rings out flat.
+
+    ``geometries`` and ``crs`` are as in :func:`ellipsoidal_area`, whose Raises section lists
+    the errors.
+    """
+    if crs is None:
+        crs = getattr(geometries, "crs", None)
+    gk = gauss_kruger_parameters(crs)
+    geoms, labels = _as_geometry_array(geometries)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    type_ids = shapely.get_type_id(geoms)
+    polygonal = np.isin(type_ids, (3, 6))  # Polygon, MultiPolygon
+    bad = np.flatnonzero(present & ~polygonal)
+    if bad.size:
+        kinds = sorted(set(type_ids[bad].tolist()))
+        names = {0: "Point", 1: "LineString", 2: "LinearRing", 4: "MultiPoint",
+                 5: "MultiLineString", 7: "GeometryCollection"}
+        raise GeometryError(
+            "Parcel areas need Polygon or MultiPolygon geometries; found "
+            f"{', '.join(names.get(k, str(k)) for k in kinds)} at "
+            f"{preview_ids(_labels(labels, bad))}. Fix or drop these features (e.g. keep only "
+            "the polygonal parts with shapely.get_parts / GeoSeries.explode)."
+        )
+    positions = np.flatnonzero(present)
+    coords, ring_offsets, ring_owner, is_exterior = _polygon_rings(
+        geoms[positions], type_ids[positions]
+    )
+
+    def offenders(vertex_mask: np.ndarray) -> str:
+        """Labels of the parcels owning the flagged vertices, for messages."""
+        ring = np.searchsorted(ring_offsets, np.flatnonzero(vertex_mask), side="right") - 1
+        return preview_ids(_labels(labels, positions[np.unique(ring_owner[ring])]))
+
+    if not np.isfinite(coords).all():
+        finite = np.isfinite(coords).all(axis=1)
+        raise GeometryError(
+            f"Parcels have non-finite (NaN/inf) coordinates at {offenders(~finite)}; "
+            "repair or drop them."
+        )
+    # The original vertices are enough: densified ones lie between them.
+    east = coords[:, 0]
+    if len(east) and max(
+        gk.false_easting_m - east.min(), east.max() - gk.false_easting_m
+    ) > _MAX_OFFSET_FROM_CM_M:
+        far = np.abs(east - gk.false_easting_m) > _MAX_OFFSET_FROM_CM_M
+        sample = east[far][0]
+        prefix = f" (zone prefix {int(sample // 1_000_000)})" if sample >= 1_000_000 else ""
+        raise CRSError(
+            f"Eastings such as {sample:.1f} m{prefix} lie more than "
+            f"{_MAX_OFFSET_FROM_CM_M / 1000:.0f} km from the central meridian "
+            f"{gk.central_meridian_deg:g}°E of {gk.label} (false easting "
+            f"{gk.false_easting_m:.0f} m), at {offenders(far)}. The layer's CRS does not match "
+            "its coordinates: 8-digit eastings 38xxxxxx are EPSG:4526 and 39xxxxxx EPSG:4527; "
+            "6-digit eastings are EPSG:4547 (CM 114°E) or EPSG:4548 (CM 117°E). Also check "
+            "that x is the easting (axis order)."
+        )
+    return _Rings(gk, len(geoms), positions, coords, ring_offsets, ring_owner, is_exterior)
+
+
+def _polygon_rings(geoms: np.ndarray, type_ids: np.ndarray):
+    """Vertices and ring layout of non-empty Polygons and MultiPolygons (``type_ids`` 3 and 6).
+
+    Returns ``(coords, ring_offsets, ring_owner, is_exterior)``: the (n, 2) vertex array in
+    GEOS order (geometry by geometry, part by part, the exterior before its holes), the offsets
+    of the rings in it, the position in ``geoms`` of each ring's geometry and whether the ring
+    is an exterior. This is the layout of ``shapely.to_ragged_array``, which builds a geometry
+    for every ring to get it and took longer than the whole series; here only polygons with
+    holes and multipolygons are taken apart, a plain polygon is one ring of all its vertices.
+    """
+    coords = shapely.get_coordinates(geoms)
+    counts = shapely.get_num_coordinates(geoms)
+    is_split = (type_ids != 3) | (shapely.get_num_interior_rings(geoms) > 0)
+    if not is_split.any():
+        return coords, _offsets(counts), np.arange(len(geoms)), np.ones(len(geoms), bool)
+    split = np.flatnonzero(is_split)
+    parts, part_owner = shapely.get_parts(geoms[split], return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    first_of_part = np.ones(len(rings), bool)
+    first_of_part[1:] = ring_part[1:] != ring_part[:-1]
+    whole = np.flatnonzero(~is_split)
+    owner = np.concatenate((whole, split[part_owner[ring_part]]))
+    # Rings of a geometry are contiguous in ``coords``; a stable sort keeps their own order.
+    order = np.argsort(owner, kind="stable")
+    counts = np.concatenate((counts[whole], shapely.get_num_coordinates(rings)))[order]
+    is_exterior = np.concatenate((np.ones(len(whole), bool), first_of_part))[order]
+    return coords, _offsets(counts), owner[order], is_exterior
+
+
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    """Offsets [0, c0, c0 + c1, …] of consecutive runs of the given lengths."""
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets
+
+
+# Rings are measured in batches of about this many vertices (≈ 150 000 after densification): the
+# dozens of temporaries of the series then stay in the CPU cache and are recycled by the
+# allocator, where whole-layer temporaries cost fresh memory (page faults) every time.
+_CHUNK_VERTICES = 1 << 14
+
+
+def _ring_chunks(ring_offsets: np.ndarray):
+    """(first, stop) ring ranges of about ``_CHUNK_VERTICES`` vertices each, covering all rings."""
+    starts = np.searchsorted(
+        ring_offsets, np.arange(0, ring_offsets[-1], _CHUNK_VERTICES), side="right"
+    ) - 1
+    bounds = np.unique(np.concatenate(([0], starts, [len(ring_offsets) - 1])))
+    return zip(bounds[:-1].tolist(), bounds[1:].tolist())
+
+
+def _ring_areas(coords, ring_offsets, gk: GaussKruger, densify_m, rounding: str) -> np.ndarray:
+    """Unsigned statutory area (m²) of each ring: steps 1–5 of :func:`ellipsoidal_area`."""
+    if densify_m is not None:
+        coords, ring_offsets = _densify(coords, ring_offsets, densify_m)
+    east = coords[:, 0]
+    north = coords[:, 1]
+    official_rounding = rounding == "official"
+    if official_rounding:
+        east = round_half_up(east, 4)
+        north = round_half_up(north, 4)
+    lat, lon = _footpoint_inverse(gk, east, north)
+    if official_rounding:
+        lat = round_half_up(lat * _ARCSEC_PER_RAD, 6) / _ARCSEC_PER_RAD
+        lon = round_half_up(lon * _ARCSEC_PER_RAD, 6) / _ARCSEC_PER_RAD
+    b = gk.a * (1.0 - gk.f)
+    return b * b * np.abs(_ring_sums_of_series(lat, lon, ring_offsets, gk.f))
 
 
 def _as_geometry_array(geometries) -> tuple[np.ndarray, object]:
@@ -596,104 +751,22 @@ def ellipsoidal_area(
     >>> ellipsoidal_area([square, None], "EPSG:4527").tolist()
     [9999.39, nan]
     """
-    if crs is None:
-        crs = getattr(geometries, "crs", None)
-    gk = gauss_kruger_parameters(crs)
     if rounding not in ("area", "official", "none"):
         raise ValueError(f'rounding must be "area", "official" or "none", got {rounding!r}')
     if densify_m is not None and not (densify_m > 0 and math.isfinite(densify_m)):
         raise ValueError(
             f"densify_m must be a positive length in metres or None, got {densify_m!r}"
         )
+    rings = _parcel_rings(geometries, crs)
+    gk, ring_offsets = rings.gk, rings.ring_offsets
 
-    geoms, labels = _as_geometry_array(geometries)
-    result = np.full(len(geoms), np.nan)
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    type_ids = shapely.get_type_id(geoms)
-    polygonal = np.isin(type_ids, (3, 6))  # Polygon, MultiPolygon
-    bad = np.flatnonzero(present & ~polygonal)
-    if bad.size:
-        kinds = sorted(set(shapely.get_type_id(geoms[bad]).tolist()))
-        names = {0: "Point", 1: "LineString", 2: "LinearRing", 4: "MultiPoint",
-                 5: "MultiLineString", 7: "GeometryCollection"}
-        raise GeometryError(
-            "Parcel areas need Polygon or MultiPolygon geometries; found "
-            f"{', '.join(names.get(k, str(k)) for k in kinds)} at "
-            f"{preview_ids(_labels(labels, bad))}. Fix or drop these features (e.g. keep only "
-            "the polygonal parts with shapely.get_parts / GeoSeries.explode)."
+    ring_area = np.empty(len(ring_offsets) - 1)
+    for first, stop in _ring_chunks(ring_offsets):
+        v0, v1 = ring_offsets[first], ring_offsets[stop]
+        ring_area[first:stop] = _ring_areas(
+            rings.coords[v0:v1], ring_offsets[first : stop + 1] - v0, gk, densify_m, rounding
         )
-    positions = np.flatnonzero(present)
-    if positions.size == 0:
-        return result
-
-    geom_type, coords, offsets = shapely.to_ragged_array(geoms[positions], include_z=False)
-    if geom_type == shapely.GeometryType.POLYGON:
-        # Polygons only: each geometry is a single part.
-        ring_offsets, part_offsets = offsets
-        geom_offsets = np.arange(len(part_offsets))
-    else:  # MULTIPOLYGON (also when Polygons and MultiPolygons are mixed)
-        ring_offsets, part_offsets, geom_offsets = offsets
-
-    def offenders(vertex_mask: np.ndarray) -> str:
-        """Labels of the parcels owning the flagged vertices, for messages."""
-        first_vertex = ring_offsets[part_offsets[geom_offsets]]
-        owner = np.searchsorted(first_vertex, np.flatnonzero(vertex_mask), side="right") - 1
-        return preview_ids(_labels(labels, positions[np.unique(owner)]))
-
-    finite = np.isfinite(coords).all(axis=1)
-    if not finite.all():
-        raise GeometryError(
-            f"Parcels have non-finite (NaN/inf) coordinates at {offenders(~finite)}; "
-            "repair or drop them."
-        )
-    # Checked on the original vertices: densified ones lie between them.
-    far = np.abs(coords[:, 0] - gk.false_easting_m) > _MAX_OFFSET_FROM_CM_M
-    if far.any():
-        sample = coords[far, 0][0]
-        prefix = f" (zone prefix {int(sample // 1_000_000)})" if sample >= 1_000_000 else ""
-        raise CRSError(
-            f"Eastings such as {sample:.1f} m{prefix} lie more than "
-            f"{_MAX_OFFSET_FROM_CM_M / 1000:.0f} km from the central meridian "
-            f"{gk.central_meridian_deg:g}°E of {gk.label} (false easting "
-            f"{gk.false_easting_m:.0f} m), at {offenders(far)}. The layer's CRS does not match "
-            "its coordinates: 8-digit eastings 38xxxxxx are EPSG:4526 and 39xxxxxx EPSG:4527; "
-            "6-digit eastings are EPSG:4547 (CM 114°E) or EPSG:4548 (CM 117°E). Also check "
-            "that x is the easting (axis order)."
-        )
-
-    if densify_m is not None:
-        coords, ring_offsets = _densify(coords, ring_offsets, densify_m)
-    east = coords[:, 0]
-    north = coords[:, 1]
-    official_rounding = rounding == "official"
-    if official_rounding:
-        east = round_half_up(east, 4)
-        north = round_half_up(north, 4)
-
-    lat, lon = _footpoint_inverse(
-        north - gk.false_northing_m,
-        east - gk.false_easting_m,
-        math.radians(gk.central_meridian_deg),
-        gk.a,
-        gk.f,
-    )
-    if official_rounding:
-        lat = round_half_up(lat * _ARCSEC_PER_RAD, 6) / _ARCSEC_PER_RAD
-        lon = round_half_up(lon * _ARCSEC_PER_RAD, 6) / _ARCSEC_PER_RAD
-
-    b = gk.a * (1.0 - gk.f)
-    ring_area = b * b * np.abs(_ring_sums_of_series(lat, lon, ring_offsets, gk.f))
-
-    n_rings = len(ring_offsets) - 1
-    part_of_ring = np.repeat(np.arange(len(part_offsets) - 1), np.diff(part_offsets))
-    is_exterior = np.arange(n_rings) == part_offsets[:-1][part_of_ring]
-    geom_of_part = np.repeat(np.arange(len(geom_offsets) - 1), np.diff(geom_offsets))
-    area = np.bincount(
-        geom_of_part[part_of_ring],
-        weights=np.where(is_exterior, ring_area, -ring_area),
-        minlength=len(positions),
-    )
+    area = rings.parcel_sums(np.where(rings.is_exterior, ring_area, -ring_area))
     if rounding in ("official", "area"):
         area = round_half_up(area, 2)
-    result[positions] = area
-    return result
+    return rings.scatter(area)

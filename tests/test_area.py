@@ -411,6 +411,33 @@ def test_multipolygon_parts_add_and_mixed_arrays_agree():
     assert raw_area([FIELD_WITH_POND, east_field]).tolist() == [with_pond, east]
 
 
+def test_ring_layout_is_that_of_shapely_ragged_arrays():
+    # The flat layout is built without ring geometries; it must be to_ragged_array's, also
+    # when plain polygons, polygons with holes and multipolygons (one with a hole) are mixed.
+    east_field = shapely.affinity.translate(FIELD, 500, 0)
+    geoms = np.array([FIELD, FIELD_WITH_POND, shapely.MultiPolygon([FIELD_WITH_POND, east_field]),
+                      east_field, shapely.MultiPolygon([east_field])], dtype=object)
+    rings = area_module._parcel_rings(geoms, "EPSG:4527")
+    _, coords, (ring_offsets, part_offsets, geom_offsets) = shapely.to_ragged_array(geoms)
+    np.testing.assert_array_equal(rings.coords, coords)
+    np.testing.assert_array_equal(rings.ring_offsets, ring_offsets)
+    part_of_ring = np.repeat(np.arange(len(part_offsets) - 1), np.diff(part_offsets))
+    geom_of_part = np.repeat(np.arange(len(geom_offsets) - 1), np.diff(geom_offsets))
+    np.testing.assert_array_equal(rings.ring_owner, geom_of_part[part_of_ring])
+    np.testing.assert_array_equal(
+        rings.is_exterior, np.arange(len(ring_offsets) - 1) == part_offsets[:-1][part_of_ring]
+    )
+
+
+def test_batches_of_rings_do_not_change_a_bit(liaocheng_parcels, monkeypatch):
+    parcels, _ = liaocheng_parcels[4527]  # with holes and multipart parcels
+    whole = {mode: ellipsoidal_area(parcels, "EPSG:4527", rounding=mode)
+             for mode in ("none", "area", "official")}
+    monkeypatch.setattr(area_module, "_CHUNK_VERTICES", 7)  # batches of a ring or two
+    for mode, expected in whole.items():
+        np.testing.assert_array_equal(ellipsoidal_area(parcels, "EPSG:4527", rounding=mode), expected)
+
+
 def test_orientation_and_start_vertex_do_not_matter(liaocheng_parcels):
     parcels, _ = liaocheng_parcels[4548]
     base = raw_area(parcels, "EPSG:4548")
