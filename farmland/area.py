@@ -407,32 +407,34 @@ def _footpoint_inverse(gk: GaussKruger, easting_m, northing_m):
     return lat, lon
 
 
-def _densify(coords: np.ndarray, ring_offsets: np.ndarray, max_length: float):
+def _densify(east: np.ndarray, north: np.ndarray, ring_offsets: np.ndarray, max_length: float):
     """Split ring edges longer than ``max_length`` into equal parts, the 三调 tool's way.
 
     An edge of length ℓ > max_length gets ⌊ℓ/max_length⌋ + 1 equal parts (so 140 m → three
     46.7 m parts, where ``shapely.segmentize`` would make two of 70 m); shorter edges are kept.
-    Works on the flat ragged coordinate array, so no intermediate geometries are built.
+    Works on the flat coordinate columns, so no intermediate geometries are built.
 
-    Returns the new coordinates and ring offsets. Original vertices are kept bit for bit.
+    Returns the new eastings, northings and ring offsets. Original vertices are kept bit for bit.
     """
-    n = len(coords)
-    delta = np.empty_like(coords)
-    np.subtract(coords[1:], coords[:-1], out=delta[:-1])
-    # The pair (last vertex of a ring, first of the next) is not an edge.
-    delta[ring_offsets[1:] - 1] = 0.0
-    length = np.hypot(delta[:, 0], delta[:, 1])
+    joins = ring_offsets[1:] - 1  # the pair (last vertex of a ring, first of the next) is no edge
+    d_east = np.empty(len(east))
+    d_north = np.empty(len(north))
+    for delta, values in ((d_east, east), (d_north, north)):
+        np.subtract(values[1:], values[:-1], out=delta[:-1])
+        delta[joins] = 0.0
+    length = np.hypot(d_east, d_north)
     parts = np.where(length > max_length, np.floor(length / max_length) + 1, 1).astype(np.int64)
     if (parts == 1).all():
-        return coords, ring_offsets
+        return east, north, ring_offsets
     ends = np.cumsum(parts)
-    # np.repeat instead of fancy indexing with a source index: same values, a plain copy loop.
+    # Column by column and with np.repeat rather than fancy indexing: the same values, cheaper.
     step = np.arange(ends[-1]) - np.repeat(ends - parts, parts)
     fraction = step / np.repeat(parts, parts)
-    new_coords = np.repeat(coords, parts, axis=0)
-    new_coords += fraction[:, None] * np.repeat(delta, parts, axis=0)
-    new_offsets = np.concatenate(([0], ends))[ring_offsets]
-    return new_coords, new_offsets
+    new_east = np.repeat(east, parts)
+    new_east += fraction * np.repeat(d_east, parts)
+    new_north = np.repeat(north, parts)
+    new_north += fraction * np.repeat(d_north, parts)
+    return new_east, new_north, np.concatenate(([0], ends))[ring_offsets]
 
 
 def _ring_sums_of_series(lat, lon, ring_offsets, f):
@@ -625,10 +627,9 @@ def _ring_chunks(ring_offsets: np.ndarray):
 
 def _ring_areas(coords, ring_offsets, gk: GaussKruger, densify_m, rounding: str) -> np.ndarray:
     """Unsigned statutory area (m²) of each ring: steps 1–5 of :func:`ellipsoidal_area`."""
+    east, north = coords[:, 0], coords[:, 1]
     if densify_m is not None:
-        coords, ring_offsets = _densify(coords, ring_offsets, densify_m)
-    east = coords[:, 0]
-    north = coords[:, 1]
+        east, north, ring_offsets = _densify(east, north, ring_offsets, densify_m)
     official_rounding = rounding == "official"
     if official_rounding:
         east = round_half_up(east, 4)

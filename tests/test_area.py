@@ -345,7 +345,8 @@ def test_densification_rule_of_the_official_tool():
     # A 140 m edge becomes ⌊140/70⌋ + 1 = 3 parts (the 三调 tool), where shapely.segmentize
     # would make 2; a 70 m edge is not split; a 100 m edge gets ⌊100/70⌋ + 1 = 2 parts.
     coords = np.array([[0, 0], [140, 0], [140, 70], [40, 70], [0, 0]], dtype=float)
-    dense, offsets = area_module._densify(coords, np.array([0, 5]), 70.0)
+    east, north, offsets = area_module._densify(coords[:, 0], coords[:, 1], np.array([0, 5]), 70.0)
+    dense = np.c_[east, north]
     # 140 m → 3 parts, 70 m → 1, 100 m → 2, the closing edge (80.6 m) → 2, plus the end vertex.
     assert len(dense) == 3 + 1 + 2 + 2 + 1
     assert offsets.tolist() == [0, 9]
