@@ -19,21 +19,34 @@ arable parcels), a fifth of them with a hole. It then times
 
 and prints times, ratios and the largest relative difference between the two areas (which is
 dominated by the loop's undensified geodesic edges, not by the statutory method: see
-tests/test_area.py for the comparison with a 1 m-densified GeographicLib reference). This is
-code, not a test: numbers depend on the machine.
+tests/test_area.py for the comparison with a 1 m-densified GeographicLib reference).
+
+On a workspace (a generated city, ``farmland sample DIR --parcels N``)::
+
+    python benchmarks/bench_area.py --workspace benchmarks/_data/city_300000_s0 [--repeat 3]
+
+it times, against the read floor of the DLTB layers of every data year (``pyogrio.read_arrow`` of
+each county database's whole layer + ``shapely.from_wkb``), on all their parcels:
+``ellipsoidal_area`` (statutory), ``scale_corrected_area`` (screening) and ``area_gaps`` against
+the stored TBMJ with validation's tolerance (the recomputed-area check). Each round runs the four in
+turn, so that all share the machine's load of that minute; the table gives medians and × floor.
+This is code, not a test: numbers depend on the machine.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+import os
+import statistics
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pyproj
 import shapely
 
-from farmland.area import ellipsoidal_area
+from farmland.area import area_gaps, ellipsoidal_area, scale_corrected_area
 
 CRS = "EPSG:4527"
 
@@ -157,5 +170,71 @@ def main(sizes: list[int]) -> None:
               f"{rel.max():.2e}")
 
 
+def read_dltb(workspace: Path) -> list[tuple[np.ndarray, str, np.ndarray]]:
+    """The read floor: (geometries, CRS, TBMJ) of every county's DLTB layer of every data year."""
+    import pyogrio
+
+    from farmland import Workspace
+
+    ws = Workspace.load(workspace)
+    layer = ws.layers["DLTB"].layer
+    parts = []
+    for year in ws.period.data_years:
+        for path in ws.paths("DLTB", year):
+            meta, table = pyogrio.read_arrow(path, layer=layer)
+            wkb = table[meta["geometry_name"] or "wkb_geometry"].to_numpy(zero_copy_only=False)
+            tbmj = table["TBMJ"].to_numpy(zero_copy_only=False).astype("float64")
+            parts.append((shapely.from_wkb(wkb), meta["crs"], tbmj))
+    return parts
+
+
+def city(workspace: Path, repeat: int) -> None:
+    from farmland.validate import RECOMPUTED_AREA_TOLERANCE
+
+    stages = {
+        "statutory": lambda parts: [ellipsoidal_area(g, crs) for g, crs, _ in parts],
+        "screening": lambda parts: [scale_corrected_area(g, crs) for g, crs, _ in parts],
+        "gaps": lambda parts: [area_gaps(g, crs, tbmj, RECOMPUTED_AREA_TOLERANCE)
+                               for g, crs, tbmj in parts],
+    }
+    seconds: dict[str, list[float]] = {"floor": [], **{name: [] for name in stages}}
+    loads = []
+    for _ in range(repeat):
+        loads.append(os.getloadavg()[0])
+        parts, t_floor = timed(read_dltb, workspace)
+        seconds["floor"].append(t_floor)
+        for name, stage in stages.items():
+            result, t_stage = timed(stage, parts)
+            seconds[name].append(t_stage)
+        flagged = sum(int((gaps > RECOMPUTED_AREA_TOLERANCE).sum()) for gaps in result)
+    n_parcels = sum(len(g) for g, _, _ in parts)
+    n_vertices = sum(int(shapely.get_num_coordinates(g).sum()) for g, _, _ in parts)
+    floor = statistics.median(seconds["floor"])
+    labels = {
+        "floor": "read floor: DLTB layers, pyogrio.read_arrow + shapely.from_wkb",
+        "statutory": "`ellipsoidal_area` (statutory, 70 m densification, footpoint series)",
+        "screening": "`scale_corrected_area` (planar area / k² at the centroid)",
+        "gaps": f"`area_gaps` vs TBMJ, tolerance {RECOMPUTED_AREA_TOLERANCE:.1%} "
+                f"({flagged} flagged)",
+    }
+    print(f"\n{workspace}: {len(parts)} DLTB layers, {n_parcels} parcels, {n_vertices} vertices; "
+          f"{repeat} rounds, load average (1 min) {min(loads):.1f}–{max(loads):.1f}\n")
+    print("| step | median s | × floor | runs (s) |")
+    print("|---|---:|---:|---|")
+    for name, runs in seconds.items():
+        median = statistics.median(runs)
+        print(f"| {labels[name]} | {median:.2f} | {median / floor:.2f} | "
+              f"{', '.join(f'{t:.2f}' for t in runs)} |")
+
+
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [60_000, 100_000])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[60_000, 100_000],
+                        help="synthetic layer sizes for the pyproj comparison")
+    parser.add_argument("--workspace", type=Path, help="time the DLTB layers of this workspace")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds on a workspace (median)")
+    args = parser.parse_args()
+    if args.workspace is not None:
+        city(args.workspace, args.repeat)
+    else:
+        main(args.sizes)

@@ -8,7 +8,7 @@ import numpy as np
 import pyproj
 import pytest
 import shapely
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import farmland.area as area_module
@@ -16,10 +16,12 @@ from farmland.area import (
     CGCS2000_A,
     CGCS2000_F,
     GaussKruger,
+    area_gaps,
     ellipsoidal_area,
     ellipsoidal_trapezoid_area,
     gauss_kruger_inverse,
     gauss_kruger_parameters,
+    scale_corrected_area,
 )
 from farmland.errors import CRSError, GeometryError
 
@@ -343,7 +345,8 @@ def test_densification_rule_of_the_official_tool():
     # A 140 m edge becomes ⌊140/70⌋ + 1 = 3 parts (the 三调 tool), where shapely.segmentize
     # would make 2; a 70 m edge is not split; a 100 m edge gets ⌊100/70⌋ + 1 = 2 parts.
     coords = np.array([[0, 0], [140, 0], [140, 70], [40, 70], [0, 0]], dtype=float)
-    dense, offsets = area_module._densify(coords, np.array([0, 5]), 70.0)
+    east, north, offsets = area_module._densify(coords[:, 0], coords[:, 1], np.array([0, 5]), 70.0)
+    dense = np.c_[east, north]
     # 140 m → 3 parts, 70 m → 1, 100 m → 2, the closing edge (80.6 m) → 2, plus the end vertex.
     assert len(dense) == 3 + 1 + 2 + 2 + 1
     assert offsets.tolist() == [0, 9]
@@ -409,6 +412,33 @@ def test_multipolygon_parts_add_and_mixed_arrays_agree():
     assert together == pytest.approx(with_pond + east, abs=1e-6)
     # Polygon-only arrays take a different ragged layout from mixed ones: same numbers.
     assert raw_area([FIELD_WITH_POND, east_field]).tolist() == [with_pond, east]
+
+
+def test_ring_layout_is_that_of_shapely_ragged_arrays():
+    # The flat layout is built without ring geometries; it must be to_ragged_array's, also
+    # when plain polygons, polygons with holes and multipolygons (one with a hole) are mixed.
+    east_field = shapely.affinity.translate(FIELD, 500, 0)
+    geoms = np.array([FIELD, FIELD_WITH_POND, shapely.MultiPolygon([FIELD_WITH_POND, east_field]),
+                      east_field, shapely.MultiPolygon([east_field])], dtype=object)
+    rings = area_module._parcel_rings(geoms, "EPSG:4527")
+    _, coords, (ring_offsets, part_offsets, geom_offsets) = shapely.to_ragged_array(geoms)
+    np.testing.assert_array_equal(rings.coords, coords)
+    np.testing.assert_array_equal(rings.ring_offsets, ring_offsets)
+    part_of_ring = np.repeat(np.arange(len(part_offsets) - 1), np.diff(part_offsets))
+    geom_of_part = np.repeat(np.arange(len(geom_offsets) - 1), np.diff(geom_offsets))
+    np.testing.assert_array_equal(rings.ring_owner, geom_of_part[part_of_ring])
+    np.testing.assert_array_equal(
+        rings.is_exterior, np.arange(len(ring_offsets) - 1) == part_offsets[:-1][part_of_ring]
+    )
+
+
+def test_batches_of_rings_do_not_change_a_bit(liaocheng_parcels, monkeypatch):
+    parcels, _ = liaocheng_parcels[4527]  # with holes and multipart parcels
+    whole = {mode: ellipsoidal_area(parcels, "EPSG:4527", rounding=mode)
+             for mode in ("none", "area", "official")}
+    monkeypatch.setattr(area_module, "_CHUNK_VERTICES", 7)  # batches of a ring or two
+    for mode, expected in whole.items():
+        np.testing.assert_array_equal(ellipsoidal_area(parcels, "EPSG:4527", rounding=mode), expected)
 
 
 def test_orientation_and_start_vertex_do_not_matter(liaocheng_parcels):
@@ -555,3 +585,105 @@ def test_ellipsoidal_area_never_exceeds_planar_area(case):
     slack = 1e-4 * parcel.length / parcel.area
     # (For a 1 km parcel the slack is ~4e-7 against a scale excess m² − 1 of 4e-5 to 6e-4.)
     assert scale.min() - slack <= ratio <= scale.max() + slack
+
+
+# ---------------------------------------------------------------------------------------------
+# The screening area and the validation gaps
+
+# CM 117°E with the zone-39 prefix; ±3° of longitude is up to 313 km east or west at 18°N,
+# inside the 400 km that the area functions accept.
+SCREEN_CRS = "EPSG:4527"
+
+
+@st.composite
+def parcel_near_a_central_meridian(draw):
+    """A random parcel within ±3° of 117°E, 18–53°N: 0.5 m to 3 km across, squashed down to a
+    sliver, with many or few vertices (long edges get densified), sometimes a hole."""
+    lon = draw(st.floats(114.0, 120.0))
+    lat = draw(st.floats(18.0, 53.0))
+    radius = draw(st.floats(0.5, 1500.0))
+    squash = draw(st.floats(0.01, 1.0))
+    n_vertices = draw(st.integers(3, 40))
+    with_hole = draw(st.booleans())
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    cx, cy = pyproj.Transformer.from_crs(4490, SCREEN_CRS, always_xy=True).transform(lon, lat)
+    shell = _star_ring(rng, 0.0, 0.0, radius, n_vertices, concave=True)
+    holes = [_star_ring(rng, 0.0, 0.0, 0.25 * radius, 6, False)[::-1]] if with_hole else []
+    parcel = shapely.Polygon(shell, holes)
+    assume(parcel.is_valid)  # a hole can cross a jittered shell of few vertices
+    parcel = shapely.affinity.rotate(shapely.affinity.scale(parcel, 1.0, squash, origin=(0, 0)),
+                                     rng.uniform(0, np.pi), origin=(0, 0), use_radians=True)
+    return shapely.affinity.translate(parcel, cx, cy)
+
+
+SCREEN_SETTINGS = settings(
+    max_examples=300, deadline=None, derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+@SCREEN_SETTINGS
+@given(parcel_near_a_central_meridian())
+def test_screening_area_stays_within_its_bound_of_the_statutory_area(parcel):
+    # The bound is what area_gaps' margin is made of (twice it): if it holds, a screening gap
+    # outside the margin lies on the same side of the tolerance as the statutory gap.
+    rings = area_module._parcel_rings([parcel], SCREEN_CRS)
+    corrected, bound = area_module._screening_area(rings)
+    statutory = ellipsoidal_area([parcel], SCREEN_CRS)
+    assert abs(corrected[0] - statutory[0]) <= bound[0]
+    assert scale_corrected_area([parcel], SCREEN_CRS)[0] == corrected[0]
+
+
+# Relative moves of a stored area away from the exact threshold, either way: from below a
+# float's resolution, through the screening margin (~1e-5 for a field, more for small or thin
+# parcels), to far outside it.
+THRESHOLD_MOVES = np.concatenate([[0.0], np.geomspace(1e-13, 1e-2, 34)])
+THRESHOLD_MOVES = np.concatenate([-THRESHOLD_MOVES[::-1], THRESHOLD_MOVES[1:]])
+
+
+@SCREEN_SETTINGS
+@given(parcel_near_a_central_meridian(), st.sampled_from([0.005, 0.001, 0.05]))
+def test_area_gaps_flag_exactly_what_the_statutory_area_flags(parcel, tolerance):
+    statutory = ellipsoidal_area([parcel], SCREEN_CRS)[0]
+    # Stored areas at which the statutory gap crosses the tolerance, moved a little either way.
+    stored = np.concatenate([statutory / (1 + tolerance) * (1 + THRESHOLD_MOVES),
+                             statutory / (1 - tolerance) * (1 + THRESHOLD_MOVES)])
+    gaps = area_gaps(np.full(len(stored), parcel, dtype=object), SCREEN_CRS, stored, tolerance)
+    expected = np.abs(statutory - stored) / np.where(stored > 0, stored, np.nan)  # validation's
+    np.testing.assert_array_equal(gaps > tolerance, expected > tolerance)
+    # Far from the threshold the screening gap may differ a little; near it, not at all.
+    near = np.abs(expected - tolerance) < 1e-6
+    np.testing.assert_array_equal(gaps[near], expected[near])
+
+
+def test_area_gaps_hand_checkable_square():
+    # 9 999.39 m² (see test_hand_checkable_field… and ellipsoidal_area's example): more than
+    # 0.5 % off a stored area above 9 999.39/0.995 = 10 049.64 or below 9 999.39/1.005 = 9 949.64.
+    square = shapely.box(39_450_000, 4_000_000, 39_450_100, 4_000_100)
+    assert ellipsoidal_area([square], "EPSG:4527")[0] == 9999.39
+    stored = [10_049.7, 10_049.6, 9_949.6, 9_949.7, 9_999.39, 0.0, np.nan, 10_049.7]
+    squares = [square] * 7 + [None]
+    gaps = area_gaps(squares, "EPSG:4527", stored, 0.005)
+    assert (gaps > 0.005).tolist() == [True, False, True, False, False, False, False, False]
+    assert gaps[0] == pytest.approx(50.31 / 10_049.7, abs=1e-8)
+    assert gaps[4] == pytest.approx(0.0, abs=1e-6)  # decided by the (unrounded) screening area
+    assert np.isnan(gaps[5:]).all()  # no stored area, or no geometry: no gap, as in validation
+    with pytest.raises(ValueError, match="one stored area per geometry"):
+        area_gaps(squares, "EPSG:4527", stored[:3], 0.005)
+
+
+def test_scale_corrected_area_is_planar_area_over_the_scale_at_the_centroid():
+    # FIELD with its pond: planar 37 500 m², centroid 90 km west of the CM at 36.4°N.
+    corrected = scale_corrected_area([FIELD_WITH_POND], "EPSG:4527")
+    centroid = FIELD_WITH_POND.centroid
+    y = centroid.x - 39_500_000
+    lat = math.radians(pyproj.Transformer.from_crs(4527, 4490, always_xy=True)
+                       .transform(centroid.x, centroid.y)[1])
+    m = CGCS2000_A * (1 - E2) / (1 - E2 * math.sin(lat) ** 2) ** 1.5
+    n = CGCS2000_A / (1 - E2 * math.sin(lat) ** 2) ** 0.5
+    k = math.cosh(y / math.sqrt(m * n))  # the transverse Mercator's scale on the Gaussian sphere
+    assert corrected[0] == pytest.approx(37_500 / k**2, rel=2e-8)
+    # Orientation, missing and empty geometries as in ellipsoidal_area.
+    result = scale_corrected_area([shapely.reverse(FIELD_WITH_POND), None, shapely.Polygon()],
+                                  "EPSG:4527")
+    assert result[0] == pytest.approx(corrected[0], rel=1e-12) and np.isnan(result[1:]).all()
