@@ -417,3 +417,66 @@ def test_cards_read_the_adjustments_register_once_and_show_a_units_rows_in_force
     assert rows == [[{"year": 2017, "kind": "生态退耕", "arable": -100.0, "bf": 0.0, "document": "文1"}],
                     [{"year": 2017, "kind": "其他", "arable": 1.0, "bf": 0.0, "document": "文3"}], []]
     assert _adjustments(LayerCache(SimpleNamespace(adjustments_path=None), store).adjustments, "371521", 2020) == []
+
+
+def test_map_paths_are_built_from_all_rings_at_once():
+    """Rings become MOVETO … CLOSEPOLY, shells counter-clockwise and holes clockwise (whatever the
+    input's orientation); parts that are not polygons, empties and ``None`` draw nothing."""
+    import shapely
+    from matplotlib.path import Path
+
+    from farmland.reports.figures import _path, _paths
+
+    clockwise = shapely.Polygon([(0, 0), (0, 1), (1, 1), (1, 0), (0, 0)])
+    shell = [(2, 0), (6, 0), (6, 4), (2, 4), (2, 0)]
+    hole_same_turn = [(3, 1), (4, 1), (4, 2), (3, 2), (3, 1)]  # must be reversed to stay a hole
+    holed = shapely.MultiPolygon([shapely.Polygon(shell, [hole_same_turn]), shapely.box(7, 0, 8, 1, ccw=True)])
+    mixed = shapely.GeometryCollection([shapely.Point(9, 9), shapely.box(10, 0, 11, 1, ccw=True)])
+    geometries = [clockwise, None, shapely.Polygon(), holed, shapely.MultiPolygon(), mixed]
+
+    M, L, C = Path.MOVETO, Path.LINETO, Path.CLOSEPOLY
+    ring = [M, L, L, L, C]
+    expected = [
+        ([(0, 0), (1, 0), (1, 1), (0, 1), (0, 0)], ring),
+        (shell + [(3, 1), (3, 2), (4, 2), (4, 1), (3, 1)] + [(8, 0), (8, 1), (7, 1), (7, 0), (8, 0)], ring * 3),
+        ([(11, 0), (11, 1), (10, 1), (10, 0), (11, 0)], ring),
+    ]
+    paths = _paths(geometries)
+    assert len(paths) == len(expected)
+    for path, (vertices, codes) in zip(paths, expected, strict=True):
+        np.testing.assert_array_equal(path.vertices, np.array(vertices, dtype=float))
+        np.testing.assert_array_equal(path.codes, codes)
+    whole = _path(geometries)
+    np.testing.assert_array_equal(whole.vertices, np.concatenate([p.vertices for p in paths]))
+    np.testing.assert_array_equal(whole.codes, np.concatenate([p.codes for p in paths]))
+    assert len(_path([None, shapely.Polygon()]).vertices) == 0
+
+
+def test_map_layer_drawn_as_one_path_keeps_holes_and_fills_overlaps():
+    """The layer's one compound path fills a parcel but not its hole, and fills where parcels of
+    opposite input orientation overlap (the nonzero rule would cancel them if they were not oriented)."""
+    import geopandas as gpd
+    import matplotlib
+    import shapely
+
+    from farmland.reports.figures import _draw, _plt
+
+    matplotlib.use("Agg", force=False)
+    holed = shapely.Polygon([(0, 0), (10, 0), (10, 10), (0, 10)], [[(4, 4), (6, 4), (6, 6), (4, 6)]])
+    overlapping = [shapely.box(12, 0, 16, 4, ccw=True), shapely.box(14, 2, 18, 6, ccw=False)]
+    plt = _plt()
+    fig = plt.figure(figsize=(2, 1), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, 20)
+    ax.set_ylim(0, 10)
+    _draw(ax, gpd.GeoDataFrame(geometry=[holed, *overlapping]), facecolor="black", edgecolor="none", linewidth=0)
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., 0]
+    plt.close(fig)
+
+    def at(x, y):  # data coordinates → pixel (10 px per unit, rows from the top)
+        return pixels[int(100 - y * 10), int(x * 10)]
+
+    assert at(2, 2) == 0 and at(5, 5) == 255  # the parcel filled, its hole not
+    assert at(13, 1) == 0 and at(15, 3) == 0 and at(17, 5) == 0  # both parcels and their overlap
+    assert at(11, 8) == 255
