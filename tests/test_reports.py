@@ -480,3 +480,36 @@ def test_map_layer_drawn_as_one_path_keeps_holes_and_fills_overlaps():
     assert at(2, 2) == 0 and at(5, 5) == 255  # the parcel filled, its hole not
     assert at(13, 1) == 0 and at(15, 3) == 0 and at(17, 5) == 0  # both parcels and their overlap
     assert at(11, 8) == 255
+
+
+def test_problem_list_finds_all_evidence_ids_at_once():
+    """Each id is found in its latest year, the first row of a repeated id, a table's record by its
+    row; geometry comes in the map's CRS; unknown ids and layers are not found."""
+    from types import SimpleNamespace
+
+    import geopandas as gpd
+    import shapely
+
+    from farmland.reports.parcels import _Lookup
+    from farmland.reports.sources import LayerCache
+
+    ws = SimpleNamespace(layers={"DLTB": SimpleNamespace(per_year=True), "ZBPH": SimpleNamespace(per_year=False)})
+    cache = LayerCache(ws, store=object())
+    point = shapely.Point(39500000, 4000000)  # EPSG:4527: zone 39, its false easting in front
+    cache._frames[("XZQ", None)] = gpd.GeoDataFrame({"XZQDM": ["371502"]}, geometry=[point], crs="EPSG:4527")
+    cache._frames[("DLTB", 2020)] = gpd.GeoDataFrame(
+        {"BSM": ["1", "2", "2"], "TBDLMJ": [10.0, 20.0, 21.0]}, geometry=[point] * 3, crs="EPSG:4527")
+    in_degrees = gpd.GeoSeries([point], crs="EPSG:4527").to_crs("EPSG:4490").iloc[0]
+    cache._frames[("DLTB", 2019)] = gpd.GeoDataFrame(
+        {"BSM": ["1", "3"], "TBDLMJ": [1.0, 30.0]}, geometry=[in_degrees] * 2, crs="EPSG:4490")
+    cache._frames[("ZBPH", "table")] = pd.DataFrame({"row": [1, 2], "area_mu": [5.0, 6.0]})
+
+    found = _Lookup(cache, [2019, 2020]).find(["DLTB:1", "DLTB:3", "DLTB:2", "DLTB:9", "ZBPH:2", "XYZ:1"])
+    assert [(layer, rid, year) for layer, rid, _, year in found] == [
+        ("DLTB", "1", 2020), ("DLTB", "3", 2019), ("DLTB", "2", 2020), ("DLTB", "9", None), ("ZBPH", "2", None),
+        ("XYZ", "1", None)]
+    records = [record for _, _, record, _ in found]
+    assert [r["TBDLMJ"] for r in records[:3]] == [10.0, 30.0, 20.0]
+    assert records[1]["geometry"].distance(point) < 1e-3  # back in the map's metres
+    assert records[3] is None and records[5] is None
+    assert records[4] == {"row": 2, "area_mu": 6.0}

@@ -28,6 +28,8 @@ LAYERS = {
     "JSYDSP": ("PZWH", "XZQDM", 6, "PZMJ", "m2"),
     "GBZNT": ("XMBH", "XZQDM", 6, "JSMJ", "m2"),
 }
+#: Tables whose records evidence names by their row (``ZBPH:12``).
+TABLE_LAYERS = ("ZBPH", "CHECKLIST", "EVENTS")
 _COLUMNS = {
     "DLTB": ["BSM", "DLBM", "ZLDWDM", "TBDLMJ"],
     "JBNTTB": ["BSM", "ZLDWDM", "YJJBNTMJ", "DLBM"],
@@ -73,6 +75,23 @@ class LayerCache:
             if name in self.ws.layers and layer_exists(self.ws, name):
                 frame = self.store.table(name, report=self.report)
             self._frames[key] = frame
+        return self._frames[key]
+
+    def record_ids(self, name: str, year: int | None = None) -> pd.Series | None:
+        """Row position of each record id of a layer or a table (its first row where an id repeats),
+        indexed by id as evidence writes it; ``None`` without the layer or its id field. Made once
+        per layer and year: every check's problem list looks ids up in it."""
+        key = (name, year, "ids")
+        if key not in self._frames:
+            table = name in TABLE_LAYERS
+            frame = self.table(name) if table else self.layer(name, year)
+            field = "row" if table else LAYERS[name][0]
+            ids = None
+            if frame is not None and len(frame) and field in frame:  # no id field: ids are reported as not found
+                keys = (frame[field].astype(int) if table else frame[field]).astype(str).to_numpy()
+                first = ~pd.Series(keys).duplicated().to_numpy()
+                ids = pd.Series(np.flatnonzero(first), index=keys[first])
+            self._frames[key] = ids
         return self._frames[key]
 
     @cached_property
