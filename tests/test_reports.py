@@ -132,6 +132,22 @@ def test_pages_embed_a_font_covering_every_character(sample_assessed):
         assert not missing, missing
 
 
+def test_font_subset_keeps_outlines_and_metrics_without_layout_tables():
+    """No layout feature is kept, so the (slow to read) GSUB/GPOS/GDEF are left out; every
+    character still has its glyph with its variable-weight outline and advance."""
+    from fontTools.ttLib import TTFont
+
+    from farmland.reports.fonts import _collection_subset, cmap_of
+
+    text = "耕地保有量 Ab1（%）"
+    data = _collection_subset(text)
+    font = TTFont(io.BytesIO(data))
+    assert not {"GSUB", "GPOS", "GDEF"} & set(font.keys())
+    assert {"CFF2", "HVAR", "fvar", "hmtx", "cmap"} <= set(font.keys())
+    assert {ord(ch) for ch in text} <= cmap_of(data)
+    assert all(font["hmtx"][font.getBestCmap()[ord(ch)]][0] > 0 for ch in "耕地Ab1")
+
+
 def test_figures_need_no_glyph_they_lack():
     """Charts and maps draw their Chinese labels with the packaged font: no 'Glyph missing' warning."""
     import geopandas as gpd
