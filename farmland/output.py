@@ -251,8 +251,14 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
     """
     frame = frame.copy()
     for column in frame.columns:
-        if pd.api.types.is_object_dtype(frame[column]) or pd.api.types.is_string_dtype(frame[column]):
-            frame[column] = frame[column].map(_formula_safe)
+        values = frame[column]
+        if pd.api.types.is_object_dtype(values):
+            frame[column] = values.map(_formula_safe)
+        elif pd.api.types.is_string_dtype(values):
+            # A string column is scanned at once; only its few cells that may be formulas are visited.
+            risky = values.str.startswith(_FORMULA_START).fillna(False).to_numpy(dtype=bool)
+            if risky.any():
+                frame.loc[risky, column] = values[risky].map(_formula_safe)
     frame.columns = [_formula_safe(str(c)) for c in frame.columns]
     frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
 
