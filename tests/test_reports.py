@@ -529,3 +529,20 @@ def test_problem_list_finds_all_evidence_ids_at_once():
     assert records[1]["geometry"].distance(point) < 1e-3  # back in the map's metres
     assert records[3] is None and records[5] is None
     assert records[4] == {"row": 2, "area_mu": 6.0}
+
+
+def test_layer_rows_of_a_unit_come_from_one_split_per_frame():
+    """Units get their rows by code prefix, in layer order; each frame is split once, and another
+    frame of the same layer is split on its own."""
+    from types import SimpleNamespace
+
+    from farmland.reports.sources import LayerCache
+
+    cache = LayerCache(SimpleNamespace(spatial_units=()), store=object())
+    frame = pd.DataFrame({"ZLDWDM": ["371502001", "371521002", "371502003", None], "BSM": ["a", "b", "c", "d"]})
+    assert cache.for_unit(frame, "DLTB", "371502")["BSM"].tolist() == ["a", "c"]
+    assert cache.for_unit(frame, "DLTB", "371521")["BSM"].tolist() == ["b"]
+    assert cache.for_unit(frame, "DLTB", "371599").empty
+    assert len(cache._by_unit) == 1
+    other = frame.iloc[::-1]
+    assert cache.for_unit(other, "DLTB", "371502")["BSM"].tolist() == ["c", "a"]

@@ -53,6 +53,7 @@ class LayerCache:
         self.ws = ws
         self.store = store if store is not None else LayerStore(ws)
         self._frames: dict = {}
+        self._by_unit: dict = {}
         self.report = Report(strict=False)
 
     def layer(self, name: str, year: int | None = None):
@@ -123,8 +124,18 @@ class LayerCache:
             shape = outline.geometry.union_all()
             return frame[np.asarray(points.within(shape))]
         _, field, width, _, _ = LAYERS[name]
-        keys = frame[field].astype(str).str[:width]
-        return frame[keys.to_numpy() == code[:width]]
+        rows = self._unit_rows(frame, field, width).get(code[:width])
+        return frame.iloc[0:0] if rows is None else frame.iloc[rows]
+
+    def _unit_rows(self, frame, field: str, width: int) -> dict:
+        """Row positions of ``frame`` by unit code, made once per frame: every unit's map and list
+        of a run selects from the same few layers."""
+        cached = self._by_unit.get(id(frame))
+        if cached is None or cached[0] is not frame:  # the frame itself is kept: its id is not reused
+            keys = frame[field].astype(str).str[:width].to_numpy()
+            cached = (frame, pd.Series(np.arange(len(frame))).groupby(keys, sort=False).indices)
+            self._by_unit[id(frame)] = cached
+        return cached[1]
 
 
 def area_mu(frame: pd.DataFrame, name: str) -> pd.Series:
