@@ -168,8 +168,11 @@ def problem_parcels(result, cache: LayerCache):
     lookup = _Lookup(cache, _years(cache.ws, result))
     crs = cache.crs()
     rows, geometries = [], []
-    for r, (layer, record_id, record, found_year) in zip(evidence.itertuples(index=False),
-                                                         lookup.find(evidence["evidence"]), strict=True):
+    # Columns as Python lists first: itertuples steps through Arrow-backed text one cell at a time.
+    columns = ["evidence", "xzqdm", "xzqmc", "rule_id", "name", "problem_kind", "note"]
+    items = zip(*(evidence[c].tolist() for c in columns), strict=True)
+    for (evidence_id, xzqdm, xzqmc, rule, check, problem_kind, note), (layer, record_id, record, found_year) \
+            in zip(items, lookup.find(evidence["evidence"]), strict=True):
         if layer == "WPZF" and record is not None and not _number(record.get("WFZYGDMJ")) > 0:
             continue
         area = math.nan
@@ -181,11 +184,10 @@ def problem_parcels(result, cache: LayerCache):
             elif layer == "ZBPH":
                 area = float(record["area_mu"])
         fact = _fact(layer, record) if record is not None else "（在图层中未找到该编号）"
-        rule = r.rule_id
         rows.append({
-            "evidence_id": r.evidence, "layer": layer, "record_id": record_id, "xzqdm": r.xzqdm, "xzqmc": r.xzqmc,
-            "year": _record_year(layer, record, found_year, int(result.year)), "rule": rule, "check": r.name,
-            "kind": KIND_WORDS[r.problem_kind], "area_mu": area, "why": f"{r.name}：{fact}", "rule_note": r.note,
+            "evidence_id": evidence_id, "layer": layer, "record_id": record_id, "xzqdm": xzqdm, "xzqmc": xzqmc,
+            "year": _record_year(layer, record, found_year, int(result.year)), "rule": rule, "check": check,
+            "kind": KIND_WORDS[problem_kind], "area_mu": area, "why": f"{check}：{fact}", "rule_note": note,
         })
         geometries.append(geometry)
     frame = pd.DataFrame(rows, columns=COLUMNS)
