@@ -7,8 +7,9 @@ sheet is one string made column by column. What the workbooks promise holds by c
 - a text cell is always an inline string (``t="inlineStr"``): no cell is ever a formula, whatever
   it starts with (``=HYPERLINK(...)`` from input data);
 - the bytes depend only on the content: fixed document dates and zip member times;
-- numbers keep every digit (``repr`` of the float, the integer as is); missing values (``None``,
-  NaN, ``pd.NA``) are empty cells; tuples and lists are joined with ``"; "``.
+- numbers are numbers (floats to 16 significant digits, as openpyxl wrote them; integers exact);
+  missing values (``None``, NaN, ``pd.NA``) and infinities are empty cells; tuples and lists are
+  joined with ``"; "``; any other value is written as its text.
 
 Characters XML 1.0 cannot hold (controls other than tab, LF and CR) are written as Excel's own
 ``_xHHHH_`` escapes.
@@ -93,10 +94,9 @@ def _cell(ref: str, value) -> str:
         if not isinstance(value, numbers.Real):
             return _text(ref, str(value))
         value = float(value)
-    if math.isnan(value):
-        return ""
-    # Excel has no infinity: shown as the text a CSV of the same table holds.
-    return f'<c r="{ref}" t="n"><v>{value!r}</v></c>' if math.isfinite(value) else _text(ref, str(value))
+    # Excel has no NaN nor infinity: empty cells. 16 significant digits, as openpyxl wrote them
+    # (Excel shows 15); the CSV and Parquet tables keep every bit.
+    return f'<c r="{ref}" t="n"><v>{value:.16g}</v></c>' if math.isfinite(value) else ""
 
 
 def sheet_xml(frame: pd.DataFrame, labels: list[str]) -> str:
