@@ -93,8 +93,8 @@ def test_county_self_check_draft(outputs):
 
 
 def test_annex_table_rows_are_the_xml_python_docx_writes_cell_by_cell():
-    """Rows copied from the first row carry the same XML as cells set one by one (tabs, line
-    breaks, spaces and markup characters included); a row of the wrong width is refused."""
+    """Cells copied from one header and one body cell carry the same XML as cells set one by one
+    (tabs, line breaks, spaces and markup characters included); a row of the wrong width is refused."""
     from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.shared import Pt
 
