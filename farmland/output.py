@@ -251,42 +251,31 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
     """
     frame = frame.copy()
     for column in frame.columns:
-        if pd.api.types.is_object_dtype(frame[column]) or pd.api.types.is_string_dtype(frame[column]):
-            frame[column] = frame[column].map(_formula_safe)
+        values = frame[column]
+        if pd.api.types.is_object_dtype(values):
+            frame[column] = values.map(_formula_safe)
+        elif pd.api.types.is_string_dtype(values):
+            # A string column is scanned at once; only its few cells that may be formulas are visited.
+            risky = values.str.startswith(_FORMULA_START).fillna(False).to_numpy(dtype=bool)
+            if risky.any():
+                frame.loc[risky, column] = values[risky].map(_formula_safe)
     frame.columns = [_formula_safe(str(c)) for c in frame.columns]
     frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
 
 
 def write_excel(sheets: dict[str, pd.DataFrame], path: Path, *, headers: dict[str, str] | None = None) -> None:
-    """Write sheets with openpyxl; text cells forced to text (no formula injection), fixed dates."""
-    import datetime as dt
+    """One sheet per frame, under a header row (``headers`` maps columns to their labels); text
+    cells are text (never formulas) and identical content gives identical bytes (:mod:`.xlsx`)."""
+    from .xlsx import write_xlsx
 
-    import openpyxl
-
-    workbook = openpyxl.Workbook()
-    workbook.remove(workbook.active)
-    # Fixed document dates keep the file byte-identical from run to run.
-    fixed = dt.datetime(2000, 1, 1)
-    workbook.properties.created = fixed
-    workbook.properties.modified = fixed
-    for name, frame in sheets.items():
-        sheet = workbook.create_sheet(title=name[:31])
-        labels = [(headers or {}).get(str(c), str(c)) for c in frame.columns]
-        sheet.append(labels)
-        for row in frame.itertuples(index=False, name=None):
-            sheet.append([_cell_value(v) for v in row])
-        for row in sheet.iter_rows(min_row=1):
-            for cell in row:
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"
-    workbook.save(path)
-    _normalize_zip(path)
+    write_xlsx({name: (frame, [(headers or {}).get(str(c), str(c)) for c in frame.columns])
+                for name, frame in sheets.items()}, path)
 
 
 def _normalize_zip(path: Path) -> None:
-    """Rewrite an .xlsx with fixed member dates so identical content gives identical bytes.
+    """Rewrite an Office file (a zip) with fixed member dates so identical content gives identical bytes.
 
-    openpyxl stamps the save time into docProps/core.xml and every zip member.
+    python-docx stamps the save time into every zip member and docProps/core.xml's modified date.
     """
     import re
     import zipfile
@@ -299,18 +288,3 @@ def _normalize_zip(path: Path) -> None:
                 data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2000-01-01T00:00:00Z", data)
             target.writestr(zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0)), data,
                             compress_type=zipfile.ZIP_DEFLATED)
-
-
-def _cell_value(value):
-    if value is None:
-        return None
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    if isinstance(value, (tuple, list)):
-        return "; ".join(map(str, value))
-    if hasattr(value, "item"):
-        return value.item()
-    return value

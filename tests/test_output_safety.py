@@ -219,3 +219,13 @@ def test_csv_cells_that_would_be_formulas_are_prefixed(tmp_path):
     assert back["xzqmc"].tolist() == ["'=HYPERLINK(\"http://x\",\"点我\")", "+1", "'@SUM(A1)", "'-cmd", "聊城"]
     assert back["text_number"].tolist() == ["-12.5", "+3", "1", "2", "3"]  # numbers ("+1" too) stay numbers
     assert back["mu"].tolist() == ["1.5", "-2.0", "0.0", "1.0", "2.0"]
+
+
+def test_csv_formula_prefix_in_text_columns_with_gaps_and_in_mixed_columns(tmp_path):
+    """Text columns (scanned at once) and mixed object columns (cell by cell) are prefixed alike."""
+    frame = pd.DataFrame({"text": pd.array(["=A1", None, "ok", "-x"], dtype="str"),
+                          "mixed": pd.Series(["=B2", 1.5, None, "-y"], dtype=object)})
+    path = write_table(frame, tmp_path / "m.csv")
+    back = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert back["text"].tolist() == ["'=A1", "", "ok", "'-x"]
+    assert back["mixed"].tolist() == ["'=B2", "1.5", "", "'-y"]

@@ -132,6 +132,22 @@ def test_pages_embed_a_font_covering_every_character(sample_assessed):
         assert not missing, missing
 
 
+def test_font_subset_keeps_outlines_and_metrics_without_layout_tables():
+    """No layout feature is kept, so the (slow to read) GSUB/GPOS/GDEF are left out; every
+    character still has its glyph with its variable-weight outline and advance."""
+    from fontTools.ttLib import TTFont
+
+    from farmland.reports.fonts import _collection_subset, cmap_of
+
+    text = "耕地保有量 Ab1（%）"
+    data = _collection_subset(text)
+    font = TTFont(io.BytesIO(data))
+    assert not {"GSUB", "GPOS", "GDEF"} & set(font.keys())
+    assert {"CFF2", "HVAR", "fvar", "hmtx", "cmap"} <= set(font.keys())
+    assert {ord(ch) for ch in text} <= cmap_of(data)
+    assert all(font["hmtx"][font.getBestCmap()[ord(ch)]][0] > 0 for ch in "耕地Ab1")
+
+
 def test_figures_need_no_glyph_they_lack():
     """Charts and maps draw their Chinese labels with the packaged font: no 'Glyph missing' warning."""
     import geopandas as gpd
@@ -417,3 +433,116 @@ def test_cards_read_the_adjustments_register_once_and_show_a_units_rows_in_force
     assert rows == [[{"year": 2017, "kind": "生态退耕", "arable": -100.0, "bf": 0.0, "document": "文1"}],
                     [{"year": 2017, "kind": "其他", "arable": 1.0, "bf": 0.0, "document": "文3"}], []]
     assert _adjustments(LayerCache(SimpleNamespace(adjustments_path=None), store).adjustments, "371521", 2020) == []
+
+
+def test_map_paths_are_built_from_all_rings_at_once():
+    """Rings become MOVETO … CLOSEPOLY, shells counter-clockwise and holes clockwise (whatever the
+    input's orientation); parts that are not polygons, empties and ``None`` draw nothing."""
+    import shapely
+    from matplotlib.path import Path
+
+    from farmland.reports.figures import _path, _paths
+
+    clockwise = shapely.Polygon([(0, 0), (0, 1), (1, 1), (1, 0), (0, 0)])
+    shell = [(2, 0), (6, 0), (6, 4), (2, 4), (2, 0)]
+    hole_same_turn = [(3, 1), (4, 1), (4, 2), (3, 2), (3, 1)]  # must be reversed to stay a hole
+    holed = shapely.MultiPolygon([shapely.Polygon(shell, [hole_same_turn]), shapely.box(7, 0, 8, 1, ccw=True)])
+    mixed = shapely.GeometryCollection([shapely.Point(9, 9), shapely.box(10, 0, 11, 1, ccw=True)])
+    geometries = [clockwise, None, shapely.Polygon(), holed, shapely.MultiPolygon(), mixed]
+
+    M, L, C = Path.MOVETO, Path.LINETO, Path.CLOSEPOLY
+    ring = [M, L, L, L, C]
+    expected = [
+        ([(0, 0), (1, 0), (1, 1), (0, 1), (0, 0)], ring),
+        (shell + [(3, 1), (3, 2), (4, 2), (4, 1), (3, 1)] + [(8, 0), (8, 1), (7, 1), (7, 0), (8, 0)], ring * 3),
+        ([(11, 0), (11, 1), (10, 1), (10, 0), (11, 0)], ring),
+    ]
+    paths = _paths(geometries)
+    assert len(paths) == len(expected)
+    for path, (vertices, codes) in zip(paths, expected, strict=True):
+        np.testing.assert_array_equal(path.vertices, np.array(vertices, dtype=float))
+        np.testing.assert_array_equal(path.codes, codes)
+    whole = _path(geometries)
+    np.testing.assert_array_equal(whole.vertices, np.concatenate([p.vertices for p in paths]))
+    np.testing.assert_array_equal(whole.codes, np.concatenate([p.codes for p in paths]))
+    assert len(_path([None, shapely.Polygon()]).vertices) == 0
+
+
+def test_map_layer_drawn_as_one_path_keeps_holes_and_fills_overlaps():
+    """The layer's one compound path fills a parcel but not its hole, and fills where parcels of
+    opposite input orientation overlap (the nonzero rule would cancel them if they were not oriented)."""
+    import geopandas as gpd
+    import matplotlib
+    import shapely
+
+    from farmland.reports.figures import _draw, _plt
+
+    matplotlib.use("Agg", force=False)
+    holed = shapely.Polygon([(0, 0), (10, 0), (10, 10), (0, 10)], [[(4, 4), (6, 4), (6, 6), (4, 6)]])
+    overlapping = [shapely.box(12, 0, 16, 4, ccw=True), shapely.box(14, 2, 18, 6, ccw=False)]
+    plt = _plt()
+    fig = plt.figure(figsize=(2, 1), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, 20)
+    ax.set_ylim(0, 10)
+    _draw(ax, gpd.GeoDataFrame(geometry=[holed, *overlapping]), facecolor="black", edgecolor="none", linewidth=0)
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., 0]
+    plt.close(fig)
+
+    def at(x, y):  # data coordinates → pixel (10 px per unit, rows from the top)
+        return pixels[int(100 - y * 10), int(x * 10)]
+
+    assert at(2, 2) == 0 and at(5, 5) == 255  # the parcel filled, its hole not
+    assert at(13, 1) == 0 and at(15, 3) == 0 and at(17, 5) == 0  # both parcels and their overlap
+    assert at(11, 8) == 255
+
+
+def test_problem_list_finds_all_evidence_ids_at_once():
+    """Each id is found in its latest year, the first row of a repeated id, a table's record by its
+    row; geometry comes in the map's CRS; unknown ids and layers are not found."""
+    from types import SimpleNamespace
+
+    import geopandas as gpd
+    import shapely
+
+    from farmland.reports.parcels import _Lookup
+    from farmland.reports.sources import LayerCache
+
+    ws = SimpleNamespace(layers={"DLTB": SimpleNamespace(per_year=True), "ZBPH": SimpleNamespace(per_year=False)})
+    cache = LayerCache(ws, store=object())
+    point = shapely.Point(39500000, 4000000)  # EPSG:4527: zone 39, its false easting in front
+    cache._frames[("XZQ", None)] = gpd.GeoDataFrame({"XZQDM": ["371502"]}, geometry=[point], crs="EPSG:4527")
+    cache._frames[("DLTB", 2020)] = gpd.GeoDataFrame(
+        {"BSM": ["1", "2", "2"], "TBDLMJ": [10.0, 20.0, 21.0]}, geometry=[point] * 3, crs="EPSG:4527")
+    in_degrees = gpd.GeoSeries([point], crs="EPSG:4527").to_crs("EPSG:4490").iloc[0]
+    cache._frames[("DLTB", 2019)] = gpd.GeoDataFrame(
+        {"BSM": ["1", "3"], "TBDLMJ": [1.0, 30.0]}, geometry=[in_degrees] * 2, crs="EPSG:4490")
+    cache._frames[("ZBPH", "table")] = pd.DataFrame({"row": [1, 2], "area_mu": [5.0, 6.0]})
+
+    found = _Lookup(cache, [2019, 2020]).find(["DLTB:1", "DLTB:3", "DLTB:2", "DLTB:9", "ZBPH:2", "XYZ:1"])
+    assert [(layer, rid, year) for layer, rid, _, year in found] == [
+        ("DLTB", "1", 2020), ("DLTB", "3", 2019), ("DLTB", "2", 2020), ("DLTB", "9", None), ("ZBPH", "2", None),
+        ("XYZ", "1", None)]
+    records = [record for _, _, record, _ in found]
+    assert [r["TBDLMJ"] for r in records[:3]] == [10.0, 30.0, 20.0]
+    assert records[1]["geometry"].distance(point) < 1e-3  # back in the map's metres
+    assert records[3] is None and records[5] is None
+    assert records[4] == {"row": 2, "area_mu": 6.0}
+
+
+def test_layer_rows_of_a_unit_come_from_one_split_per_frame():
+    """Units get their rows by code prefix, in layer order; each frame is split once, and another
+    frame of the same layer is split on its own."""
+    from types import SimpleNamespace
+
+    from farmland.reports.sources import LayerCache
+
+    cache = LayerCache(SimpleNamespace(spatial_units=()), store=object())
+    frame = pd.DataFrame({"ZLDWDM": ["371502001", "371521002", "371502003", None], "BSM": ["a", "b", "c", "d"]})
+    assert cache.for_unit(frame, "DLTB", "371502")["BSM"].tolist() == ["a", "c"]
+    assert cache.for_unit(frame, "DLTB", "371521")["BSM"].tolist() == ["b"]
+    assert cache.for_unit(frame, "DLTB", "371599").empty
+    assert len(cache._by_unit) == 1
+    other = frame.iloc[::-1]
+    assert cache.for_unit(other, "DLTB", "371502")["BSM"].tolist() == ["c", "a"]

@@ -90,3 +90,32 @@ def test_county_self_check_draft(outputs):
     assert f"{arable:,.2f} 亩" in text
     assert len(document.tables) == len(ANNEXES) + 1
     assert all(len(t.rows) == 2 for t in document.tables)  # header + this county
+
+
+def test_annex_table_rows_are_the_xml_python_docx_writes_cell_by_cell():
+    """Cells copied from one header and one body cell carry the same XML as cells set one by one
+    (tabs, line breaks, spaces and markup characters included); a row of the wrong width is refused."""
+    from docx.enum.table import WD_TABLE_ALIGNMENT
+    from docx.shared import Pt
+
+    from farmland.reports.word import _document, _table
+
+    def cell_by_cell(document, header, rows):
+        table = document.add_table(rows=1, cols=len(header))
+        table.style = "Table Grid"
+        table.alignment = WD_TABLE_ALIGNMENT.CENTER
+        for cells, texts, bold in [(table.rows[0].cells, header, True),
+                                   *((table.add_row().cells, values, None) for values in rows)]:
+            for cell, text in zip(cells, texts, strict=True):
+                cell.text = text
+                for run in cell.paragraphs[0].runs:
+                    run.bold = bold
+                    run.font.size = Pt(9)
+        return table
+
+    header = ["单位", "面积（亩）", "说明"]
+    rows = [["东昌府区", "1,234.50", "a\tb"], [" 前后 ", "", "第一行\n第二行"], ["x&y<z>", "—", "无"]]
+    for some in (rows, rows[:1], []):
+        assert _table(_document(), header, some)._tbl.xml == cell_by_cell(_document(), header, some)._tbl.xml
+    with pytest.raises(ValueError):
+        _table(_document(), header, [rows[0], ["too", "short"]])

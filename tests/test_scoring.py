@@ -632,3 +632,15 @@ def test_explain_shortens_long_evidence_and_shows_the_fold():
     text = explain_unit(res, "371521")
     # 0.6 and 0.2 rescaled to 0.75 and 0.25 (no mid-term result)
     assert "期末考核得分" in text and "× 0.75" in text and "缺少期中检查得分" in text
+
+
+def test_unit_rows_split_the_trail_by_unit_in_order():
+    """Units in order of first appearance, each with its rows in trail order; no row without a unit."""
+    from farmland.scoring.explain import unit_rows
+
+    trail = pd.DataFrame({"xzqdm": ["371502", "371521", "371502", None, "371521"],
+                          "rule_id": ["a", "b", "c", "d", "e"]})
+    split = unit_rows(trail)
+    assert list(split) == ["371502", "371521"]
+    assert [[r.rule_id for r in rows] for rows in split.values()] == [["a", "c"], ["b", "e"]]
+    assert split["371502"][1] == ("371502", "c")

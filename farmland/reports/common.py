@@ -138,8 +138,11 @@ class ReportData:
     @cached_property
     def _index(self) -> dict:
         t = self.table
-        keys = zip(t["xzqdm"].astype(str), t["phase"], t["year"].astype(int), t["metric"], strict=True)
-        return dict(zip(keys, zip(t["value"], t["basis"], t["unit"], strict=True), strict=True))
+        # Whole columns to lists first: zip over Arrow-backed text steps through it cell by cell.
+        keys = zip(t["xzqdm"].astype(str).tolist(), t["phase"].tolist(), t["year"].astype(int).tolist(),
+                   t["metric"].tolist(), strict=True)
+        values = zip(t["value"].tolist(), t["basis"].tolist(), t["unit"].tolist(), strict=True)
+        return dict(zip(keys, values, strict=True))
 
     def value(self, code: str, metric: str, phase: str, year: int) -> float:
         found = self._index.get((str(code), phase, int(year), metric))

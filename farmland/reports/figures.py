@@ -167,40 +167,55 @@ class UnitMapLayers:
     others: object = None  # neighbouring units' outlines, for context
 
 
-def _paths(geometries):
-    """matplotlib Paths of (multi)polygons: exterior and holes of each part in one compound path."""
+def _rings(geometries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertices, matplotlib Path codes and owning geometry (its position) of every polygon ring.
+
+    Each ring is MOVETO … CLOSEPOLY; the polygon parts of each geometry in order, each exterior
+    then its holes; parts that are not polygons, empties and ``None`` are skipped. Shells are
+    counter-clockwise and holes clockwise: Agg fills by the nonzero rule, so holes stay holes and
+    parcels drawn in one path add up instead of cancelling where they meet or overlap.
+    """
+    import shapely
     from matplotlib.path import Path
 
-    paths = []
-    for geometry in geometries:
-        if geometry is None or geometry.is_empty:
-            continue
-        parts = getattr(geometry, "geoms", [geometry])
-        rings = []
-        for part in parts:
-            if part.geom_type != "Polygon":
-                continue
-            rings.append(np.asarray(part.exterior.coords)[:, :2])
-            rings.extend(np.asarray(r.coords)[:, :2] for r in part.interiors)
-        if rings:
-            vertices = np.concatenate(rings)
-            codes = np.full(len(vertices), Path.LINETO, dtype=np.uint8)
-            start = 0
-            for ring in rings:
-                codes[start] = Path.MOVETO
-                codes[start + len(ring) - 1] = Path.CLOSEPOLY
-                start += len(ring)
-            paths.append(Path(vertices, codes))
-    return paths
+    parts, owner = shapely.get_parts(np.asarray(geometries, dtype=object), return_index=True)
+    polygons = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
+    parts = shapely.orient_polygons(parts[polygons], exterior_cw=False)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    counts = shapely.get_num_coordinates(rings)
+    vertices = shapely.get_coordinates(rings)
+    ends = np.cumsum(counts)
+    codes = np.full(len(vertices), Path.LINETO, dtype=Path.code_type)
+    codes[ends - counts] = Path.MOVETO
+    codes[ends - 1] = Path.CLOSEPOLY
+    return vertices, codes, np.repeat(owner[polygons][ring_part], counts)
+
+
+def _paths(geometries):
+    """One matplotlib Path per geometry that has polygon rings (exterior and holes of each part)."""
+    from matplotlib.path import Path
+
+    vertices, codes, owner = _rings(geometries)
+    cuts = np.flatnonzero(np.diff(owner)) + 1
+    return [Path(v, c) for v, c in zip(np.split(vertices, cuts), np.split(codes, cuts), strict=True) if len(v)]
+
+
+def _path(geometries):
+    """Every polygon of ``geometries`` in one compound matplotlib Path."""
+    from matplotlib.path import Path
+
+    vertices, codes, _ = _rings(geometries)
+    return Path(vertices, codes)
 
 
 def _draw(ax, frame, **style) -> None:
-    """Polygons of ``frame`` as one collection (geopandas' plot redraws the canvas each call)."""
+    """Polygons of ``frame`` as one compound path: one path of a million vertices draws in a
+    fraction of the time of a collection of many thousand small ones, with the same picture."""
     from matplotlib.collections import PathCollection
 
     if frame is None or not len(frame):
         return
-    ax.add_collection(PathCollection(_paths(frame.geometry), **style))
+    ax.add_collection(PathCollection([_path(frame.geometry)], **style))
 
 
 def unit_map(layers: UnitMapLayers, font, *, year: int) -> bytes:

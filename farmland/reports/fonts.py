@@ -69,6 +69,11 @@ def _subset(source, text: str):
     # Layout closure over a CJK font's GSUB costs seconds per page and buys vertical forms we
     # do not set; glyph outlines and horizontal metrics are what pages and PDFs need.
     options.layout_features = []
+    # With no feature kept the layout tables hold nothing a page uses, yet the subsetter
+    # decompiles them before pruning (most of a subset's seconds): remove them unread.
+    for tag in ("GSUB", "GPOS", "GDEF"):
+        if tag in font:
+            del font[tag]
     options.notdef_outline = True
     options.name_IDs = ["*"]
     options.name_languages = ["*"]

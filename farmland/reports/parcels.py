@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..scoring.rules import WEIGHTED_KINDS
 from ..units import M2_TO_MU
-from .sources import LAYERS, LayerCache
+from .sources import LAYERS, TABLE_LAYERS, LayerCache
 
 COLUMNS = ["evidence_id", "layer", "record_id", "xzqdm", "xzqmc", "year", "rule", "check", "kind",
            "area_mu", "why", "rule_note"]
@@ -29,7 +29,6 @@ HEADERS = {"evidence_id": "证据编号", "layer": "图层", "record_id": "图�
            "xzqmc": "行政区名称", "year": "年份", "rule": "规则/情形", "check": "考核内容", "kind": "类别",
            "area_mu": "面积(亩)", "why": "问题说明", "rule_note": "评分说明"}
 KIND_WORDS = {"deduction": "失分", "trigger": "问责情形（34号 四（三））", "review": "待核实"}
-_TABLE_LAYERS = ("ZBPH", "CHECKLIST", "EVENTS")
 _EPS = 1e-9
 
 
@@ -62,11 +61,19 @@ def _text(record, field) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
+def _number(value) -> float:
+    """A field's value as a float (NaN when missing or not a number), as ``pd.to_numeric(errors="coerce")``."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def _m2(record, field) -> str:
     from ..scoring.explain import format_value
 
-    value = pd.to_numeric(record.get(field), errors="coerce")
-    return format_value(None if pd.isna(value) else float(value) * M2_TO_MU, "mu")
+    value = _number(record.get(field))
+    return format_value(None if math.isnan(value) else value * M2_TO_MU, "mu")
 
 
 #: One line on a record of each layer (areas of geometric layers are m², shown in 亩).
@@ -86,52 +93,55 @@ _FACTS = {
 }
 
 
-def _fact(layer: str, record: pd.Series) -> str:
+def _fact(layer: str, record: dict) -> str:
     """One line on the record itself."""
     return _FACTS[layer](record) if layer in _FACTS else ""
 
 
 class _Lookup:
-    """Evidence id → the record (and geometry) in the layers, for one check's span of years."""
+    """Evidence ids → the records (with geometry in the map's CRS), for one check's span of years."""
 
     def __init__(self, cache: LayerCache, years: list[int]):
         self.cache = cache
         self.years = sorted(years, reverse=True)  # a parcel present in several years: its latest
-        self._index: dict = {}
 
-    def _indexed(self, layer: str, year):
-        key = (layer, year)
-        if key not in self._index:
-            if layer in _TABLE_LAYERS:
-                frame = self.cache.table(layer)
-                field = "row"
-            else:
-                frame = self.cache.layer(layer, year)
-                field = LAYERS[layer][0]
-            if frame is None or not len(frame) or field not in frame:
-                self._index[key] = None  # a layer without its id field: ids are reported as not found
-            else:
-                keys = frame[field].astype(str) if field != "row" else frame["row"].astype(int).astype(str)
-                self._index[key] = frame.set_index(keys.to_numpy())
-        return self._index[key]
+    def _candidates(self, layer: str) -> list:
+        if layer in TABLE_LAYERS:
+            return [None]
+        source = self.cache.ws.layers.get(layer)
+        return self.years if source is not None and source.per_year else [None]
 
-    def find(self, evidence_id: str):
-        layer, _, record_id = str(evidence_id).partition(":")
-        if layer in _TABLE_LAYERS:
-            candidates = [None]
-        elif layer in LAYERS:
-            source = self.cache.ws.layers.get(layer)
-            candidates = self.years if source is not None and source.per_year else [None]
-        else:
-            return layer, record_id, None, None
-        for year in candidates:
-            frame = self._indexed(layer, year)
-            if frame is not None and record_id in frame.index:
-                record = frame.loc[record_id]
-                if isinstance(record, pd.DataFrame):
-                    record = record.iloc[0]
-                return layer, record_id, record, year
-        return layer, record_id, None, None
+    def _records(self, layer: str, year, positions: np.ndarray) -> list[dict]:
+        if layer in TABLE_LAYERS:
+            return self.cache.table(layer).iloc[positions].to_dict("records")
+        frame = self.cache.layer(layer, year).iloc[positions]
+        crs = self.cache.crs()
+        if "geometry" in frame and crs is not None and frame.crs is not None and not frame.crs.equals(crs):
+            frame = frame.to_crs(crs)
+        return frame.to_dict("records")
+
+    def find(self, evidence_ids) -> list[tuple[str, str, dict | None, int | None]]:
+        """(layer, record id, record or ``None`` when not found, year it was found in) of each
+        ``LAYER:ID``: one index look-up per layer and year for all ids, not one per id."""
+        parts = pd.Series(evidence_ids, dtype=object).astype(str).str.partition(":")
+        layers, record_ids = parts[0].to_numpy(dtype=object), parts[2].to_numpy(dtype=object)
+        found: list = [None] * len(layers)
+        years: list = [None] * len(layers)
+        for layer in dict.fromkeys(layers):
+            if layer not in TABLE_LAYERS and layer not in LAYERS:
+                continue
+            pending = np.flatnonzero(layers == layer)
+            for year in self._candidates(layer):
+                ids = self.cache.record_ids(layer, year)
+                if ids is None or not len(pending):
+                    continue
+                positions = ids.index.get_indexer(record_ids[pending])
+                hit = positions >= 0
+                for row, record in zip(pending[hit], self._records(layer, year, ids.to_numpy()[positions[hit]]),
+                                       strict=True):
+                    found[row], years[row] = record, year
+                pending = pending[~hit]
+        return list(zip(layers, record_ids, found, years, strict=True))
 
 
 _YEAR_FIELDS = {"WPZF": "JCNF", "GBZNT": "JSNF", "ZBPH": "year", "CHECKLIST": "year", "EVENTS": "year"}
@@ -158,31 +168,26 @@ def problem_parcels(result, cache: LayerCache):
     lookup = _Lookup(cache, _years(cache.ws, result))
     crs = cache.crs()
     rows, geometries = [], []
-    for r in evidence.itertuples(index=False):
-        layer, record_id, record, found_year = lookup.find(r.evidence)
-        if layer == "WPZF" and record is not None:
-            illegal = pd.to_numeric(record.get("WFZYGDMJ"), errors="coerce")
-            if pd.isna(illegal) or illegal <= 0:
-                continue
+    # Columns as Python lists first: itertuples steps through Arrow-backed text one cell at a time.
+    columns = ["evidence", "xzqdm", "xzqmc", "rule_id", "name", "problem_kind", "note"]
+    items = zip(*(evidence[c].tolist() for c in columns), strict=True)
+    for (evidence_id, xzqdm, xzqmc, rule, check, problem_kind, note), (layer, record_id, record, found_year) \
+            in zip(items, lookup.find(evidence["evidence"]), strict=True):
+        if layer == "WPZF" and record is not None and not _number(record.get("WFZYGDMJ")) > 0:
+            continue
         area = math.nan
         geometry = None
         if record is not None:
             if layer in LAYERS:
-                value = pd.to_numeric(record.get(LAYERS[layer][3]), errors="coerce")
-                area = float(value) * M2_TO_MU if not pd.isna(value) else math.nan
+                area = _number(record.get(LAYERS[layer][3])) * M2_TO_MU
                 geometry = record.get("geometry")
-                if geometry is not None and crs is not None:
-                    source_crs = cache.layer(layer, found_year).crs if layer in LAYERS else None
-                    if source_crs is not None and not source_crs.equals(crs):
-                        geometry = gpd.GeoSeries([geometry], crs=source_crs).to_crs(crs).iloc[0]
             elif layer == "ZBPH":
                 area = float(record["area_mu"])
         fact = _fact(layer, record) if record is not None else "（在图层中未找到该编号）"
-        rule = r.rule_id
         rows.append({
-            "evidence_id": r.evidence, "layer": layer, "record_id": record_id, "xzqdm": r.xzqdm, "xzqmc": r.xzqmc,
-            "year": _record_year(layer, record, found_year, int(result.year)), "rule": rule, "check": r.name,
-            "kind": KIND_WORDS[r.problem_kind], "area_mu": area, "why": f"{r.name}：{fact}", "rule_note": r.note,
+            "evidence_id": evidence_id, "layer": layer, "record_id": record_id, "xzqdm": xzqdm, "xzqmc": xzqmc,
+            "year": _record_year(layer, record, found_year, int(result.year)), "rule": rule, "check": check,
+            "kind": KIND_WORDS[problem_kind], "area_mu": area, "why": f"{check}：{fact}", "rule_note": note,
         })
         geometries.append(geometry)
     frame = pd.DataFrame(rows, columns=COLUMNS)

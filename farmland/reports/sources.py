@@ -28,6 +28,8 @@ LAYERS = {
     "JSYDSP": ("PZWH", "XZQDM", 6, "PZMJ", "m2"),
     "GBZNT": ("XMBH", "XZQDM", 6, "JSMJ", "m2"),
 }
+#: Tables whose records evidence names by their row (``ZBPH:12``).
+TABLE_LAYERS = ("ZBPH", "CHECKLIST", "EVENTS")
 _COLUMNS = {
     "DLTB": ["BSM", "DLBM", "ZLDWDM", "TBDLMJ"],
     "JBNTTB": ["BSM", "ZLDWDM", "YJJBNTMJ", "DLBM"],
@@ -51,6 +53,7 @@ class LayerCache:
         self.ws = ws
         self.store = store if store is not None else LayerStore(ws)
         self._frames: dict = {}
+        self._by_unit: dict = {}
         self.report = Report(strict=False)
 
     def layer(self, name: str, year: int | None = None):
@@ -73,6 +76,23 @@ class LayerCache:
             if name in self.ws.layers and layer_exists(self.ws, name):
                 frame = self.store.table(name, report=self.report)
             self._frames[key] = frame
+        return self._frames[key]
+
+    def record_ids(self, name: str, year: int | None = None) -> pd.Series | None:
+        """Row position of each record id of a layer or a table (its first row where an id repeats),
+        indexed by id as evidence writes it; ``None`` without the layer or its id field. Made once
+        per layer and year: every check's problem list looks ids up in it."""
+        key = (name, year, "ids")
+        if key not in self._frames:
+            table = name in TABLE_LAYERS
+            frame = self.table(name) if table else self.layer(name, year)
+            field = "row" if table else LAYERS[name][0]
+            ids = None
+            if frame is not None and len(frame) and field in frame:  # no id field: ids are reported as not found
+                keys = (frame[field].astype(int) if table else frame[field]).astype(str).to_numpy()
+                first = ~pd.Series(keys).duplicated().to_numpy()
+                ids = pd.Series(np.flatnonzero(first), index=keys[first])
+            self._frames[key] = ids
         return self._frames[key]
 
     @cached_property
@@ -104,8 +124,18 @@ class LayerCache:
             shape = outline.geometry.union_all()
             return frame[np.asarray(points.within(shape))]
         _, field, width, _, _ = LAYERS[name]
-        keys = frame[field].astype(str).str[:width]
-        return frame[keys.to_numpy() == code[:width]]
+        rows = self._unit_rows(frame, field, width).get(code[:width])
+        return frame.iloc[0:0] if rows is None else frame.iloc[rows]
+
+    def _unit_rows(self, frame, field: str, width: int) -> dict:
+        """Row positions of ``frame`` by unit code, made once per frame: every unit's map and list
+        of a run selects from the same few layers."""
+        cached = self._by_unit.get(id(frame))
+        if cached is None or cached[0] is not frame:  # the frame itself is kept: its id is not reused
+            keys = frame[field].astype(str).str[:width].to_numpy()
+            cached = (frame, pd.Series(np.arange(len(frame))).groupby(keys, sort=False).indices)
+            self._by_unit[id(frame)] = cached
+        return cached[1]
 
 
 def area_mu(frame: pd.DataFrame, name: str) -> pd.Series:

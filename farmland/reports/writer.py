@@ -59,7 +59,6 @@ class Figures:
         self.layers = LayerCache(self.ws, getattr(assessment, "store", None))
         self._trends: dict[str, str] = {}
         self._maps: dict[tuple[str, int], str | None] = {}
-        self._unit_keys: dict = {}
 
     def trend_svg(self, code: str) -> bytes:
         """The unit's trend chart (SVG): areas against targets, the illegal ratio and its 15% line."""

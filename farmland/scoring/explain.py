@@ -264,7 +264,12 @@ def unit_rows(trail: pd.DataFrame) -> dict[str, list]:
 
     Explaining or rendering hundreds of units then costs one split, not a filter per unit.
     """
-    return {str(code): list(part.itertuples(index=False)) for code, part in trail.groupby("xzqdm", sort=False)}
+    rows: dict[str, list] = {}
+    # One pass over the rows: a groupby builds an itertuples per unit, ~10 ms each over ~1000 units.
+    for code, row in zip(trail["xzqdm"], trail.itertuples(index=False), strict=True):
+        if not pd.isna(code):
+            rows.setdefault(str(code), []).append(row)
+    return rows
 
 
 def explain_unit(result: ScoreResult, xzqdm: str, rows: list | None = None) -> str:
