@@ -203,11 +203,13 @@ class UnitSet:
             zone_geoms = np.asarray(gpd.GeoSeries(zone_geoms, crs=self.crs).to_crs(crs).values,
                                     dtype=object)
         geoms = np.asarray(geometries, dtype=object)
-        valid = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        points = np.full(len(geoms), None, dtype=object)
-        points[valid] = shapely.point_on_surface(geoms[valid])
+        # A point in a zone lies in the zone's bounding box, and so does some of its feature's:
+        # representative points (costly) are computed for the few features near a zone only.
+        near = np.flatnonzero(_boxes_meet(shapely.bounds(geoms), shapely.bounds(zone_geoms)))
+        points = shapely.point_on_surface(geoms[near])
         tree = shapely.STRtree(zone_geoms)
         feature, zone = tree.query(points, predicate="within")
+        feature = near[feature]
         # A point in two overlapping zones goes to the zone listed first in XZQ.
         order = np.lexsort((zone, feature))
         feature, zone = feature[order], zone[order]
@@ -217,6 +219,17 @@ class UnitSet:
         moved[feature] = units[feature] != zone_codes[zone]
         units[feature] = zone_codes[zone]
         return units, moved
+
+
+def _boxes_meet(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """True where box ``boxes[i]`` (xmin, ymin, xmax, ymax) meets any of ``others``; False for
+    the NaN box of a missing or empty geometry. Loops over the few ``others`` only."""
+    meet = np.zeros(len(boxes), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for xmin, ymin, xmax, ymax in others:
+            meet |= ((boxes[:, 0] <= xmax) & (boxes[:, 2] >= xmin)
+                     & (boxes[:, 1] <= ymax) & (boxes[:, 3] >= ymin))
+    return meet
 
 
 def _same_crs(a, b) -> bool:
