@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..metrics.occupation import covered_share, overlaps
+from ..metrics.occupation import covered_share, overlaps_in_partition
 from .findings import fmt, finding_rows, join_ids, pct
 
 NON_GRAIN = {"FLS": "种植非粮食作物"}
@@ -55,13 +55,10 @@ def _overlay(data, options) -> list[pd.DataFrame]:
     candidates = np.flatnonzero(interesting)
     if not len(candidates):
         return []
-    parcel_geoms = dltb.geometry.values[candidates]
-    tree = shapely.STRtree(parcel_geoms)
-    bf_geoms = bf.geometry.values
-    b, p = tree.query(bf_geoms, predicate="intersects")
+    bf_geoms = np.asarray(bf.geometry.values, dtype=object)
+    b, p, shared = overlaps_in_partition(bf_geoms, np.asarray(dltb.geometry.values, dtype=object), candidates)
     if not len(b):
         return []
-    shared = overlaps(bf_geoms[b], parcel_geoms[p])
     area = shapely.area(shared)
     keep = area >= options.overlap_min_m2
     b, p, shared, area = b[keep], candidates[p[keep]], shared[keep], area[keep]
