@@ -887,6 +887,22 @@ def test_a_target_inside_one_cover_is_covered_without_intersecting():
     assert sorted(zip(t.tolist(), c.tolist())) == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 2)]
 
 
+def test_copies_of_an_outline_are_covered_as_the_full_test_says():
+    import shapely
+
+    from farmland.metrics.occupation import _covered_by
+
+    square = shapely.box(0, 0, 10, 10)
+    holed = shapely.Polygon(square.exterior.coords, [[(2, 2), (4, 2), (4, 4), (2, 4)]])
+    a = np.array([square, square, square, holed, square, shapely.box(1, 1, 2, 2), square, None], dtype=object)
+    b = np.array([shapely.box(0, 0, 10, 10), shapely.MultiPolygon([square]),
+                  shapely.Polygon([(10, 10), (0, 10), (0, 0), (10, 0)]), square, holed,
+                  shapely.MultiPolygon([square, shapely.box(20, 0, 30, 10)]), shapely.box(0, 0, 10, 9),
+                  square], dtype=object)
+    assert _covered_by(a, b).tolist() == shapely.covered_by(a, b).tolist() \
+        == [True, True, True, True, False, True, False, False]
+
+
 def test_derived_occupation_is_counted_where_the_construction_stands(tmp_path):
     """Pieces are attributed by BGHZLDWDM for occupation (docs/background.md §1.4), by BGQZLDWDM for the loss.
 

@@ -41,9 +41,11 @@ def bf_checks(data, options) -> list[pd.DataFrame]:
     return parts
 
 
-def _overlay(data, options) -> list[pd.DataFrame]:
-    bf, dltb, year = data.bf_now, data.dltb, data.year
-    table = data.ws.land_classes
+def parcel_uses(table, dltb) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per DLTB parcel: construction land, the non-arable use ('' if none), non-grain, abandoned.
+
+    Basic farmland overlapping a parcel with any of these is a finding of :func:`bf_checks`.
+    """
     construction = table.is_construction(dltb["DLBM"])
     use = non_arable_use(table, dltb["DLBM"])
     zzsx = (dltb["ZZSXDM"].astype("string").fillna("").str.strip().str.upper().to_numpy(dtype=object)
@@ -51,8 +53,14 @@ def _overlay(data, options) -> list[pd.DataFrame]:
     arable = table.is_arable(dltb["DLBM"])
     non_grain = arable & np.isin(zzsx, list(NON_GRAIN))
     abandoned = arable & np.isin(zzsx, list(ABANDONED))
-    interesting = construction | (use != "") | non_grain | abandoned
-    candidates = np.flatnonzero(interesting)
+    return construction, use, non_grain, abandoned
+
+
+def _overlay(data, options) -> list[pd.DataFrame]:
+    bf, dltb, year = data.bf_now, data.dltb, data.year
+    table = data.ws.land_classes
+    construction, use, non_grain, abandoned = parcel_uses(table, dltb)
+    candidates = np.flatnonzero(construction | (use != "") | non_grain | abandoned)
     if not len(candidates):
         return []
     bf_geoms = np.asarray(bf.geometry.values, dtype=object)
