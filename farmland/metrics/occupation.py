@@ -101,7 +101,7 @@ def _is_sliver(geoms) -> np.ndarray:
 
 def overlaps_in_partition(geoms, partition, subset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Overlaps of ``geoms`` with the parcels ``partition[subset]``: :func:`overlaps` of every
-    pair whose interiors meet, computed without intersecting most pairs.
+    pair whose interiors meet, without intersecting the pairs that only touch.
 
     Parameters
     ----------
@@ -124,11 +124,10 @@ def overlaps_in_partition(geoms, partition, subset) -> tuple[np.ndarray, np.ndar
     Notes
     -----
     Most features lie wholly inside one parcel of the partition (basic farmland is designated on
-    survey parcels): that parcel is found from the feature's representative point, and it is
-    the feature's only overlap, since the partition's other parcels share no area with it. A
-    feature is the overlap with its parcel as it stands, without intersecting them. Only the
-    features that straddle parcels are intersected, and of their pairs, only those where the
-    parcel does not lie wholly inside the feature.
+    survey parcels), found from the feature's representative point: that parcel is the only one
+    it can share area with, since the partition's other parcels share none with it, and its many
+    neighbours along the edges need no intersection. Features straddling parcels are intersected
+    with every parcel whose box meets theirs.
     """
     geoms = np.asarray(geoms, dtype=object)
     partition = np.asarray(partition, dtype=object)
@@ -138,18 +137,11 @@ def overlaps_in_partition(geoms, partition, subset) -> tuple[np.ndarray, np.ndar
         return empty, empty, np.empty(0, dtype=object)
     host = _host_parcel(geoms, partition)
     g, s = shapely.STRtree(partition[subset]).query(geoms)
-    hosted = host[g] >= 0
-    inside = hosted & (subset[s] == host[g])
-    straddling = ~hosted
-    g, s, inside = g[inside | straddling], s[inside | straddling], inside[inside | straddling]
-    shared = np.where(inside, geoms[g], None)
-    parcels = partition[subset[s]]
-    crossing = np.flatnonzero(~inside)
-    holds_parcel = shapely.covers(geoms[g[crossing]], parcels[crossing])
-    shared[crossing[holds_parcel]] = parcels[crossing[holds_parcel]]
-    cut = crossing[~holds_parcel]
-    shared[cut] = shapely.intersection(geoms[g[cut]], parcels[cut])
-    real = ~_is_sliver(shared)
+    # A pair with the feature's own parcel, or of a feature that straddles parcels.
+    needed = (host[g] < 0) | (subset[s] == host[g])
+    g, s = g[needed], s[needed]
+    shared = overlaps(geoms[g], partition[subset[s]])
+    real = ~shapely.is_empty(shared)
     return g[real], s[real], shared[real]
 
 
