@@ -945,3 +945,23 @@ def test_further_landcover_classes_are_reported(generated_workspace, tmp_path):
     # Every cell of the class lies in some unit of the generated city, so the city total is the count.
     assert wide["landcover.water"].iloc[0] == pytest.approx((values == other).sum() * cell_m2 * 0.0015, rel=0.02)
     assert wide["landcover_built_mu"].iloc[0] > 0
+
+
+def test_evidence_ids_are_distinct_sorted_and_borrowed():
+    from farmland.metrics.catalogue import metric_info
+    from farmland.metrics.result import _evidence_ids
+
+    evidence = pd.DataFrame({
+        "unit": [A, A, A, B, None, A],
+        "metric": ["illegal_ratio", "illegal_ratio", "illegal_rectified_mu", "illegal_ratio", "illegal_ratio",
+                   "illegal_ratio"],
+        "id": ["WPZF:b", "WPZF:b", "WPZF:a", "WPZF:c", "WPZF:z", "WPZF:B"],
+    })
+    borrower = metric_info("illegal_ratio_rectified")  # borrows illegal_ratio and illegal_rectified_mu
+    ids = _evidence_ids(evidence, [metric_info("illegal_ratio"), borrower])
+    assert ids[(A, "illegal_ratio")] == ("WPZF:B", "WPZF:b")
+    assert ids[(A, borrower.name)] == ("WPZF:B", "WPZF:a", "WPZF:b")
+    assert ids[(B, borrower.name)] == ("WPZF:c",)
+    assert set(ids) == {(A, "illegal_ratio"), (A, "illegal_rectified_mu"), (B, "illegal_ratio"),
+                        (A, borrower.name), (B, borrower.name)}
+    assert _evidence_ids(evidence.iloc[:0], []) == {}
