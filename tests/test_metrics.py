@@ -965,3 +965,20 @@ def test_evidence_ids_are_distinct_sorted_and_borrowed():
     assert set(ids) == {(A, "illegal_ratio"), (A, "illegal_rectified_mu"), (B, "illegal_ratio"),
                         (A, borrower.name), (B, borrower.name)}
     assert _evidence_ids(evidence.iloc[:0], []) == {}
+
+
+def test_each_file_is_listed_once_per_run(city, monkeypatch):
+    """DLTB, JBNTTB and DLTBGXGC of a year share a county database: its layers are listed once."""
+    import pyogrio
+
+    from farmland.load import LayerStore
+    from farmland.metrics.compute import _Run
+
+    listed = []
+    real = pyogrio.list_layers
+    monkeypatch.setattr(pyogrio, "list_layers", lambda path: listed.append(str(path)) or real(path))
+    ws = Workspace.load(city)
+    run = _Run(ws, ("county",), Report(strict=True), None, LayerStore(ws, cache=None))
+    present = [run._present(layer, 2016) for layer in ("DLTB", "JBNTTB", "DLTBGXGC")]
+    assert present == [True, True, True]
+    assert len(listed) == len(set(listed)) > 0

@@ -257,7 +257,8 @@ def check_attributed(layer: str, year, units: np.ndarray, ids, areas, report: Re
     ndarray of bool
         True where a feature is attributed.
     """
-    attributed = pd.notna(pd.Series(units, dtype=object)).to_numpy()
+    code, found = pd.factorize(pd.Series(units, dtype=object))
+    attributed = code >= 0
     ids = np.asarray(ids, dtype=object)
     if not attributed.all():
         report.error(layer, "unattributed", f"{int((~attributed).sum())} {what} have a {field_name} "
@@ -266,7 +267,7 @@ def check_attributed(layer: str, year, units: np.ndarray, ids, areas, report: Re
                      field=field_name, ids=ids[~attributed])
     areas = np.nan_to_num(np.asarray(areas, dtype="float64"))
     total = float(areas.sum())
-    by_unit = pd.Series(areas).groupby(pd.Series(units, dtype=object)).sum()
+    by_unit = np.bincount(code[attributed], weights=areas[attributed], minlength=len(found))
     counted = float(by_unit.sum()) + float(areas[~attributed].sum())
     if not np.isclose(counted, total, rtol=1e-9, atol=1e-6):
         report.error(layer, "area-not-conserved", f"per-unit sums ({counted:.2f}) differ from the "
