@@ -781,6 +781,9 @@ def test_renamed_county_codes_are_attributed_to_the_unit_xzq_uses():
     codes = ["3715230010010000000", "3715020010010000000", "371503", "3715990010010000000"]
     assert list(units.county_of(codes)) == ["371503", "371502", "371503", None]
     assert list(units.township_of(codes)) == ["371503001", "371502001", None, "371599001"]
+    county, township = units.county_and_township_of(codes + [None])
+    assert list(county) == ["371503", "371502", "371503", None, None]
+    assert list(township) == ["371503001", "371502001", None, "371599001", None]
     assert any(f.check == "unit-renamed" for f in report.findings)
 
 

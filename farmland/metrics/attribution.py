@@ -140,19 +140,23 @@ class UnitSet:
         A code equal to a unit code (a zone's own code in a table) names that unit; otherwise its
         first 6 characters (after renames) must be a unit code.
         """
-        return self._map(codes, self._county_of_unique)
+        return self._map(codes, self._county_of_unique)[0]
 
     def township_of(self, codes) -> np.ndarray:
         """9-character township code for each code (renames applied); None where shorter."""
-        return self._map(codes, self._township_of_unique)
+        return self._map(codes, self._township_of_unique)[0]
+
+    def county_and_township_of(self, codes) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`county_of` and :meth:`township_of` of the same codes, which are sorted out once."""
+        return self._map(codes, self._county_of_unique, self._township_of_unique)
 
     @staticmethod
-    def _map(codes, fn) -> np.ndarray:
+    def _map(codes, *fns) -> tuple[np.ndarray, ...]:
         # Thousands of distinct codes among millions of parcels: map the distinct ones only.
         inverse, uniques = pd.factorize(pd.Series(codes, copy=False).astype(object), sort=False)
-        mapped = fn(pd.Series(uniques, dtype=object).astype("string").str.strip())
-        mapped = np.append(mapped.to_numpy(dtype=object), None)
-        return mapped[np.where(inverse < 0, len(mapped) - 1, inverse)]
+        text = pd.Series(uniques, dtype=object).astype("string").str.strip()
+        position = np.where(inverse < 0, len(uniques), inverse)
+        return tuple(np.append(fn(text).to_numpy(dtype=object), None)[position] for fn in fns)
 
     def _county_of_unique(self, codes: pd.Series) -> pd.Series:
         units = pd.Index(self.codes)

@@ -339,7 +339,7 @@ class _Run:
         codes = frame[code_column]
         if fallback_column is not None and fallback_column in frame:
             codes = codes.where(codes.notna(), frame[fallback_column])
-        county = self.units.county_of(codes)
+        county, township = self.units.county_and_township_of(codes)
         keys = {}
         if COUNTY in self.base_levels:
             k = county
@@ -348,8 +348,7 @@ class _Run:
             check_attributed(layer, year, k, ids, areas, self.report, field_name=code_column)
             keys[COUNTY] = k
         if TOWNSHIP in self.base_levels:
-            k = self.units.township_of(codes)
-            k = np.where(pd.isna(pd.Series(county, dtype=object)).to_numpy(), None, k)
+            k = np.where(pd.isna(pd.Series(county, dtype=object)).to_numpy(), None, township)
             check_attributed(layer, year, k, ids, areas, self.report, field_name=code_column,
                              what="features (township level)")
             keys[TOWNSHIP] = k
