@@ -37,8 +37,20 @@ def normalize_codes(codes) -> pd.Series:
     leading zero.
     """
     series = pd.Series(codes, copy=False)
-    text = series.astype("string").fillna("").str.strip().str.upper()
-    return text.astype(object)
+    inverse, clean = _distinct_codes(series)
+    return pd.Series(clean[inverse], index=series.index, name=series.name, dtype=object)
+
+
+def _distinct_codes(codes: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(inverse, clean)``: the distinct raw codes cleaned, and each code's position among them.
+
+    A layer has millions of parcels but a few dozen codes: cleaning text is done on the distinct
+    ones only. Missing codes point at a trailing '' (``clean[inverse]`` is every code cleaned).
+    """
+    inverse, uniques = pd.factorize(codes)
+    text = pd.Series(uniques, dtype=object).astype("string").str.strip().str.upper()
+    clean = np.append(text.to_numpy(dtype=object), "")
+    return np.where(inverse < 0, len(clean) - 1, inverse), clean
 
 
 @dataclass(frozen=True)
@@ -108,9 +120,8 @@ class LandClassTable:
     # -- lookups; each takes any array-like of codes and returns a numpy array -----------------
 
     def _lookup(self, codes, column: str, missing):
-        # Map over the distinct codes only: a layer has millions of parcels but a few dozen codes.
-        inverse, uniques = pd.factorize(normalize_codes(codes), use_na_sentinel=False)
-        looked_up = self.frame[column].reindex(uniques).to_numpy(dtype=object)
+        inverse, clean = _distinct_codes(pd.Series(codes, copy=False))
+        looked_up = self.frame[column].reindex(clean).to_numpy(dtype=object)
         looked_up[pd.isna(looked_up)] = missing
         return looked_up[inverse]
 
@@ -147,10 +158,13 @@ class LandClassTable:
 
     def unknown_codes(self, codes) -> pd.Series:
         """Counts of codes not in the table, most frequent first (empty Series when all known)."""
-        normalized = normalize_codes(codes)
-        unknown = normalized[~self.is_known(normalized)]
-        counts = unknown.value_counts()
-        counts.index = counts.index.astype(object)
+        series = pd.Series(codes, copy=False)
+        inverse, clean = _distinct_codes(series)
+        group = self.frame["group"].reindex(clean).to_numpy(dtype=object)
+        unknown = pd.isna(group) | (group == UNKNOWN)
+        per_code = pd.Series(np.bincount(inverse, minlength=len(clean)), index=clean)[unknown]
+        counts = per_code[per_code > 0].groupby(level=0, sort=False).sum().rename("count")
+        counts.index = pd.Index(counts.index, dtype=object, name=series.name)
         return counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
 
     def codes(self, *, scheme: str | None = None, group: str | None = None) -> list[str]:

@@ -460,3 +460,13 @@ def test_assess_writes_the_audit_of_the_last_year(sample_assessed):
         assert f"audit_2020/{name}" in manifest["outputs_sha256"]
     table = pd.read_csv(out / "audit_2020" / "findings.csv", dtype={"xzqdm": str})
     assert set(table["year"]) <= {2020}
+
+
+def test_basic_farmland_touching_a_construction_parcel_is_no_finding(tiny):
+    """With overlap_min_m2 = 0 only real overlaps are findings: a basic-farmland parcel that only
+    shares an edge with a construction parcel has no area on it."""
+    result = audit_workspace(tiny, 2016, checks=["basic_farmland"], validate=False,
+                             options=AuditOptions(overlap_min_m2=0.0))
+    t = result.table()
+    overlay = t[t["check"].isin(["bf.construction", "bf.non_arable", "bf.non_grain", "bf.abandoned"])]
+    assert (overlay["value"] > 0).all()

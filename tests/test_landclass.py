@@ -1,11 +1,12 @@
 """The land-class table: both schemes, groups, crosswalk, disputed rows, unknown codes."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, strategies as st
 
 from farmland.errors import WorkspaceError
-from farmland.landclass import GROUPS, LandClassTable
+from farmland.landclass import GROUPS, LandClassTable, normalize_codes
 
 TABLE = LandClassTable.default()
 
@@ -73,3 +74,18 @@ def test_lookup_is_elementwise(codes):
         assert group == expected
     assert set(groups) <= set(GROUPS) | {"unknown"}
     assert np.array_equal(TABLE.is_arable(codes), groups == "arable")
+
+
+def test_spellings_of_one_code_are_counted_together():
+    # Codes are cleaned once per distinct raw spelling; spellings that clean to one code are one code.
+    counts = TABLE.unknown_codes([" zz", "ZZ", "zz ", "0101", pd.NA, np.nan])
+    assert counts.to_dict() == {"ZZ": 3, "": 2}
+    assert TABLE.scheme_of([" 0101", "0101 ", "011", None]).tolist() == ["sandiao", "sandiao", "erdiao", "unknown"]
+
+
+def test_normalize_codes_keeps_index_and_name():
+    codes = pd.Series([" 05h1", None, "05H1"], index=[10, 20, 30], name="DLBM")
+    out = normalize_codes(codes)
+    assert out.tolist() == ["05H1", "", "05H1"]
+    assert out.index.tolist() == [10, 20, 30] and out.name == "DLBM" and out.dtype == object
+    assert normalize_codes(pd.Series(["0101", "zz"], dtype="category")).tolist() == ["0101", "ZZ"]

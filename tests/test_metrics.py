@@ -781,7 +781,33 @@ def test_renamed_county_codes_are_attributed_to_the_unit_xzq_uses():
     codes = ["3715230010010000000", "3715020010010000000", "371503", "3715990010010000000"]
     assert list(units.county_of(codes)) == ["371503", "371502", "371503", None]
     assert list(units.township_of(codes)) == ["371503001", "371502001", None, "371599001"]
+    county, township = units.county_and_township_of(codes + [None])
+    assert list(county) == ["371503", "371502", "371503", None, None]
+    assert list(township) == ["371503001", "371502001", None, "371599001", None]
     assert any(f.check == "unit-renamed" for f in report.findings)
+
+
+def test_zones_take_features_by_representative_point_only_near_a_zone():
+    """Only features whose box meets a zone's are placed by point; the result is the one of
+    placing every feature (an L whose box reaches into the zone but whose point does not stays)."""
+    import geopandas as gpd
+    import shapely
+
+    from farmland.metrics.attribution import UnitSet
+
+    zone = shapely.box(100, 0, 200, 100)
+    xzq = gpd.GeoDataFrame({"XZQDM": [A, Z], "XZQMC": ["东昌府区", "经开区"]},
+                           geometry=[shapely.box(0, 0, 300, 100), zone])
+    units = UnitSet.from_xzq(xzq, city_code=CITY, city_name="聊城市", parcel_codes={A},
+                             spatial_units=[Z])
+    ell = shapely.Polygon([(0, 0), (90, 0), (90, 90), (150, 90), (150, 95), (0, 95)])
+    features = np.array([shapely.box(120, 10, 180, 60), ell, shapely.box(250, 10, 290, 60), None,
+                         shapely.Polygon(), shapely.box(190, 10, 230, 60)], dtype=object)
+    moved_units, moved = units.move_to_zones(np.full(len(features), A, dtype=object), features, None)
+    assert moved_units.tolist() == [Z, A, A, A, A, A]
+    assert moved.tolist() == [True, False, False, False, False, False]
+    every = shapely.point_on_surface(features[[0, 1, 2, 5]])
+    assert shapely.within(every, zone).tolist() == [True, False, False, False]
 
 
 def test_county_and_township_in_one_run(city):
@@ -811,6 +837,72 @@ def test_touching_polygons_do_not_overlap_even_across_zones():
     assert shapely.area(shared[1]) == pytest.approx(10_000, rel=5e-3)  # zone 39 scale is ~1.003 here
     share, _, _ = covered_share(moved[[1]], moved[[0]])
     assert share[0] == 0.0
+
+
+def test_overlaps_in_a_partition_are_the_overlaps_of_every_pair():
+    """A feature inside one parcel is intersected with that parcel only, one straddling parcels
+    with all it meets: the overlaps of every intersecting pair, without touching pairs and slivers."""
+    import shapely
+
+    from farmland.metrics.occupation import overlaps, overlaps_in_partition
+
+    grid = [shapely.box(x, y, x + 100, y + 100) for y in (0, 100) for x in (0, 100, 200)]
+    partition = np.array(grid, dtype=object)
+    subset = np.array([1, 2, 4])  # e.g. the construction-class parcels
+    features = np.array([
+        grid[1],                                                          # a copy of parcel 1
+        shapely.Polygon([(200, 0), (300, 0), (300, 100), (200, 100)]),    # parcel 2, drawn from another corner
+        grid[0],                                                          # inside parcel 0 only: touches 1 and 4
+        shapely.box(150, 120, 250, 180),                                  # straddles parcels 4 and 5
+        shapely.box(0, 100, 300, 200),                                    # holds parcel 4 whole
+        shapely.box(20, 20, 40, 40),                                      # inside 0, near nothing
+        None,
+    ], dtype=object)
+    g, s, shared = overlaps_in_partition(features, partition, subset)
+    tree = shapely.STRtree(partition[subset])
+    eg, es = tree.query(features, predicate="intersects")
+    expected = overlaps(features[eg], partition[subset][es])
+    real = shapely.area(expected) > 0
+    assert sorted(zip(g.tolist(), s.tolist())) == sorted(zip(eg[real].tolist(), es[real].tolist()))
+    assert sorted(zip(g.tolist(), s.tolist())) == [(0, 0), (1, 1), (3, 2), (4, 2)]
+    by_pair = dict(zip(zip(g.tolist(), s.tolist()), shared))
+    for a, b, geom in zip(eg[real], es[real], expected[real]):
+        assert shapely.equals_exact(by_pair[(a, b)], geom, 0.0)
+
+
+def test_a_target_inside_one_cover_is_covered_without_intersecting():
+    """Share 1 for a target inside a cover (its pairs kept, in target order); a thin target
+    inside a cover is still a sliver, covered by nothing."""
+    import shapely
+
+    from farmland.metrics.occupation import covered_share
+
+    covers = np.array([shapely.box(0, 0, 100, 100), shapely.box(50, 0, 150, 100),
+                       shapely.box(0, 0, 10, 0.01)], dtype=object)
+    targets = np.array([shapely.box(60, 10, 90, 40), shapely.box(90, 10, 200, 40),
+                        shapely.box(1, 0, 9, 0.005)], dtype=object)
+    share, t, c = covered_share(targets, covers)
+    assert share[0] == 1.0
+    assert share[1] == pytest.approx(60 / 110)
+    assert share[2] == 0.0
+    assert t.tolist() == sorted(t.tolist())
+    assert sorted(zip(t.tolist(), c.tolist())) == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 2)]
+
+
+def test_copies_of_an_outline_are_covered_as_the_full_test_says():
+    import shapely
+
+    from farmland.metrics.occupation import _covered_by
+
+    square = shapely.box(0, 0, 10, 10)
+    holed = shapely.Polygon(square.exterior.coords, [[(2, 2), (4, 2), (4, 4), (2, 4)]])
+    a = np.array([square, square, square, holed, square, shapely.box(1, 1, 2, 2), square, None], dtype=object)
+    b = np.array([shapely.box(0, 0, 10, 10), shapely.MultiPolygon([square]),
+                  shapely.Polygon([(10, 10), (0, 10), (0, 0), (10, 0)]), square, holed,
+                  shapely.MultiPolygon([square, shapely.box(20, 0, 30, 10)]), shapely.box(0, 0, 10, 9),
+                  square], dtype=object)
+    assert _covered_by(a, b).tolist() == shapely.covered_by(a, b).tolist() \
+        == [True, True, True, True, False, True, False, False]
 
 
 def test_derived_occupation_is_counted_where_the_construction_stands(tmp_path):
@@ -856,3 +948,40 @@ def test_further_landcover_classes_are_reported(generated_workspace, tmp_path):
     # Every cell of the class lies in some unit of the generated city, so the city total is the count.
     assert wide["landcover.water"].iloc[0] == pytest.approx((values == other).sum() * cell_m2 * 0.0015, rel=0.02)
     assert wide["landcover_built_mu"].iloc[0] > 0
+
+
+def test_evidence_ids_are_distinct_sorted_and_borrowed():
+    from farmland.metrics.catalogue import metric_info
+    from farmland.metrics.result import _evidence_ids
+
+    evidence = pd.DataFrame({
+        "unit": [A, A, A, B, None, A],
+        "metric": ["illegal_ratio", "illegal_ratio", "illegal_rectified_mu", "illegal_ratio", "illegal_ratio",
+                   "illegal_ratio"],
+        "id": ["WPZF:b", "WPZF:b", "WPZF:a", "WPZF:c", "WPZF:z", "WPZF:B"],
+    })
+    borrower = metric_info("illegal_ratio_rectified")  # borrows illegal_ratio and illegal_rectified_mu
+    ids = _evidence_ids(evidence, [metric_info("illegal_ratio"), borrower])
+    assert ids[(A, "illegal_ratio")] == ("WPZF:B", "WPZF:b")
+    assert ids[(A, borrower.name)] == ("WPZF:B", "WPZF:a", "WPZF:b")
+    assert ids[(B, borrower.name)] == ("WPZF:c",)
+    assert set(ids) == {(A, "illegal_ratio"), (A, "illegal_rectified_mu"), (B, "illegal_ratio"),
+                        (A, borrower.name), (B, borrower.name)}
+    assert _evidence_ids(evidence.iloc[:0], []) == {}
+
+
+def test_each_file_is_listed_once_per_run(city, monkeypatch):
+    """DLTB, JBNTTB and DLTBGXGC of a year share a county database: its layers are listed once."""
+    import pyogrio
+
+    from farmland.load import LayerStore
+    from farmland.metrics.compute import _Run
+
+    listed = []
+    real = pyogrio.list_layers
+    monkeypatch.setattr(pyogrio, "list_layers", lambda path: listed.append(str(path)) or real(path))
+    ws = Workspace.load(city)
+    run = _Run(ws, ("county",), Report(strict=True), None, LayerStore(ws, cache=None))
+    present = [run._present(layer, 2016) for layer in ("DLTB", "JBNTTB", "DLTBGXGC")]
+    assert present == [True, True, True]
+    assert len(listed) == len(set(listed)) > 0

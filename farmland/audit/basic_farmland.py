@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..metrics.occupation import covered_share, overlaps
+from ..metrics.occupation import covered_share, overlaps_in_partition
 from .findings import fmt, finding_rows, join_ids, pct
 
 NON_GRAIN = {"FLS": "种植非粮食作物"}
@@ -41,9 +41,11 @@ def bf_checks(data, options) -> list[pd.DataFrame]:
     return parts
 
 
-def _overlay(data, options) -> list[pd.DataFrame]:
-    bf, dltb, year = data.bf_now, data.dltb, data.year
-    table = data.ws.land_classes
+def parcel_uses(table, dltb) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per DLTB parcel: construction land, the non-arable use ('' if none), non-grain, abandoned.
+
+    Basic farmland overlapping a parcel with any of these is a finding of :func:`bf_checks`.
+    """
     construction = table.is_construction(dltb["DLBM"])
     use = non_arable_use(table, dltb["DLBM"])
     zzsx = (dltb["ZZSXDM"].astype("string").fillna("").str.strip().str.upper().to_numpy(dtype=object)
@@ -51,17 +53,20 @@ def _overlay(data, options) -> list[pd.DataFrame]:
     arable = table.is_arable(dltb["DLBM"])
     non_grain = arable & np.isin(zzsx, list(NON_GRAIN))
     abandoned = arable & np.isin(zzsx, list(ABANDONED))
-    interesting = construction | (use != "") | non_grain | abandoned
-    candidates = np.flatnonzero(interesting)
+    return construction, use, non_grain, abandoned
+
+
+def _overlay(data, options) -> list[pd.DataFrame]:
+    bf, dltb, year = data.bf_now, data.dltb, data.year
+    table = data.ws.land_classes
+    construction, use, non_grain, abandoned = parcel_uses(table, dltb)
+    candidates = np.flatnonzero(construction | (use != "") | non_grain | abandoned)
     if not len(candidates):
         return []
-    parcel_geoms = dltb.geometry.values[candidates]
-    tree = shapely.STRtree(parcel_geoms)
-    bf_geoms = bf.geometry.values
-    b, p = tree.query(bf_geoms, predicate="intersects")
+    bf_geoms = np.asarray(bf.geometry.values, dtype=object)
+    b, p, shared = overlaps_in_partition(bf_geoms, np.asarray(dltb.geometry.values, dtype=object), candidates)
     if not len(b):
         return []
-    shared = overlaps(bf_geoms[b], parcel_geoms[p])
     area = shapely.area(shared)
     keep = area >= options.overlap_min_m2
     b, p, shared, area = b[keep], candidates[p[keep]], shared[keep], area[keep]

@@ -21,7 +21,9 @@ from ..units import M2_TO_MU
 from .findings import finding_rows, fmt, join_ids, pct
 
 
-def _arable_to_construction(data, pieces):
+def arable_to_construction(data, pieces):
+    """Which change pieces turn arable land into construction land, and their arable area (m²,
+    net of the 田坎 deduction)."""
     table = data.ws.land_classes
     mask = table.is_arable(pieces["BGQDLBM"]) & table.is_construction(pieces["BGHDLBM"])
     kcxs = (np.nan_to_num(pieces["BGQKCXS"].to_numpy(dtype="float64", na_value=np.nan))
@@ -35,7 +37,7 @@ def occupation_checks(data, options) -> list[pd.DataFrame]:
     if pieces is None or not len(pieces):
         return []
     year = data.year
-    mask, net = _arable_to_construction(data, pieces)
+    mask, net = arable_to_construction(data, pieces)
     idx = np.flatnonzero(mask)
     geoms = pieces.geometry.values[idx]
     dates = pieces["GXSJ"].to_numpy() if "GXSJ" in pieces else np.full(len(pieces), np.datetime64("NaT"))
@@ -183,7 +185,7 @@ def _beyond_approval(data, options):
         pieces = data.change_pieces(y)
         if pieces is None or not len(pieces):
             continue
-        mask, net = _arable_to_construction(data, pieces)
+        mask, net = arable_to_construction(data, pieces)
         idx = np.flatnonzero(mask)
         geoms = pieces.geometry.values[idx]
         p, a = tree.query(geoms, predicate="intersects")

@@ -140,19 +140,23 @@ class UnitSet:
         A code equal to a unit code (a zone's own code in a table) names that unit; otherwise its
         first 6 characters (after renames) must be a unit code.
         """
-        return self._map(codes, self._county_of_unique)
+        return self._map(codes, self._county_of_unique)[0]
 
     def township_of(self, codes) -> np.ndarray:
         """9-character township code for each code (renames applied); None where shorter."""
-        return self._map(codes, self._township_of_unique)
+        return self._map(codes, self._township_of_unique)[0]
+
+    def county_and_township_of(self, codes) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`county_of` and :meth:`township_of` of the same codes, which are sorted out once."""
+        return self._map(codes, self._county_of_unique, self._township_of_unique)
 
     @staticmethod
-    def _map(codes, fn) -> np.ndarray:
+    def _map(codes, *fns) -> tuple[np.ndarray, ...]:
         # Thousands of distinct codes among millions of parcels: map the distinct ones only.
         inverse, uniques = pd.factorize(pd.Series(codes, copy=False).astype(object), sort=False)
-        mapped = fn(pd.Series(uniques, dtype=object).astype("string").str.strip())
-        mapped = np.append(mapped.to_numpy(dtype=object), None)
-        return mapped[np.where(inverse < 0, len(mapped) - 1, inverse)]
+        text = pd.Series(uniques, dtype=object).astype("string").str.strip()
+        position = np.where(inverse < 0, len(uniques), inverse)
+        return tuple(np.append(fn(text).to_numpy(dtype=object), None)[position] for fn in fns)
 
     def _county_of_unique(self, codes: pd.Series) -> pd.Series:
         units = pd.Index(self.codes)
@@ -203,11 +207,13 @@ class UnitSet:
             zone_geoms = np.asarray(gpd.GeoSeries(zone_geoms, crs=self.crs).to_crs(crs).values,
                                     dtype=object)
         geoms = np.asarray(geometries, dtype=object)
-        valid = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        points = np.full(len(geoms), None, dtype=object)
-        points[valid] = shapely.point_on_surface(geoms[valid])
+        # A point in a zone lies in the zone's bounding box, and so does some of its feature's:
+        # representative points (costly) are computed for the few features near a zone only.
+        near = np.flatnonzero(_boxes_meet(shapely.bounds(geoms), shapely.bounds(zone_geoms)))
+        points = shapely.point_on_surface(geoms[near])
         tree = shapely.STRtree(zone_geoms)
         feature, zone = tree.query(points, predicate="within")
+        feature = near[feature]
         # A point in two overlapping zones goes to the zone listed first in XZQ.
         order = np.lexsort((zone, feature))
         feature, zone = feature[order], zone[order]
@@ -217,6 +223,17 @@ class UnitSet:
         moved[feature] = units[feature] != zone_codes[zone]
         units[feature] = zone_codes[zone]
         return units, moved
+
+
+def _boxes_meet(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """True where box ``boxes[i]`` (xmin, ymin, xmax, ymax) meets any of ``others``; False for
+    the NaN box of a missing or empty geometry. Loops over the few ``others`` only."""
+    meet = np.zeros(len(boxes), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for xmin, ymin, xmax, ymax in others:
+            meet |= ((boxes[:, 0] <= xmax) & (boxes[:, 2] >= xmin)
+                     & (boxes[:, 1] <= ymax) & (boxes[:, 3] >= ymin))
+    return meet
 
 
 def _same_crs(a, b) -> bool:
@@ -244,7 +261,8 @@ def check_attributed(layer: str, year, units: np.ndarray, ids, areas, report: Re
     ndarray of bool
         True where a feature is attributed.
     """
-    attributed = pd.notna(pd.Series(units, dtype=object)).to_numpy()
+    code, found = pd.factorize(pd.Series(units, dtype=object))
+    attributed = code >= 0
     ids = np.asarray(ids, dtype=object)
     if not attributed.all():
         report.error(layer, "unattributed", f"{int((~attributed).sum())} {what} have a {field_name} "
@@ -253,7 +271,7 @@ def check_attributed(layer: str, year, units: np.ndarray, ids, areas, report: Re
                      field=field_name, ids=ids[~attributed])
     areas = np.nan_to_num(np.asarray(areas, dtype="float64"))
     total = float(areas.sum())
-    by_unit = pd.Series(areas).groupby(pd.Series(units, dtype=object)).sum()
+    by_unit = np.bincount(code[attributed], weights=areas[attributed], minlength=len(found))
     counted = float(by_unit.sum()) + float(areas[~attributed].sum())
     if not np.isclose(counted, total, rtol=1e-9, atol=1e-6):
         report.error(layer, "area-not-conserved", f"per-unit sums ({counted:.2f}) differ from the "

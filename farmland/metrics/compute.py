@@ -161,6 +161,7 @@ class _Run:
         self.assessed: set[int] = set()
         self._static: dict[str, object] = {}
         self._presence: dict[tuple[str, int], bool] = {}
+        self._layer_names: dict[object, set[str] | None] = {}
         self._warned: set[str] = set()
         self._snapshots: dict[int, object] = {}
         self._stock_values: dict[int, dict] = {}
@@ -271,16 +272,25 @@ class _Run:
         name = self.ws.layers[layer].layer
         if name is None:
             return True
-        import pyogrio
-
         for path in self.ws.paths(layer, year):
-            try:
-                names = {str(n).lower() for n in pyogrio.list_layers(path)[:, 0]}
-            except Exception:  # unreadable: let read_layer report it properly
+            names = self._names_in(path)
+            if names is None:  # unreadable: let read_layer report it properly
                 return True
             if name.lower() not in names:
                 return False
         return True
+
+    def _names_in(self, path) -> set[str] | None:
+        """Layer names of a file (lower case), None if unreadable; listed once per run, as one
+        county database holds the snapshot, the basic farmland and the change records."""
+        if path not in self._layer_names:
+            import pyogrio
+
+            try:
+                self._layer_names[path] = {str(n).lower() for n in pyogrio.list_layers(path)[:, 0]}
+            except Exception:
+                self._layer_names[path] = None
+        return self._layer_names[path]
 
     def _table(self, layer: str):
         if layer in self._static:
@@ -329,7 +339,7 @@ class _Run:
         codes = frame[code_column]
         if fallback_column is not None and fallback_column in frame:
             codes = codes.where(codes.notna(), frame[fallback_column])
-        county = self.units.county_of(codes)
+        county, township = self.units.county_and_township_of(codes)
         keys = {}
         if COUNTY in self.base_levels:
             k = county
@@ -338,8 +348,7 @@ class _Run:
             check_attributed(layer, year, k, ids, areas, self.report, field_name=code_column)
             keys[COUNTY] = k
         if TOWNSHIP in self.base_levels:
-            k = self.units.township_of(codes)
-            k = np.where(pd.isna(pd.Series(county, dtype=object)).to_numpy(), None, k)
+            k = np.where(pd.isna(pd.Series(county, dtype=object)).to_numpy(), None, township)
             check_attributed(layer, year, k, ids, areas, self.report, field_name=code_column,
                              what="features (township level)")
             keys[TOWNSHIP] = k

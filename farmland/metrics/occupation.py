@@ -88,12 +88,84 @@ def overlaps(a, b) -> np.ndarray:
     """Intersections of ``a[i]`` and ``b[i]``, with slivers (:data:`farmland.units.SLIVER_M2`,
     :data:`~farmland.units.SLIVER_WIDTH_M`) replaced by empty polygons."""
     shared = shapely.intersection(a, b)
-    area = shapely.area(shared)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        width = 2 * area / shapely.length(shared)
-    sliver = (area < SLIVER_M2) | (width < SLIVER_WIDTH_M)
-    shared[sliver] = shapely.Polygon()
+    shared[_is_sliver(shared)] = shapely.Polygon()
     return shared
+
+
+def _is_sliver(geoms) -> np.ndarray:
+    area = shapely.area(geoms)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        width = 2 * area / shapely.length(geoms)
+    return (area < SLIVER_M2) | (width < SLIVER_WIDTH_M)
+
+
+def overlaps_in_partition(geoms, partition, subset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Overlaps of ``geoms`` with the parcels ``partition[subset]``: :func:`overlaps` of every
+    pair whose interiors meet, without intersecting the pairs that only touch.
+
+    Parameters
+    ----------
+    geoms : array of shapely polygons
+        E.g. basic-farmland parcels.
+    partition : array of shapely polygons, same CRS
+        A layer whose parcels do not overlap (DLTB: validation refuses overlaps beyond slivers).
+    subset : array of int
+        Positions in ``partition`` of the parcels to overlay (e.g. construction-class parcels).
+
+    Returns
+    -------
+    geom_index : ndarray of int
+        Position in ``geoms``.
+    subset_index : ndarray of int
+        Position in ``subset`` (not in ``partition``).
+    shared : ndarray of shapely geometries
+        The overlap, never a sliver; pairs whose overlap is a sliver or nothing are left out.
+
+    Notes
+    -----
+    Most features lie wholly inside one parcel of the partition (basic farmland is designated on
+    survey parcels), found from the feature's representative point: that parcel is the only one
+    it can share area with, since the partition's other parcels share none with it, and its many
+    neighbours along the edges need no intersection. Features straddling parcels are intersected
+    with every parcel whose box meets theirs.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    partition = np.asarray(partition, dtype=object)
+    subset = np.asarray(subset, dtype=np.intp)
+    empty = np.empty(0, dtype=np.intp)
+    if len(geoms) == 0 or len(subset) == 0:
+        return empty, empty, np.empty(0, dtype=object)
+    host = _host_parcel(geoms, partition)
+    g, s = shapely.STRtree(partition[subset]).query(geoms)
+    # A pair with the feature's own parcel, or of a feature that straddles parcels.
+    needed = (host[g] < 0) | (subset[s] == host[g])
+    g, s = g[needed], s[needed]
+    shared = overlaps(geoms[g], partition[subset[s]])
+    real = ~shapely.is_empty(shared)
+    return g[real], s[real], shared[real]
+
+
+def _host_parcel(geoms: np.ndarray, partition: np.ndarray) -> np.ndarray:
+    """Position of the one ``partition`` parcel covering each geometry, -1 where there is none."""
+    valid = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+    g, p = shapely.STRtree(partition).query(shapely.point_on_surface(geoms[valid]), predicate="within")
+    g = valid[g]
+    covered = _covered_by(geoms[g], partition[p])
+    g, p = g[covered], p[covered]
+    once = np.bincount(g, minlength=len(geoms)) == 1
+    host = np.full(len(geoms), -1, dtype=np.intp)
+    host[g[once[g]]] = p[once[g]]
+    return host
+
+
+def _covered_by(a, b) -> np.ndarray:
+    """``shapely.covered_by(a, b)``, settling copies of one outline (a parcel's basic farmland,
+    an approval drawn on a piece, either one a one-part MultiPolygon) by comparing coordinates,
+    which costs far less than the full test."""
+    one_part = (shapely.get_num_geometries(a) == 1) & (shapely.get_num_geometries(b) == 1)
+    covered = one_part & shapely.equals_exact(shapely.get_geometry(a, 0), shapely.get_geometry(b, 0), 0.0)
+    covered[~covered] = shapely.covered_by(a[~covered], b[~covered])
+    return covered
 
 
 def covered_share(targets, covers, keep=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -130,11 +202,20 @@ def covered_share(targets, covers, keep=None) -> tuple[np.ndarray, np.ndarray, n
         t, c = t[mask], c[mask]
     if len(t) == 0:
         return share, empty, empty
-    pieces = overlaps(targets[t], covers[c])
+    area = shapely.area(targets)
+    # A target inside one cover is covered whatever the others add: its share is 1 (covered is
+    # set to its area below), so its pairs need no intersection, unless it is a sliver itself.
+    inside = _covered_by(targets[t], covers[c])
+    whole = np.zeros(len(targets), dtype=bool)
+    whole[t[inside]] = True
+    whole &= ~_is_sliver(targets)
     order = np.argsort(t, kind="stable")
-    t, c, pieces = t[order], c[order], pieces[order]
+    used_t, used_c = t[order], c[order]
+    measured = ~whole[used_t]
+    t, c = used_t[measured], used_c[measured]
+    pieces = overlaps(targets[t], covers[c])
     uniq, start, counts = np.unique(t, return_index=True, return_counts=True)
-    covered = np.zeros(len(targets))
+    covered = np.where(whole, area, 0.0)
     single = counts == 1
     covered[uniq[single]] = shapely.area(pieces[start[single]])
     if (~single).any():
@@ -144,12 +225,11 @@ def covered_share(targets, covers, keep=None) -> tuple[np.ndarray, np.ndarray, n
         grid = np.full(((~single).sum(), counts.max()), None, dtype=object)
         grid[rows, rank] = pieces[multi]
         covered[uniq[~single]] = shapely.area(shapely.union_all(grid, axis=1))
-    area = shapely.area(targets)
     # A target covered but for a sliver is covered.
     covered = np.where(area - covered < SLIVER_M2, area, covered)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(area > 0, covered / area, 0.0)
-    return np.clip(share, 0.0, 1.0), t, c
+    return np.clip(share, 0.0, 1.0), used_t, used_c
 
 
 def reported_occupation(wpzf: pd.DataFrame, keys: dict[str, np.ndarray], year: int,

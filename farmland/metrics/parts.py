@@ -163,7 +163,8 @@ def evidence_rows(keys: np.ndarray, ids, metrics, mask=None) -> pd.DataFrame:
         select = select & np.asarray(mask, dtype=bool)
     if isinstance(metrics, str):
         metrics = [metrics]
-    frames = [pd.DataFrame({"unit": keys[select], "metric": metric, "id": ids[select]})
+    # Object columns: the ids are only deduplicated and sorted later, never worth text arrays.
+    frames = [pd.DataFrame({"unit": keys[select], "metric": metric, "id": ids[select]}, dtype=object)
               for metric in metrics]
     if not frames:
         return empty_evidence()

@@ -168,19 +168,39 @@ def _long(names: dict[str, str], level: str, phase: str, year: int, start_year: 
         "unit": np.tile(np.asarray([i.unit for i in infos], dtype=object), n_units),
         "basis": basis.ravel(),
     })
-    borrowed = [evidence[evidence["metric"].isin(i.evidence_from)].assign(metric=i.name)
-                for i in infos if i.evidence_from]
-    if borrowed:
-        evidence = pd.concat([evidence, *borrowed], ignore_index=True)
-    if len(evidence):
-        ids = (evidence.dropna(subset=["unit"]).drop_duplicates()
-               .sort_values(["unit", "metric", "id"], kind="stable")
-               .groupby(["unit", "metric"], sort=False)["id"].agg(tuple))
-        looked_up = ids.reindex(pd.MultiIndex.from_arrays([frame["xzqdm"], frame["metric"]]))
-        frame["evidence"] = [t if isinstance(t, tuple) else () for t in looked_up.to_numpy()]
-    else:
-        frame["evidence"] = [()] * len(frame)
+    ids = _evidence_ids(evidence, infos)
+    frame["evidence"] = [ids.get(key, ()) for key in zip(frame["xzqdm"], frame["metric"])]
     return frame
+
+
+def _evidence_ids(evidence: pd.DataFrame, infos) -> dict[tuple[str, str], tuple]:
+    """(unit, metric) → the distinct ids behind it, sorted; a metric that borrows its evidence
+    (``evidence_from``) also gets the ids of the metrics it names.
+
+    Evidence rows run to hundreds of thousands per span: they are deduplicated and sorted as
+    one integer key per row, (unit, metric, id) in text order, not as a frame of strings.
+    """
+    evidence = evidence.dropna(subset=["unit"])
+    if not len(evidence):
+        return {}
+    unit_code, units = pd.factorize(evidence["unit"], sort=True)
+    id_code, ids = pd.factorize(evidence["id"], sort=True, use_na_sentinel=False)
+    borrowing = [i for i in infos if i.evidence_from]
+    names = pd.Index(sorted(set(evidence["metric"]) | {i.name for i in borrowing}), dtype=object)
+    metric_code = names.get_indexer(evidence["metric"])
+    n_metrics, n_ids = len(names), len(ids)
+    keys = [(unit_code * n_metrics + metric_code) * n_ids + id_code]
+    for info in borrowing:
+        rows = np.isin(metric_code, names.get_indexer(list(info.evidence_from)))
+        keys.append((unit_code[rows] * n_metrics + names.get_loc(info.name)) * n_ids + id_code[rows])
+    key = np.unique(np.concatenate(keys))
+    group = key // n_ids
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    id_text = np.asarray(ids, dtype=object)[key % n_ids]
+    units = np.asarray(units, dtype=object)
+    names = np.asarray(names, dtype=object)
+    return {(units[g // n_metrics], names[g % n_metrics]): tuple(part)
+            for g, part in zip(group[starts], np.split(id_text, starts[1:]), strict=True)}
 
 
 def build_table(run, annual_years, spans) -> MetricsResult:
