@@ -985,8 +985,9 @@ def area_gaps(geometries, crs, stored_m2, tolerance: float) -> np.ndarray:
         )
     corrected, bound = _screening_area(rings)
     denominator = np.where(stored > 0, stored, np.nan)  # NULL, 0 and negative: NaN gaps
-    gaps = np.abs(rings.scatter(corrected) - stored) / denominator
-    undecided = np.abs(gaps - tolerance) <= _MARGIN_FACTOR * rings.scatter(bound) / denominator
+    with np.errstate(invalid="ignore"):  # NaN is the answer there, not a mistake to warn of
+        gaps = np.abs(rings.scatter(corrected) - stored) / denominator
+        undecided = np.abs(gaps - tolerance) <= _MARGIN_FACTOR * rings.scatter(bound) / denominator
     again = np.flatnonzero(undecided)
     if again.size:
         statutory = ellipsoidal_area(rings.geoms[again], rings.gk)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pyproj
@@ -661,13 +662,15 @@ def test_area_gaps_hand_checkable_square():
     # 0.5 % off a stored area above 9 999.39/0.995 = 10 049.64 or below 9 999.39/1.005 = 9 949.64.
     square = shapely.box(39_450_000, 4_000_000, 39_450_100, 4_000_100)
     assert ellipsoidal_area([square], "EPSG:4527")[0] == 9999.39
-    stored = [10_049.7, 10_049.6, 9_949.6, 9_949.7, 9_999.39, 0.0, np.nan, 10_049.7]
-    squares = [square] * 7 + [None]
-    gaps = area_gaps(squares, "EPSG:4527", stored, 0.005)
-    assert (gaps > 0.005).tolist() == [True, False, True, False, False, False, False, False]
+    stored = [10_049.7, 10_049.6, 9_949.6, 9_949.7, 9_999.39, 0.0, np.nan, np.inf, 10_049.7]
+    squares = [square] * 8 + [None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing area is a NaN gap, not a RuntimeWarning
+        gaps = area_gaps(squares, "EPSG:4527", stored, 0.005)
+    assert (gaps > 0.005).tolist() == [True, False, True, False, False, False, False, False, False]
     assert gaps[0] == pytest.approx(50.31 / 10_049.7, abs=1e-8)
     assert gaps[4] == pytest.approx(0.0, abs=1e-6)  # decided by the (unrounded) screening area
-    assert np.isnan(gaps[5:]).all()  # no stored area, or no geometry: no gap, as in validation
+    assert np.isnan(gaps[5:]).all()  # no (finite) stored area, or no geometry: no gap, as in validation
     with pytest.raises(ValueError, match="one stored area per geometry"):
         area_gaps(squares, "EPSG:4527", stored[:3], 0.005)
 
