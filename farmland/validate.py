@@ -339,10 +339,11 @@ def _check_dltb(store, year, report, unit_codes, say, check_areas, checked: _Che
     if "geometry" in frame:
         fingerprints = _fingerprints(frame)
         changed = ~_member(fingerprints, checked.fingerprints)
-        checked.met = _overlap_check(frame, ids, "DLTB", year, report, fingerprints, changed, checked.met)
+        own = _OwnCrs(frame)  # shared: both checks measure changed parcels in their file's zone
+        checked.met = _overlap_check(frame, ids, "DLTB", year, report, fingerprints, changed, checked.met, own)
         if check_areas:
             checked.area_gaps = _recomputed_area_check(frame, ids, year, report, fingerprints, changed,
-                                                       checked.area_gaps)
+                                                       checked.area_gaps, own)
         checked.fingerprints = fingerprints
     _attach_files(report, start, frame, "BSM")
     _one_source_per_county(frame, "DLTB", year, report)
@@ -510,7 +511,7 @@ def _area_checks(frame, ids, year, report):
 
 
 def _overlap_check(frame, ids, layer, year, report, fingerprints=None, changed=None,
-                   known: _MetPairs | None = None) -> _MetPairs:
+                   known: _MetPairs | None = None, own: _OwnCrs | None = None) -> _MetPairs:
     """Overlapping parcels: within a file in its own CRS, between files beyond slivers.
 
     A boundary that is straight in one Gauss-Krüger zone is slightly curved in the next (about
@@ -557,9 +558,7 @@ def _overlap_check(frame, ids, layer, year, report, fingerprints=None, changed=N
     within = np.flatnonzero(~across_files)
     involved = np.zeros(n, bool)
     involved[first[within]] = involved[second[within]] = True
-    involved = np.flatnonzero(involved)
-    own = geoms.copy()
-    own[involved] = _in_own_crs(frame, geoms, involved)
+    own = (own if own is not None else _OwnCrs(frame)).including(np.flatnonzero(involved))
     apart = np.zeros(len(first), bool)
     apart[within] = side_by_side(own, first[within], second[within])
     first, second, across_files = first[~apart], second[~apart], across_files[~apart]
@@ -594,6 +593,24 @@ def _overlap_check(frame, ids, layer, year, report, fingerprints=None, changed=N
     return _MetPairs(np.stack([fingerprints[first], fingerprints[second]], axis=1), area, width)
 
 
+class _OwnCrs:
+    """A snapshot's geometries in the CRS of the file each came from, transformed on demand and
+    once: the overlap and area checks need them for overlapping sets of parcels."""
+
+    def __init__(self, frame):
+        self.frame = frame
+        self.geoms = np.asarray(frame.geometry.values, dtype=object)
+        self.own = self.geoms.copy()
+        self.done = np.zeros(len(frame), bool)
+
+    def including(self, positions: np.ndarray) -> np.ndarray:
+        """The whole array, with at least ``positions`` in their own CRS."""
+        todo = positions[~self.done[positions]]
+        self.own[todo] = _in_own_crs(self.frame, self.geoms, todo)
+        self.done[todo] = True
+        return self.own
+
+
 def _in_own_crs(frame, geoms, positions=None) -> np.ndarray:
     """The geometries at ``positions`` (default: all) in the CRS of the file each came from (the
     frame's CRS where they agree)."""
@@ -614,7 +631,7 @@ def _in_own_crs(frame, geoms, positions=None) -> np.ndarray:
 
 
 def _recomputed_area_check(frame, ids, year, report, fingerprints=None, changed=None,
-                           known_gaps=np.empty(0, np.uint64)) -> np.ndarray:
+                           known_gaps=np.empty(0, np.uint64), own: _OwnCrs | None = None) -> np.ndarray:
     """Warn where TBMJ is more than 0.5 % from a fresh statutory area; return the flagged fingerprints.
 
     Only ``changed`` parcels are measured (default: all); an unchanged parcel flagged last year
@@ -633,7 +650,7 @@ def _recomputed_area_check(frame, ids, year, report, fingerprints=None, changed=
     # Measured in each file's own zone, as TBMJ was; NULL and 0 areas are errors of their own (NaN).
     gap = np.full(n, np.nan)
     measured = np.flatnonzero(changed)
-    own = _in_own_crs(frame, frame.geometry.values, measured)
+    own = (own if own is not None else _OwnCrs(frame)).including(measured)[measured]
     sources = _sources(frame)
     codes = sources.codes[measured]
     for code, source in enumerate(sources.categories):
