@@ -77,9 +77,7 @@ class LayerStore:
                            parse=self.parse)
         if frame is None:
             return None
-        for name in frame.attrs.get("files", ()):
-            self._record(Path(name))
-        self._layers[key] = (frame, frozenset(wanted), "geometry" in frame)
+        self._keep(key, frame, wanted)
         return _copy(frame, geometry)
 
     def read_ahead(self, requests: list[tuple[str, int | None]]) -> None:
@@ -120,10 +118,14 @@ class LayerStore:
         report.findings.extend(findings.findings)
         if frame is None:
             return True
+        self._keep(key, frame, wanted_fields(key[0], None))
+        return False
+
+    def _keep(self, key, frame, wanted) -> None:
+        """Hold a layer read for the run, and record the files it came from."""
         for name in frame.attrs.get("files", ()):
             self._record(Path(name))
-        self._layers[key] = (frame, frozenset(wanted_fields(key[0], None)), "geometry" in frame)
-        return False
+        self._layers[key] = (frame, frozenset(wanted), "geometry" in frame)
 
     def close(self) -> None:
         """Stop reading ahead (reads in progress finish; queued ones are dropped)."""
