@@ -16,6 +16,12 @@ PAIRS_PER_CHUNK = 200_000
 """Pairs tested at once: bounds the temporaries (every vertex of both parcels of each pair)."""
 
 
+def point_keys(xy: np.ndarray) -> np.ndarray:
+    """A 64-bit key per coordinate pair, from its exact bits (equal points, equal keys)."""
+    bits = np.ascontiguousarray(xy).view(np.uint64)
+    return (bits[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ (bits[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F))
+
+
 def side_by_side(geoms, first, second) -> np.ndarray:
     """True for pairs shown to have disjoint interiors by a line through a vertex they share.
 
@@ -78,8 +84,7 @@ class _Vertices:
 
     def shared_vertex(self, first, second) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Pairs whose parcels share a vertex: (pair positions, the vertex in first, in second)."""
-        bits = np.ascontiguousarray(self.xy).view(np.uint64)
-        keys = (bits[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ (bits[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F))
+        keys = point_keys(self.xy)
         n = np.int64(len(self.start))
         # Vertices ordered by key, then parcel: each parcel's vertices at one point become one.
         if not len(keys):

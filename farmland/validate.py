@@ -24,7 +24,7 @@ from .landclass import describe_unknown, scheme_for_year
 from .layers import SOURCE_COLUMN, layer_exists
 from .report import Report, shown_path
 from .schema import EVENT_KINDS, KNOWN_RENAMES, RECTIFICATION_STATES, ZBPH_KINDS, ZBPH_SOURCES
-from .topology import side_by_side
+from .topology import point_keys, side_by_side
 from .units import SLIVER_WIDTH_M
 from .workspace import Workspace
 
@@ -255,10 +255,9 @@ def _geometry_hashes(geoms) -> np.ndarray:
     out = np.zeros(n, np.uint64)
     if not len(coords):
         return out
-    bits = np.ascontiguousarray(coords).view(np.uint64)
     starts = np.flatnonzero(np.r_[True, which[1:] != which[:-1]])
     position = np.arange(len(which)) - np.repeat(starts, np.diff(np.r_[starts, len(which)]))
-    mixed = (bits[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ (bits[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F))
+    mixed = point_keys(coords)
     mixed *= position.astype(np.uint64) * np.uint64(2) + np.uint64(1)  # order matters; odd keeps bits
     out[which[starts]] = np.add.reduceat(mixed, starts)
     return out ^ shapely.get_num_interior_rings(geoms).astype(np.uint64, copy=False)
