@@ -5,6 +5,7 @@ Each CLI command is a few lines over one function here; notebooks call the same 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable
@@ -245,17 +246,40 @@ def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike
     # Validation, metrics, audit and reports read the same layers: through one store, once.
     report = Report(strict=True)
     _validated(ws, report, progress, nothing="assessed", store=store)
-    metrics = compute_metrics(ws, ws.period.data_years, level=("county", "township", "city"),
-                              phases=("annual", "midterm", "final"), report=report, progress=progress,
-                              store=store)
     from .audit import audit_workspace
+    from .parallel import alongside
 
-    say("audit")
-    audited = audit_workspace(ws, ws.period.end, metrics=metrics, validate=False, report=report,
-                              progress=progress, store=store)
+    validated = len(report.findings)
+    # The metrics and the audit both read only the validated layers: with a second core the
+    # metrics are computed in a forked child while the audit runs here (farmland.parallel).
+    with alongside(_all_metrics, ws, report, progress, store) as computing:
+        computed = functools.cache(lambda: _taken_over(computing, report, store, validated))
+        say("audit")
+        audited = audit_workspace(ws, ws.period.end, metrics=computed, validate=False, report=report,
+                                  progress=progress, store=store)
+        metrics = computed()
     # A layer the metrics needed in a form validation did not read (rare) reports its findings again.
     report.findings = list(dict.fromkeys(report.findings))
     return _scored(ws, metrics, report, audited, rules_dir, say, store)
+
+
+def _all_metrics(ws: Workspace, report: Report, progress: Progress, store: LayerStore):
+    """Every metric of ``assess``, with the findings and the store's record of files it added."""
+    before = len(report.findings)
+    metrics = compute_metrics(ws, ws.period.data_years, level=("county", "township", "city"),
+                              phases=("annual", "midterm", "final"), report=report, progress=progress,
+                              store=store)
+    return metrics, report.findings[before:], store.record()
+
+
+def _taken_over(computing, report: Report, store: LayerStore, position: int) -> MetricsResult:
+    """The metrics of :func:`_all_metrics`, their findings placed where a serial run puts them
+    (call once)."""
+    metrics, findings, record = computing.result()
+    if computing.forked:  # in this process they went into the report and the store already
+        report.findings[position:position] = findings
+        store.add_record(record)
+    return metrics
 
 
 def _scored(ws: Workspace, metrics: MetricsResult, report: Report, audited, rules_dir, say,
@@ -313,52 +337,72 @@ def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overw
     The report products are :func:`farmland.reports.write_reports`'s: ``pdf`` (None: when
     Chromium is installed), ``report_progress(label, done, total)`` and ``notice(text)`` go to it.
     """
-    from .labels import COLUMN_LABELS
+    from .parallel import alongside, fork_usable
     from .reports import write_reports
+
+    outdir = Path(outdir)
+    with atomic_path(outdir, overwrite=overwrite, folder=True, inputs=input_paths(assessment.workspace)) as tmp:
+        tmp.mkdir()
+        if fork_usable():
+            # The pages (charts, maps, fonts, PDFs) and the rest read the same results and write
+            # different files: the rest is written by a forked child meanwhile.
+            with alongside(_write_tables_and_documents, assessment, tmp):
+                write_reports(assessment, tmp, pdf=pdf, progress=report_progress, notice=notice, documents=False)
+        else:  # in one process the documents are written while Chromium prints the pages
+            _write_tables(assessment, tmp)
+            write_reports(assessment, tmp, pdf=pdf, progress=report_progress, notice=notice)
+        _write_manifest(assessment, tmp)
+    return outdir
+
+
+def _write_tables_and_documents(assessment: Assessment, folder: Path) -> None:
+    from .reports import write_documents
+
+    _write_tables(assessment, folder)
+    write_documents(assessment, folder)
+
+
+def _write_tables(assessment: Assessment, folder: Path) -> None:
+    """The tables of :func:`write_assessment`, the explanations, the validation report and the
+    audit's findings."""
+    from .labels import COLUMN_LABELS
     from .validate import render_report
 
     ws = assessment.workspace
-    outdir = Path(outdir)
-    with atomic_path(outdir, overwrite=overwrite, folder=True, inputs=input_paths(ws)) as tmp:
-        tmp.mkdir()
-        table = flatten_for_text(assessment.metrics.table)
-        write_csv(table, tmp / "metrics.csv")
-        sheets = {}
-        for level in ("county", "township", "city"):
-            for phase in ("annual", "midterm", "final"):
-                wide = assessment.metrics.wide(level=level, phase=phase)
-                if len(wide):
-                    sheets[f"{level}_{phase}"] = flatten_for_text(wide)
-        write_excel(sheets, tmp / "metrics.xlsx", headers=COLUMN_LABELS)
-        score_sheets = {}
-        results = [(name, name, result) for name, result in assessment.results()]
-        results += [(f"township_{name}", f"township/{name}", result)
-                    for name, result in assessment.results("township")]
-        for name, folder, result in results:
-            trail = annotated_trail(result)
-            rows = unit_rows(trail)
-            write_csv(flatten_for_text(result.table), tmp / f"scores_{name}.csv")
-            write_csv(flatten_for_text(trail), tmp / f"trail_{name}.csv")
-            if result.level == "county":
-                score_sheets[name] = flatten_for_text(result.table)
-            notes = tmp / "explain" / folder
-            notes.mkdir(parents=True)
-            for code in result.table["xzqdm"]:
-                (notes / f"{_safe_name(code)}.txt").write_text(explain_unit(result, code, rows.get(code, [])) + "\n",
-                                                               encoding="utf-8")
-        write_excel(score_sheets, tmp / "scores.xlsx", headers=COLUMN_LABELS)
-        # Scorecards, city summaries (HTML + PDF), problem-parcel lists and the Word reports.
-        write_reports(assessment, tmp, pdf=pdf, progress=report_progress, notice=notice)
-        write_csv(flatten_for_text(all_triggers(assessment)), tmp / "triggers.csv")
-        if assessment.report is not None:
-            (tmp / "validation.txt").write_text(render_report(assessment.report, ws.root) + "\n", encoding="utf-8")
-        if assessment.audit is not None:
-            from .audit import write_findings
+    table = flatten_for_text(assessment.metrics.table)
+    write_csv(table, folder / "metrics.csv")
+    sheets = {}
+    for level in ("county", "township", "city"):
+        for phase in ("annual", "midterm", "final"):
+            wide = assessment.metrics.wide(level=level, phase=phase)
+            if len(wide):
+                sheets[f"{level}_{phase}"] = flatten_for_text(wide)
+    write_excel(sheets, folder / "metrics.xlsx", headers=COLUMN_LABELS)
+    score_sheets = {}
+    results = [(name, name, result) for name, result in assessment.results()]
+    results += [(f"township_{name}", f"township/{name}", result)
+                for name, result in assessment.results("township")]
+    for name, subfolder, result in results:
+        trail = annotated_trail(result)
+        rows = unit_rows(trail)
+        write_csv(flatten_for_text(result.table), folder / f"scores_{name}.csv")
+        write_csv(flatten_for_text(trail), folder / f"trail_{name}.csv")
+        if result.level == "county":
+            score_sheets[name] = flatten_for_text(result.table)
+        notes = folder / "explain" / subfolder
+        notes.mkdir(parents=True)
+        for code in result.table["xzqdm"]:
+            (notes / f"{_safe_name(code)}.txt").write_text(explain_unit(result, code, rows.get(code, [])) + "\n",
+                                                           encoding="utf-8")
+    write_excel(score_sheets, folder / "scores.xlsx", headers=COLUMN_LABELS)
+    write_csv(flatten_for_text(all_triggers(assessment)), folder / "triggers.csv")
+    if assessment.report is not None:
+        (folder / "validation.txt").write_text(render_report(assessment.report, ws.root) + "\n", encoding="utf-8")
+    if assessment.audit is not None:
+        from .audit import write_findings
 
-            (tmp / f"audit_{assessment.audit.year}").mkdir()
-            write_findings(assessment.audit, tmp / f"audit_{assessment.audit.year}")
-        _write_manifest(assessment, tmp)
-    return outdir
+        (folder / f"audit_{assessment.audit.year}").mkdir()
+        write_findings(assessment.audit, folder / f"audit_{assessment.audit.year}")
 
 
 def all_triggers(assessment: Assessment) -> pd.DataFrame:

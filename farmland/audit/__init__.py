@@ -171,8 +171,10 @@ def audit_workspace(workspace, year: int, *, options: AuditOptions | None = None
         a raster is then an error instead of a skipped check (data contract, Revision 2).
     declared : path or DataFrame, optional
         Figures declared by the counties (:mod:`farmland.audit.declared`).
-    metrics : MetricsResult, optional
-        Metrics already computed for ``year`` (``assess`` passes its own); otherwise computed.
+    metrics : MetricsResult or callable, optional
+        Metrics already computed for ``year`` (``assess`` passes its own), or a function returning
+        them, called only when a check needs them (``assess`` computes them meanwhile);
+        otherwise computed.
     validate : bool, default True
         Run ``farmland validate``'s checks first and refuse data with errors, as every command
         does (``assess`` has validated already and passes False).
@@ -231,6 +233,8 @@ def audit_workspace(workspace, year: int, *, options: AuditOptions | None = None
         found, fractions = landcover_checks(data, options, required=landcover_required)
         parts += found
     needs_metrics = "ledger" in checks or declared_rows is not None
+    if needs_metrics and callable(metrics):
+        metrics = metrics()
     if needs_metrics and metrics is None:
         from ..metrics import compute_metrics
 

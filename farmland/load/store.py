@@ -229,6 +229,21 @@ class LayerStore:
         """Every file read so far, with its SHA-256, in path order."""
         return {path: self.sha256(path) for path in sorted(self._read)}
 
+    def record(self) -> tuple[set[Path], dict[Path, str], dict[Path, tuple[int, int]]]:
+        """What this store read and hashed: for a stage that ran in another process
+        (:mod:`farmland.parallel`) to hand back with :meth:`add_record`."""
+        return set(self._read), dict(self._hashes), dict(self._stats)
+
+    def add_record(self, record) -> None:
+        """Take over the files another copy of this store read (:meth:`record`), so the manifest
+        lists them; the layers themselves stay there and are read again if asked for here."""
+        read, hashes, stats = record
+        self._read.update(read)
+        for path, digest in hashes.items():
+            if path not in self._hashes:
+                self._hashes[path] = digest
+                self._stats[path] = stats[path]
+
 
 def _copy(frame, geometry: bool):
     if geometry or "geometry" not in frame:

@@ -201,9 +201,9 @@ def card_html(assessment, code: str, check: str = "final", figures: Figures | No
 
 def write_reports(assessment, folder: str | Path, *, pdf: bool | None = None, pdf_checks: str = "current",
                   progress: Callable[[str, int, int], None] | None = None,
-                  notice: Callable[[str], None] | None = None) -> Written:
-    """Scorecards and city summaries (HTML, and PDF when Chromium is there) and problem-parcel
-    lists (GeoPackage, Excel) of every check.
+                  notice: Callable[[str], None] | None = None, documents: bool = True) -> Written:
+    """Scorecards and city summaries (HTML, and PDF when Chromium is there), and the documents
+    of :func:`write_documents` (problem-parcel lists, Word reports) of every check.
 
     Parameters
     ----------
@@ -220,15 +220,12 @@ def write_reports(assessment, folder: str | Path, *, pdf: bool | None = None, pd
         Called as pages are drawn and printed (e.g. :class:`.progress.ProgressLine`).
     notice : callable(str), optional
         Receives what a person should know (a skipped PDF step).
+    documents : bool, default True
+        Write the documents too (``write_assessment`` may write them in another process).
     """
-    from dataclasses import replace
-
-    from ..scoring.explain import annotated_trail
     from ..scoring.robust import boundaries
-    from .parcels import problem_parcels, write_problem_parcels
     from .pdf import INSTALL_HINT, BrowserError, find_chromium, print_pages
     from .summary import calendar_line, render_summary, summary_context
-    from .word import city_report, county_self_check
 
     folder = Path(folder)
     progress = progress or silent
@@ -237,15 +234,13 @@ def write_reports(assessment, folder: str | Path, *, pdf: bool | None = None, pd
     figures = Figures(assessment, data)
     date = report_date().isoformat()
     written = Written()
-    # The trail with its Chinese sentences, once per check: cards, lists and reports all read it.
-    results = [(name, replace(r, trail=annotated_trail(r)) if "note" not in r.trail else r)
-               for name, r in assessment.results()]
+    results = _annotated(assessment)
     digest = inputs_digest(ws, figures.layers.store)
 
     # The checks still to be filed or printed: the final, the mid-term and the latest self-check.
     # Their cards carry the unit's map and are printed; earlier self-checks' cards (already filed)
     # keep the charts and the tables, unless every check is asked for.
-    latest_annual = max((int(r.year) for _, r in results if r.phase == "annual"), default=None)
+    latest_annual = _latest_annual(results)
     current = {name for name, r in results if pdf_checks == "all" or r.phase != "annual"
                or int(r.year) == latest_annual}
     pages: list[tuple[Path, str]] = []
@@ -287,33 +282,72 @@ def write_reports(assessment, folder: str | Path, *, pdf: bool | None = None, pd
                 notice(INSTALL_HINT)
     with ThreadPoolExecutor(max_workers=1) as pool:
         printing = pool.submit(print_pages, jobs) if jobs else None
-        lists = folder / "problem_parcels"
-        lists.mkdir(parents=True, exist_ok=True)
-        for done, (name, result) in enumerate(results, 1):
-            frame = problem_parcels(result, figures.layers)
-            write_problem_parcels(frame, lists / f"{name}.gpkg", lists / f"{name}.xlsx")
-            written.other += [Path("problem_parcels") / f"{name}.gpkg", Path("problem_parcels") / f"{name}.xlsx"]
-            progress("problem parcels", done, len(results))
-
-        for done, (name, result) in enumerate(results, 1):
-            documents = folder / "word" / name
-            documents.mkdir(parents=True, exist_ok=True)
-            city_report(result, data=data, city_code=ws.city_code, city_name=ws.city_name,
-                        city_targets=dict(ws.city_targets), period_start=ws.period.start, date=date,
-                        path=documents / "result_report.docx")
-            written.other.append(Path("word") / name / "result_report.docx")
-            # 第八、九条: each county reports its self-check of the year by the end of February; the
-            # drafts are for the latest year of the run (earlier years' reports were filed already).
-            if result.phase == "annual" and int(result.year) == latest_annual:
-                for code in result.table["xzqdm"]:
-                    target = documents / f"self_check_{safe_name(code)}.docx"
-                    county_self_check(result, code, data=data, city_name=ws.city_name, period_start=ws.period.start,
-                                      date=date, path=target)
-                    written.other.append(target.relative_to(folder))
-            progress("Word reports", done, len(results))
+        if documents:
+            written.other += write_documents(assessment, folder, progress=progress, results=results,
+                                             layers=figures.layers, date=date)
         if printing is not None:
             progress("printing PDF", 0, len(jobs))
             printing.result()  # re-raises a browser failure here
             progress("printing PDF", len(jobs), len(jobs))
     written.pdf.extend(p.relative_to(folder) for _, p in jobs)
+    return written
+
+
+def _annotated(assessment) -> list[tuple[str, object]]:
+    """Every check's result with the trail's Chinese sentences (cards, lists and reports read them)."""
+    from dataclasses import replace
+
+    from ..scoring.explain import annotated_trail
+
+    return [(name, replace(r, trail=annotated_trail(r)) if "note" not in r.trail else r)
+            for name, r in assessment.results()]
+
+
+def _latest_annual(results) -> int | None:
+    return max((int(r.year) for _, r in results if r.phase == "annual"), default=None)
+
+
+def write_documents(assessment, folder: str | Path, *, progress: Callable[[str, int, int], None] | None = None,
+                    results=None, layers: LayerCache | None = None, date: str | None = None) -> list[Path]:
+    """The problem-parcel lists (``problem_parcels/<check>.gpkg`` and ``.xlsx``) and the Word
+    reports (``word/<check>/``) of every check; returns their paths relative to ``folder``.
+
+    ``results``, ``layers`` and ``date``: what :func:`write_reports` prepared already.
+    """
+    from .parcels import problem_parcels, write_problem_parcels
+    from .word import city_report, county_self_check
+
+    folder = Path(folder)
+    progress = progress or silent
+    ws = assessment.workspace
+    data = ReportData(assessment.metrics.table)
+    results = results if results is not None else _annotated(assessment)
+    layers = layers if layers is not None else LayerCache(ws, getattr(assessment, "store", None))
+    date = date or report_date().isoformat()
+    latest_annual = _latest_annual(results)
+    written: list[Path] = []
+    lists = folder / "problem_parcels"
+    lists.mkdir(parents=True, exist_ok=True)
+    for done, (name, result) in enumerate(results, 1):
+        frame = problem_parcels(result, layers)
+        write_problem_parcels(frame, lists / f"{name}.gpkg", lists / f"{name}.xlsx")
+        written += [Path("problem_parcels") / f"{name}.gpkg", Path("problem_parcels") / f"{name}.xlsx"]
+        progress("problem parcels", done, len(results))
+
+    for done, (name, result) in enumerate(results, 1):
+        documents = folder / "word" / name
+        documents.mkdir(parents=True, exist_ok=True)
+        city_report(result, data=data, city_code=ws.city_code, city_name=ws.city_name,
+                    city_targets=dict(ws.city_targets), period_start=ws.period.start, date=date,
+                    path=documents / "result_report.docx")
+        written.append(Path("word") / name / "result_report.docx")
+        # 第八、九条: each county reports its self-check of the year by the end of February; the
+        # drafts are for the latest year of the run (earlier years' reports were filed already).
+        if result.phase == "annual" and int(result.year) == latest_annual:
+            for code in result.table["xzqdm"]:
+                target = documents / f"self_check_{safe_name(code)}.docx"
+                county_self_check(result, code, data=data, city_name=ws.city_name, period_start=ws.period.start,
+                                  date=date, path=target)
+                written.append(target.relative_to(folder))
+        progress("Word reports", done, len(results))
     return written

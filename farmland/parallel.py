@@ -1,0 +1,158 @@
+"""The second core: one independent piece of a run in a forked child process.
+
+``assess`` and ``write_assessment`` each hold two pieces of work that read the same data in
+memory and produce independent results: the metrics while the audit runs, and the tables and
+documents while the pages are drawn and printed. A forked child sees the parent's memory as it
+is, without copying or pickling it (copy-on-write), so only the piece's result, which is small,
+comes back through a pipe.
+
+A child is forked only where that is safe and pays (:func:`fork_usable`): on Linux, with two
+CPUs or more, in a process running a single thread (a fork copies only the calling thread, so a
+lock another thread held stays locked in the child; Jupyter kernels and Dask workers run
+threads). Elsewhere, or with ``FARMLAND_JOBS=1``, the piece runs in this process first, with the
+same results; docs/performance.md has the figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import pickle
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+
+from .errors import FarmlandError
+
+JOBS_ENV = "FARMLAND_JOBS"
+"""Environment variable: ``1`` keeps every piece of a run in one process."""
+
+
+class ChildFailed(FarmlandError):
+    """The child process ended without a result (killed, or out of memory)."""
+
+
+class RemoteTraceback(Exception):
+    """The child's traceback, chained to the exception re-raised in the parent."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def fork_usable() -> bool:
+    """Whether :func:`alongside` forks: Linux, two CPUs or more, one thread, ``FARMLAND_JOBS`` not 1."""
+    if os.environ.get(JOBS_ENV, "").strip() == "1":
+        return False
+    return sys.platform.startswith("linux") and _cpus() >= 2 and threading.active_count() == 1
+
+
+class SideJob:
+    """A piece of work started by :func:`alongside`; :meth:`result` waits for it."""
+
+    def __init__(self):
+        self._done = False
+        self._value = None
+        self._error: BaseException | None = None
+        self._process = None
+        self._connection = None
+
+    @property
+    def forked(self) -> bool:
+        """True when the piece runs in a child process."""
+        return self._process is not None
+
+    def result(self):
+        """The piece's return value; its exception is raised here."""
+        if not self._done:
+            self._collect()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def _collect(self) -> None:
+        self._done = True
+        try:
+            ok, payload = self._connection.recv()
+        except EOFError:
+            self._process.join()
+            self._error = ChildFailed(
+                f"the process working alongside ended without a result (exit code {self._process.exitcode}; "
+                "out of memory?); run again with FARMLAND_JOBS=1 to keep the run in one process")
+            return
+        finally:
+            self._connection.close()
+        self._process.join()
+        if ok:
+            self._value = payload
+        else:
+            error, text = pickle.loads(payload) if isinstance(payload, bytes) else (None, payload)
+            if error is None:
+                error = ChildFailed(text.strip().splitlines()[-1])
+            error.__cause__ = RemoteTraceback(text)
+            self._error = error
+
+    def _stop(self) -> None:
+        self._done = True
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._connection.close()
+
+
+def _child(connection, fn, args, kwargs) -> None:
+    try:
+        value = fn(*args, **kwargs)
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
+        text = traceback.format_exc()
+        try:
+            payload = pickle.dumps((exc, text))
+            pickle.loads(payload)  # an exception class that cannot be rebuilt goes back as text
+        except Exception:  # noqa: BLE001
+            payload = text
+        connection.send((False, payload))
+        return
+    connection.send((True, value))
+
+
+@contextlib.contextmanager
+def alongside(fn: Callable, /, *args, **kwargs) -> Iterator[SideJob]:
+    """Run ``fn(*args, **kwargs)`` while the block runs; leave the block when both are done.
+
+    Forked (:func:`fork_usable`), ``fn`` starts in a child process at once and the block runs
+    here; otherwise ``fn`` runs here before the block. ``fn`` must not change state the parent
+    relies on afterwards (a child's changes stay in the child): it returns what the parent needs.
+    The block may wait for the value with :meth:`SideJob.result`; leaving the block waits for it
+    and raises ``fn``'s exception, if any. When the block fails, the child is stopped first.
+    """
+    job = SideJob()
+    if not fork_usable():
+        job._done = True
+        job._value = fn(*args, **kwargs)
+        yield job
+        return
+    context = multiprocessing.get_context("fork")
+    receiving, sending = context.Pipe(duplex=False)
+    job._process = context.Process(target=_child, args=(sending, fn, args, kwargs), daemon=True,
+                                   name="farmland-alongside")
+    job._connection = receiving
+    job._process.start()
+    sending.close()
+    try:
+        yield job
+        job.result()
+    except BaseException:
+        job._stop()  # an interrupted or failed run leaves no process writing behind it
+        raise
