@@ -75,6 +75,7 @@ class _Vertices:
         parts, part_owner = shapely.get_parts(geoms, return_index=True)  # get_rings takes polygons only
         rings, ring_part = shapely.get_rings(parts, return_index=True)
         self.xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+        self.x, self.y = np.ascontiguousarray(self.xy[:, 0]), np.ascontiguousarray(self.xy[:, 1])
         self.owner = part_owner[ring_part[ring_of]]
         self.start = np.searchsorted(self.owner, np.arange(len(geoms)), side="left")
         self.count = np.searchsorted(self.owner, np.arange(len(geoms)), side="right") - self.start
@@ -87,10 +88,11 @@ class _Vertices:
         keys = point_keys(self.xy)
         n = np.int64(len(self.start))
         # Vertices ordered by key, then parcel: each parcel's vertices at one point become one.
+        # Vertices come parcel by parcel, so a stable sort by key keeps parcels in order.
         if not len(keys):
             empty = np.empty(0, np.int64)
             return empty, empty, empty
-        order = np.lexsort((self.owner, keys))
+        order = np.argsort(keys, kind="stable")
         keys, owner = keys[order], self.owner[order]
         keep = np.r_[True, (keys[1:] != keys[:-1]) | (owner[1:] != owner[:-1])]
         keys, owner, vertex = keys[keep], owner[keep], order[keep]
@@ -102,17 +104,24 @@ class _Vertices:
         left = np.repeat(np.arange(len(keys)), partners)
         right = group_start[group[left]] + (np.arange(len(left)) - np.repeat(np.cumsum(partners) - partners,
                                                                               partners))
-        mask = (owner[left] != owner[right]) & (self.xy[vertex[left]] == self.xy[vertex[right]]).all(axis=1)
-        left, right = left[mask], right[mask]
+        # Each unordered pair once (the lower parcel on the left), and only where the points are
+        # equal, not just their keys.
+        ordered = owner[left] < owner[right]
+        left, right = left[ordered], right[ordered]
+        equal = (self.x[vertex[left]] == self.x[vertex[right]]) & (self.y[vertex[left]] == self.y[vertex[right]])
+        left, right = left[equal], right[equal]
         shared_pair, first_found = np.unique(owner[left] * n + owner[right], return_index=True)
-        pair = first * n + second
-        slot = np.minimum(np.searchsorted(shared_pair, pair), max(len(shared_pair) - 1, 0))
         if not len(shared_pair):
             empty = np.empty(0, np.int64)
             return empty, empty, empty
+        swapped = first > second
+        pair = np.minimum(first, second) * n + np.maximum(first, second)
+        slot = np.minimum(np.searchsorted(shared_pair, pair), len(shared_pair) - 1)
         candidate = np.flatnonzero(shared_pair[slot] == pair)
         found = first_found[slot[candidate]]
-        return candidate, vertex[left[found]], vertex[right[found]]
+        lower, upper = vertex[left[found]], vertex[right[found]]
+        flip = swapped[candidate]
+        return candidate, np.where(flip, upper, lower), np.where(flip, lower, upper)
 
     def edges_at(self, vertex) -> tuple[np.ndarray, np.ndarray]:
         """The edge leaving each vertex and the one arriving at it, as the index of their first vertex."""
@@ -123,21 +132,26 @@ class _Vertices:
     def separated(self, first, second, edge) -> np.ndarray:
         """For each pair, whether the line of the edge from vertex ``edge`` to the next has the two
         parcels on opposite sides (vertices on the line allowed)."""
-        a = self.xy[edge]
-        direction = self.xy[edge + 1] - a
-        sides = []
+        ax, ay = self.x[edge], self.y[edge]
+        dx, dy = self.x[edge + 1] - ax, self.y[edge + 1] - ay
+        ahead, behind = [], []
         for parcel in (first, second):
             counts = self.count[parcel]
-            pair_of_vertex = np.repeat(np.arange(len(parcel)), counts)
             offsets = np.cumsum(counts) - counts
-            vertex = self.start[parcel][pair_of_vertex] + np.arange(counts.sum()) - offsets[pair_of_vertex]
-            # Differences of nearby coordinates are exact; only the two products round.
-            d = self.xy[vertex] - a[pair_of_vertex]
-            left = d[:, 0] * direction[pair_of_vertex, 1]
-            right = d[:, 1] * direction[pair_of_vertex, 0]
-            cross = left - right
-            bound = 4 * _EPSILON * (np.abs(left) + np.abs(right))
-            side = np.where(cross > bound, 1, np.where(cross < -bound, -1, 0)).astype(np.int8)
-            sides.append((np.minimum.reduceat(side, offsets), np.maximum.reduceat(side, offsets)))
-        (low_first, high_first), (low_second, high_second) = sides
-        return ((low_first >= 0) & (high_second <= 0)) | ((high_first <= 0) & (low_second >= 0))
+            vertex = np.repeat(self.start[parcel] - offsets, counts) + np.arange(int(counts.sum()))
+            # Differences of nearby coordinates are exact; only the two products round. In place:
+            # these arrays hold every vertex of every pair.
+            left = self.x[vertex]
+            left -= np.repeat(ax, counts)
+            left *= np.repeat(dy, counts)
+            right = self.y[vertex]
+            right -= np.repeat(ay, counts)
+            right *= np.repeat(dx, counts)
+            bound = np.abs(left)
+            bound += np.abs(right)
+            bound *= 4 * _EPSILON
+            left -= right  # the orientation determinant
+            ahead.append(np.logical_or.reduceat(left > bound, offsets))
+            behind.append(np.logical_or.reduceat(left < -bound, offsets))
+        (ahead_first, ahead_second), (behind_first, behind_second) = ahead, behind
+        return (~behind_first & ~ahead_second) | (~ahead_first & ~behind_second)
