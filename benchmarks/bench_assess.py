@@ -8,7 +8,9 @@ Run from the repository root::
 
 It generates (once; reused afterwards) a city with ``farmland sample DIR --parcels N --seed S``
 under ``benchmarks/_data/`` (or ``--workdir``), then measures, each run in a fresh process so
-that every peak is its own (``os.wait4``: the child's ``ru_maxrss``):
+that every peak is its own (``os.wait4``: the child's ``ru_maxrss``, the largest single process;
+and the peak of the summed PSS of the child and the processes it forks, sampled every 0.2 s, which
+counts memory the forked helper shares with its parent once):
 
 (a) ``floor`` — reading every input ``assess`` reads (each layer of each year, all county files,
     the tables and the rasters) with ``pyogrio.read_arrow`` + ``shapely.from_wkb`` into geometry
@@ -17,8 +19,9 @@ that every peak is its own (``os.wait4``: the child's ``ru_maxrss``):
     (read_file, to_crs, per-geometry pyproj Geod area, geopandas.overlay, rasterio.mask);
 (c) farmland: ``validate_workspace`` alone; ``compute_metrics`` alone (every year, level and phase,
     as ``assess`` asks for them, without the reads validation shares with it inside ``assess``);
-    ``farmland.pipeline.assess`` with its validation and metrics timed in place (scoring = total −
-    the two); ``write_assessment`` of a pickled assessment; ``farmland.area.ellipsoidal_area`` of
+    ``farmland.pipeline.assess`` with its phases timed in place: validation, then the metrics and
+    the audit (side by side in a forked child and this process, ``farmland.parallel``), then the
+    scoring of both levels; ``write_assessment`` of a pickled assessment; ``farmland.area.ellipsoidal_area`` of
     every DLTB parcel of every year (the recomputed-area part of validation); and the whole
     ``farmland assess`` command as a subprocess (wall time including interpreter start).
 
@@ -39,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -147,7 +151,7 @@ def measure(stage: str, root: Path, scratch: Path) -> dict:
     elif stage == "assess":
         import farmland.pipeline as pipeline
 
-        parts = {"validate": 0.0, "metrics": 0.0}
+        parts = {"validate": 0.0, "scoring": 0.0}
 
         def timing(name, fn):
             def wrapper(*args, **kwargs):
@@ -158,8 +162,9 @@ def measure(stage: str, root: Path, scratch: Path) -> dict:
                     parts[name] += time.perf_counter() - t0
             return wrapper
 
+        # Timed here, in the parent: the metrics may run in a forked child (farmland.parallel).
         pipeline._validated = timing("validate", pipeline._validated)
-        pipeline.compute_metrics = timing("metrics", pipeline.compute_metrics)
+        pipeline._scored = timing("scoring", pipeline._scored)
         start = time.perf_counter()
         assessment = pipeline.assess(root)
         seconds = time.perf_counter() - start
@@ -167,8 +172,8 @@ def measure(stage: str, root: Path, scratch: Path) -> dict:
         if not pickled.exists():
             assessment.store = None  # the layers themselves: write_assessment reads its maps' again
             pickled.write_bytes(pickle.dumps(assessment))
-        notes = {"parts": parts, "scoring": seconds - parts["validate"] - parts["metrics"]}
-        return {"seconds": seconds, **notes}
+        parts["metrics_audit"] = seconds - parts["validate"] - parts["scoring"]
+        return {"seconds": seconds, "parts": parts}
     elif stage == "write":
         from farmland.pipeline import write_assessment
 
@@ -183,14 +188,51 @@ def measure(stage: str, root: Path, scratch: Path) -> dict:
 # -- the driver -------------------------------------------------------------------------------------
 
 
-def run_child(command: list[str], env: dict | None = None) -> tuple[dict, float, float, float]:
-    """Run ``command``; return (its JSON result or {}, wall seconds, peak RSS MiB, CPU seconds of the
-    child: user + system, all threads, so CPU above wall means the second core worked too)."""
+def _tree_pss_mib(pid: int) -> float:
+    """Summed proportional set size of ``pid`` and its descendants (Linux; 0 elsewhere)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/smaps_rollup") as rollup:
+                total += next(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    todo += [int(c) for c in children.read().split()]
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total / 1024.0
+
+
+class _TreeMemory(threading.Thread):
+    """Samples the summed PSS of a process tree until stopped; ``peak`` in MiB."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self._finished = pid, 0.0, threading.Event()
+
+    def run(self):
+        while not self._finished.wait(0.2):
+            self.peak = max(self.peak, _tree_pss_mib(self.pid))
+
+    def stop(self) -> float:
+        self._finished.set()
+        self.join()
+        return self.peak
+
+
+def run_child(command: list[str], env: dict | None = None) -> tuple[dict, float, float, float, float]:
+    """Run ``command``; return (its JSON result or {}, wall seconds, peak RSS MiB of its largest
+    process, peak summed PSS MiB of its process tree, CPU seconds: user + system of every thread
+    and of the processes it waited for, so CPU above wall means the second core worked too)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         child = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env)
+        memory = _TreeMemory(child.pid)
+        memory.start()
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
+        tree_peak = memory.stop()
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -198,7 +240,8 @@ def run_child(command: list[str], env: dict | None = None) -> tuple[dict, float,
     if child.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, command))} failed ({child.returncode}):\n{stderr[-3000:]}")
     lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    return (json.loads(lines[-1]) if lines else {}), wall, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
+    return ((json.loads(lines[-1]) if lines else {}), wall, usage.ru_maxrss / 1024.0, tree_peak,
+            usage.ru_utime + usage.ru_stime)
 
 
 def generate(root: Path, parcels: int, seed: int) -> None:
@@ -255,13 +298,13 @@ def main(argv=None) -> None:
             if before is not None:
                 before()
             load = os.getloadavg()[0]
-            result, wall, peak, cpu = run_child(command, env)
+            result, wall, peak, tree_peak, cpu = run_child(command, env)
             seconds = result.get("seconds", wall)
             runs.setdefault(stage, []).append({**result, "seconds": seconds, "wall": wall, "peak_mib": peak,
-                                               "cpu": cpu, "load": load})
+                                               "tree_pss_mib": tree_peak, "cpu": cpu, "load": load})
             extra = {k: v for k, v in result.items() if k not in ("seconds",)}
             print(f"  {stage:>9} run {k + 1}/{times}: {seconds:8.1f} s, CPU {cpu:7.1f} s (whole process), "
-                  f"peak {peak:7.0f} MiB, load {load:.2f}"
+                  f"peak {peak:7.0f} MiB (tree PSS {tree_peak:7.0f}), load {load:.2f}"
                   + (f"  {json.dumps(extra, ensure_ascii=False)}" if extra else ""), flush=True)
 
     try:
@@ -303,8 +346,8 @@ LABELS = {
     "validate": "(c) validate_workspace, alone",
     "metrics": "(c) compute_metrics, alone (all years, levels, phases)",
     "assess.validate": "(c) assess(): validation",
-    "assess.metrics": "(c) assess(): compute_metrics (reusing validation's reads)",
-    "assess.scoring": "(c) assess(): audit of the last year + scoring (total − the two)",
+    "assess.metrics_audit": "(c) assess(): compute_metrics beside the audit of the last year",
+    "assess.scoring": "(c) assess(): scoring of both levels",
     "assess": "(c) assess() total",
     "assess_cold": "(c) assess() total, empty cache (parses and keeps the parsed files)",
     "assess_warm": "(c) assess() total, warm cache (a second run on the same data)",
@@ -317,18 +360,19 @@ LABELS = {
 def summarise(runs: dict[str, list[dict]]) -> str:
     rows = dict(runs)
     if "assess" in runs:  # the parts timed inside the same assess() runs; the peak is the whole run's
-        for part in ("validate", "metrics"):
-            rows[f"assess.{part}"] = [{**r, "seconds": r["parts"][part], "peak_mib": None, "cpu": None}
-                                      for r in runs["assess"]]
-        rows["assess.scoring"] = [{**r, "seconds": r["scoring"], "peak_mib": None, "cpu": None} for r in runs["assess"]]
+        for part in ("validate", "metrics_audit", "scoring"):
+            rows[f"assess.{part}"] = [{**r, "seconds": r["parts"][part], "peak_mib": None, "tree_pss_mib": None,
+                                       "cpu": None} for r in runs["assess"]]
     median = {k: statistics.median(r["seconds"] for r in v) for k, v in rows.items()}
     floor, naive = median.get("floor"), median.get("naive")
-    lines = ["| stage | median s | runs | × floor | × naive | CPU s (process) | peak MiB | load (1 min) |",
-             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    lines = ["| stage | median s | runs | × floor | × naive | CPU s (process) | peak MiB (largest process) "
+             "| peak MiB (PSS of the tree) | load (1 min) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for key, label in LABELS.items():
         if key not in rows:
             continue
         peaks = [r["peak_mib"] for r in rows[key] if r["peak_mib"] is not None]
+        tree = [r["tree_pss_mib"] for r in rows[key] if r.get("tree_pss_mib") is not None]
         cpus = [r["cpu"] for r in rows[key] if r.get("cpu") is not None]
         loads = [r["load"] for r in rows[key]]
         lines.append(
@@ -337,6 +381,7 @@ def summarise(runs: dict[str, list[dict]]) -> str:
             + (f"{median[key] / naive:.2f}" if naive else "–") + " | "
             + (f"{statistics.median(cpus):.1f}" if cpus else "–") + " | "
             + (f"{max(peaks):.0f}" if peaks else "(in assess)") + " | "
+            + (f"{max(tree):.0f}" if tree else "–") + " | "
             + (f"{min(loads):.1f}–{max(loads):.1f}" if len(loads) > 1 else f"{loads[0]:.1f}") + " |")
     return "\n".join(lines)
 
