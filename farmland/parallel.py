@@ -1,10 +1,10 @@
 """The second core: one independent piece of a run in a forked child process.
 
-``assess`` and ``write_assessment`` each hold two pieces of work that read the same data in
-memory and produce independent results: the metrics while the audit runs, and the tables and
-documents while the pages are drawn and printed. A forked child sees the parent's memory as it
-is, without copying or pickling it (copy-on-write), so only the piece's result, which is small,
-comes back through a pipe.
+``assess`` and the writing of its outputs hold pieces of work that read the same data in memory
+and produce independent results: the metrics while the audit runs, the unit maps while the
+charts are drawn, the tables while the pages are written and printed. A forked child sees the
+parent's memory as it is, without copying or pickling it (copy-on-write), so only the piece's
+result, which is small, comes back through a pipe.
 
 A child is forked only where that is safe and pays (:func:`fork_usable`): on Linux, with two
 CPUs or more, in a process running a single thread (a fork copies only the calling thread, so a

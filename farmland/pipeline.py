@@ -337,29 +337,16 @@ def write_assessment(assessment: Assessment, outdir: str | os.PathLike, *, overw
     The report products are :func:`farmland.reports.write_reports`'s: ``pdf`` (None: when
     Chromium is installed), ``report_progress(label, done, total)`` and ``notice(text)`` go to it.
     """
-    from .parallel import alongside, fork_usable
     from .reports import write_reports
 
     outdir = Path(outdir)
     with atomic_path(outdir, overwrite=overwrite, folder=True, inputs=input_paths(assessment.workspace)) as tmp:
         tmp.mkdir()
-        if fork_usable():
-            # The pages (charts, maps, fonts, PDFs) and the rest read the same results and write
-            # different files: the rest is written by a forked child meanwhile.
-            with alongside(_write_tables_and_documents, assessment, tmp):
-                write_reports(assessment, tmp, pdf=pdf, progress=report_progress, notice=notice, documents=False)
-        else:  # in one process the documents are written while Chromium prints the pages
-            _write_tables(assessment, tmp)
-            write_reports(assessment, tmp, pdf=pdf, progress=report_progress, notice=notice)
+        # The tables are written while the pages are (by a forked child, with a second core).
+        write_reports(assessment, tmp, pdf=pdf, progress=report_progress, notice=notice,
+                      beside=functools.partial(_write_tables, assessment, tmp))
         _write_manifest(assessment, tmp)
     return outdir
-
-
-def _write_tables_and_documents(assessment: Assessment, folder: Path) -> None:
-    from .reports import write_documents
-
-    _write_tables(assessment, folder)
-    write_documents(assessment, folder)
 
 
 def _write_tables(assessment: Assessment, folder: Path) -> None:

@@ -157,3 +157,19 @@ def test_files_a_child_read_reach_the_manifests_list(generated_workspace):
     read = store.files_read()  # ... until handed over, hashed
     assert set(store.ws.paths("DLTB", year)) <= set(read)
     assert all(len(digest) == 64 for digest in read.values())
+
+
+@forks
+def test_a_failure_beside_the_pages_leaves_no_output(generated_workspace, tmp_path, monkeypatch):
+    import farmland.pipeline as pipeline
+    from farmland.errors import OutputError
+
+    def broken(assessment, folder):
+        (folder / "metrics.csv").write_text("half")
+        raise OutputError("metrics.xlsx: the disk is full")
+
+    assessment = pipeline.assess(generated_workspace)
+    monkeypatch.setattr(pipeline, "_write_tables", broken)  # the forked child inherits it
+    with pytest.raises(OutputError, match="the disk is full"):
+        pipeline.write_assessment(assessment, tmp_path / "out", pdf=False)
+    assert list(tmp_path.iterdir()) == []

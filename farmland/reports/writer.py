@@ -113,6 +113,10 @@ class Figures:
                 self._maps[key] = None  # a layer that cannot be read: the card says no map
         return self._maps[key]
 
+    def take_maps(self, maps: dict) -> None:
+        """Maps drawn elsewhere (:meth:`map` of another process), keyed as :meth:`map` keeps them."""
+        self._maps.update(maps)
+
     def choropleth(self, result) -> str | None:
         xzq = self.layers.xzq
         if xzq is None:
@@ -201,9 +205,13 @@ def card_html(assessment, code: str, check: str = "final", figures: Figures | No
 
 def write_reports(assessment, folder: str | Path, *, pdf: bool | None = None, pdf_checks: str = "current",
                   progress: Callable[[str, int, int], None] | None = None,
-                  notice: Callable[[str], None] | None = None, documents: bool = True) -> Written:
-    """Scorecards and city summaries (HTML, and PDF when Chromium is there), and the documents
-    of :func:`write_documents` (problem-parcel lists, Word reports) of every check.
+                  notice: Callable[[str], None] | None = None, beside: Callable[[], None] | None = None) -> Written:
+    """Scorecards and city summaries (HTML, and PDF when Chromium is there), problem-parcel
+    lists (GeoPackage, Excel) and Word reports of every check.
+
+    With a second core (:mod:`farmland.parallel`) the unit maps are drawn in a forked child
+    while the charts are drawn here, and ``beside`` runs in another while the pages are written
+    and printed; the files are the same as in one process.
 
     Parameters
     ----------
@@ -220,77 +228,119 @@ def write_reports(assessment, folder: str | Path, *, pdf: bool | None = None, pd
         Called as pages are drawn and printed (e.g. :class:`.progress.ProgressLine`).
     notice : callable(str), optional
         Receives what a person should know (a skipped PDF step).
-    documents : bool, default True
-        Write the documents too (``write_assessment`` may write them in another process).
+    beside : callable, optional
+        More writing of the same run into other files (``write_assessment``'s tables), done
+        while the pages are written; it must not return anything the pages need.
     """
-    from ..scoring.robust import boundaries
-    from .pdf import INSTALL_HINT, BrowserError, find_chromium, print_pages
-    from .summary import calendar_line, render_summary, summary_context
+    from ..parallel import alongside
 
-    folder = Path(folder)
-    progress = progress or silent
-    ws = assessment.workspace
-    data = ReportData(assessment.metrics.table)
-    figures = Figures(assessment, data)
-    date = report_date().isoformat()
-    written = Written()
-    results = _annotated(assessment)
-    digest = inputs_digest(ws, figures.layers.store)
+    run = _ReportRun(assessment, Path(folder), pdf_checks=pdf_checks, progress=progress or silent)
+    with alongside(run.draw_maps) as maps:
+        run.draw_charts()
+        run.figures.take_maps(maps.result())
+    with alongside(beside or _nothing):
+        run.write_pages()
+        run.print_and_document(pdf, notice)
+    return run.written
 
-    # The checks still to be filed or printed: the final, the mid-term and the latest self-check.
-    # Their cards carry the unit's map and are printed; earlier self-checks' cards (already filed)
-    # keep the charts and the tables, unless every check is asked for.
-    latest_annual = _latest_annual(results)
-    current = {name for name, r in results if pdf_checks == "all" or r.phase != "annual"
-               or int(r.year) == latest_annual}
-    pages: list[tuple[Path, str]] = []
-    total_pages = sum(len(r.table) + 1 for _, r in results)
-    for name, result in results:
-        cards = folder / "scorecards" / name
-        cards.mkdir(parents=True, exist_ok=True)
-        provenance = _provenance(result, digest)
-        calendar = calendar_line(ws.period.start, result.phase, result.year)
-        summary = summary_context(result, data=data, city_code=ws.city_code, city_name=ws.city_name,
-                                  city_targets=dict(ws.city_targets), period_start=ws.period.start,
-                                  choropleth=figures.choropleth(result), provenance=provenance, date=date,
-                                  assessment_name=name)
-        pages.append((cards / "index.html", render_summary(summary)))
-        progress("drawing cards", len(pages), total_pages)
-        lines = boundaries(result)
-        for code in result.table["xzqdm"]:
-            pages.append((cards / f"{safe_name(code)}.html",
-                          _card_page(result, code, name, figures=figures, lines=lines, calendar=calendar,
-                                     provenance=provenance, date=date, with_map=name in current)))
-            progress("drawing cards", len(pages), total_pages)
 
-    book = FontBook("".join(visible_text(page) for _, page in pages))
-    for done, (path, page) in enumerate(pages, 1):
-        path.write_text(page.replace(FONT_MARKER, book.css(visible_text(page)), 1), encoding="utf-8")
-        written.html.append(path.relative_to(folder))
-        progress("embedding fonts", done, len(pages))
+def _nothing() -> None:
+    return None
 
-    # Chromium prints in its own process while the lists and documents are written here.
-    jobs: list[tuple[Path, Path]] = []
-    if pdf is not False:
-        if find_chromium() is not None:
-            jobs = [(path, path.with_suffix(".pdf")) for path, _ in pages if path.parent.name in current]
-        elif pdf:
-            raise BrowserError(INSTALL_HINT)
-        else:
-            written.notices.append(INSTALL_HINT)
-            if notice is not None:
-                notice(INSTALL_HINT)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        printing = pool.submit(print_pages, jobs) if jobs else None
-        if documents:
-            written.other += write_documents(assessment, folder, progress=progress, results=results,
-                                             layers=figures.layers, date=date)
-        if printing is not None:
-            progress("printing PDF", 0, len(jobs))
-            printing.result()  # re-raises a browser failure here
-            progress("printing PDF", len(jobs), len(jobs))
-    written.pdf.extend(p.relative_to(folder) for _, p in jobs)
-    return written
+
+class _ReportRun:
+    """One run's report products, in the order :func:`write_reports` makes them."""
+
+    def __init__(self, assessment, folder: Path, *, pdf_checks: str, progress):
+        self.assessment = assessment
+        self.ws = assessment.workspace
+        self.folder = folder
+        self.progress = progress
+        self.data = ReportData(assessment.metrics.table)
+        self.figures = Figures(assessment, self.data)
+        self.date = report_date().isoformat()
+        self.written = Written()
+        self.results = _annotated(assessment)
+        self.digest = inputs_digest(self.ws, self.figures.layers.store)
+        # The checks still to be filed or printed: the final, the mid-term and the latest
+        # self-check. Their cards carry the unit's map and are printed; earlier self-checks'
+        # cards (already filed) keep the charts and the tables, unless every check is asked for.
+        latest_annual = _latest_annual(self.results)
+        self.current = {name for name, r in self.results if pdf_checks == "all" or r.phase != "annual"
+                        or int(r.year) == latest_annual}
+        self.choropleths: dict[str, str | None] = {}
+        self.pages: list[tuple[Path, str]] = []
+
+    def draw_maps(self) -> dict:
+        """Every map the cards show (unit, year) → data URI (or None: no map)."""
+        keys = dict.fromkeys((str(code), int(result.year)) for name, result in self.results if name in self.current
+                             for code in result.table["xzqdm"])
+        return {key: self.figures.map(*key) for key in keys}
+
+    def draw_charts(self) -> None:
+        """The summaries' choropleths and every unit's trend chart."""
+        for done, (name, result) in enumerate(self.results, 1):
+            self.choropleths[name] = self.figures.choropleth(result)
+            for code in result.table["xzqdm"]:
+                self.figures.trend(code)
+            self.progress("drawing charts", done, len(self.results))
+
+    def write_pages(self) -> None:
+        """Every summary and card as HTML, with the run's font embedded."""
+        from ..scoring.robust import boundaries
+        from .summary import calendar_line, render_summary, summary_context
+
+        ws, folder, figures = self.ws, self.folder, self.figures
+        pages = self.pages
+        total_pages = sum(len(r.table) + 1 for _, r in self.results)
+        for name, result in self.results:
+            cards = folder / "scorecards" / name
+            cards.mkdir(parents=True, exist_ok=True)
+            provenance = _provenance(result, self.digest)
+            calendar = calendar_line(ws.period.start, result.phase, result.year)
+            summary = summary_context(result, data=self.data, city_code=ws.city_code, city_name=ws.city_name,
+                                      city_targets=dict(ws.city_targets), period_start=ws.period.start,
+                                      choropleth=self.choropleths[name], provenance=provenance, date=self.date,
+                                      assessment_name=name)
+            pages.append((cards / "index.html", render_summary(summary)))
+            self.progress("drawing cards", len(pages), total_pages)
+            lines = boundaries(result)
+            for code in result.table["xzqdm"]:
+                pages.append((cards / f"{safe_name(code)}.html",
+                              _card_page(result, code, name, figures=figures, lines=lines, calendar=calendar,
+                                         provenance=provenance, date=self.date, with_map=name in self.current)))
+                self.progress("drawing cards", len(pages), total_pages)
+
+        book = FontBook("".join(visible_text(page) for _, page in pages))
+        for done, (path, page) in enumerate(pages, 1):
+            path.write_text(page.replace(FONT_MARKER, book.css(visible_text(page)), 1), encoding="utf-8")
+            self.written.html.append(path.relative_to(folder))
+            self.progress("embedding fonts", done, len(pages))
+
+    def print_and_document(self, pdf: bool | None, notice) -> None:
+        """PDFs of the current checks' pages, printed by Chromium in its own process while the
+        problem-parcel lists and Word reports are written here."""
+        from .pdf import INSTALL_HINT, BrowserError, find_chromium, print_pages
+
+        jobs: list[tuple[Path, Path]] = []
+        if pdf is not False:
+            if find_chromium() is not None:
+                jobs = [(path, path.with_suffix(".pdf")) for path, _ in self.pages if path.parent.name in self.current]
+            elif pdf:
+                raise BrowserError(INSTALL_HINT)
+            else:
+                self.written.notices.append(INSTALL_HINT)
+                if notice is not None:
+                    notice(INSTALL_HINT)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            printing = pool.submit(print_pages, jobs) if jobs else None
+            self.written.other += write_documents(self.assessment, self.folder, progress=self.progress,
+                                                  results=self.results, layers=self.figures.layers, date=self.date)
+            if printing is not None:
+                self.progress("printing PDF", 0, len(jobs))
+                printing.result()  # re-raises a browser failure here
+                self.progress("printing PDF", len(jobs), len(jobs))
+        self.written.pdf.extend(p.relative_to(self.folder) for _, p in jobs)
 
 
 def _annotated(assessment) -> list[tuple[str, object]]:
