@@ -156,20 +156,24 @@ def _long(names: dict[str, str], level: str, phase: str, year: int, start_year: 
     basis = np.empty((n_units, n_metrics), dtype=object)
     for j, info in enumerate(infos):
         basis[:, j] = sources[info.basis]
+    unit_rows = np.repeat(units, n_metrics)
+    metric_rows = np.tile(np.asarray(columns, dtype=object), n_units)
     frame = pd.DataFrame({
-        "xzqdm": np.repeat(units, n_metrics),
+        "xzqdm": unit_rows,
         "xzqmc": np.repeat(np.asarray([names.get(u, "") for u in units], dtype=object), n_metrics),
         "level": level,
         "phase": phase,
         "year": year,
         "start_year": start_year,
-        "metric": np.tile(np.asarray(columns, dtype=object), n_units),
+        "metric": metric_rows,
         "value": metrics.to_numpy(dtype="float64", na_value=np.nan).ravel(),
         "unit": np.tile(np.asarray([i.unit for i in infos], dtype=object), n_units),
         "basis": basis.ravel(),
     })
     ids = _evidence_ids(evidence, infos)
-    frame["evidence"] = [ids.get(key, ()) for key in zip(frame["xzqdm"], frame["metric"])]
+    # Looked up from the object arrays: the frame's columns are Arrow-backed text, whose
+    # element-by-element iteration costs more than the look-ups.
+    frame["evidence"] = [ids.get(key, ()) for key in zip(unit_rows, metric_rows)]
     return frame
 
 
@@ -193,7 +197,10 @@ def _evidence_ids(evidence: pd.DataFrame, infos) -> dict[tuple[str, str], tuple]
     for info in borrowing:
         rows = np.isin(metric_code, names.get_indexer(list(info.evidence_from)))
         keys.append((unit_code[rows] * n_metrics + names.get_loc(info.name)) * n_ids + id_code[rows])
-    key = np.unique(np.concatenate(keys))
+    # Sorted, then adjacent repeats dropped: np.unique (numpy 2.4) hashes a million distinct
+    # keys first and takes tens of times longer than the sort alone.
+    key = np.sort(np.concatenate(keys))
+    key = key[np.r_[True, key[1:] != key[:-1]]]
     group = key // n_ids
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     id_text = np.asarray(ids, dtype=object)[key % n_ids]
