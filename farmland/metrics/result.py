@@ -38,11 +38,18 @@ class MetricsResult:
         ``evidence`` (tuple of ids such as ``"WPZF:JC001"``).
     report : Report
         Findings of the run (warnings: ledgers that do not close, series breaks, …).
+
+    Notes
+    -----
+    The table is not to be changed once the result is made: the evidence look-up and the wide
+    frames are built from it once, when first asked for (scoring both levels of every phase
+    asks for the same pivots dozens of times).
     """
 
     table: pd.DataFrame = field(repr=False)
     report: Report | None = field(default=None, repr=False)
     _index: dict | None = field(default=None, init=False, repr=False)
+    _wide: dict = field(default_factory=dict, init=False, repr=False)
 
     def __repr__(self) -> str:
         t = self.table
@@ -71,10 +78,18 @@ class MetricsResult:
             Keep only these (last) data years.
         """
         levels = [level] if isinstance(level, str) else list(level)
+        if years is not None:
+            years = [years] if np.isscalar(years) else list(years)
+        key = (tuple(levels), phase, None if years is None else tuple(years))
+        if key not in self._wide:
+            self._wide[key] = self._pivot(levels, phase, years)
+        # A copy: a caller adding a column must not change what the next caller gets.
+        return self._wide[key].copy()
+
+    def _pivot(self, levels: list, phase: str, years: list | None) -> pd.DataFrame:
         t = self.table
         select = t["level"].isin(levels) & (t["phase"] == phase)
         if years is not None:
-            years = [years] if np.isscalar(years) else list(years)
             select &= t["year"].isin(years)
         sub = t[select]
         keys = _ROW_KEYS
@@ -90,8 +105,11 @@ class MetricsResult:
 
     def _build_index(self) -> dict:
         t = self.table
-        keys = zip(t["xzqdm"], t["metric"], t["phase"], t["year"].astype(int), strict=True)
-        return dict(zip(keys, t["evidence"], strict=True))
+        # Lists, not the Series: stepping through Arrow-backed text one element at a time is
+        # several times slower than converting each column at once.
+        keys = zip(t["xzqdm"].tolist(), t["metric"].tolist(), t["phase"].tolist(),
+                   t["year"].astype(int).tolist(), strict=True)
+        return dict(zip(keys, t["evidence"].tolist(), strict=True))
 
     def evidence(self, xzqdm: str, metric: str, phase: str = "annual", year: int | None = None
                  ) -> tuple[str, ...]:
