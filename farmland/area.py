@@ -34,6 +34,7 @@ __all__ = [
     "GaussKruger",
     "ellipsoidal_area",
     "area_gaps",
+    "area_breaches",
     "ellipsoidal_trapezoid_area",
     "gauss_kruger_inverse",
     "gauss_kruger_parameters",
@@ -915,6 +916,17 @@ def scale_corrected_area(geometries, crs=None) -> np.ndarray:
     return rings.scatter(_screening_area(rings)[0])
 
 
+def _stored_areas(stored_m2, rings: _Rings) -> np.ndarray:
+    """The stored areas as float64, one per geometry of ``rings`` (else a ValueError)."""
+    stored = np.asarray(stored_m2, dtype="float64")
+    if stored.shape != (len(rings.geoms),):
+        raise ValueError(
+            f"stored_m2 has {stored.size} values for {len(rings.geoms)} geometries; give one "
+            "stored area per geometry (NaN where there is none)."
+        )
+    return stored
+
+
 def area_gaps(geometries, crs, stored_m2, tolerance: float) -> np.ndarray:
     """Relative gaps |area − stored| / stored, exact wherever they decide ``gap > tolerance``.
 
@@ -977,12 +989,7 @@ def area_gaps(geometries, crs, stored_m2, tolerance: float) -> np.ndarray:
     [True, False, True, False, False]
     """
     rings = _parcel_rings(geometries, crs)
-    stored = np.asarray(stored_m2, dtype="float64")
-    if stored.shape != (len(rings.geoms),):
-        raise ValueError(
-            f"stored_m2 has {stored.size} values for {len(rings.geoms)} geometries; give one "
-            "stored area per geometry (NaN where there is none)."
-        )
+    stored = _stored_areas(stored_m2, rings)
     corrected, bound = _screening_area(rings)
     denominator = np.where(stored > 0, stored, np.nan)  # NULL, 0 and negative: NaN gaps
     with np.errstate(invalid="ignore"):  # NaN is the answer there, not a mistake to warn of
@@ -993,3 +1000,56 @@ def area_gaps(geometries, crs, stored_m2, tolerance: float) -> np.ndarray:
         statutory = ellipsoidal_area(rings.geoms[again], rings.gk)
         gaps[again] = np.abs(statutory - stored[again]) / denominator[again]
     return gaps
+
+
+def area_breaches(geometries, crs, stored_m2, relative: float, absolute_m2: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Parcels whose stored area is more than max(``relative`` × statutory, ``absolute_m2``)
+    from the statutory area, and that area for them.
+
+    For the audit's TBMJ check (:mod:`farmland.audit.areas`): the flags and the areas reported
+    are exactly those of ``ellipsoidal_area``, which is measured only for the flagged parcels
+    and those near the threshold; the others are decided by :func:`scale_corrected_area`, as in
+    :func:`area_gaps`.
+
+    Parameters
+    ----------
+    geometries, crs
+        As in :func:`ellipsoidal_area`.
+    stored_m2 : array_like of float
+        The stored areas (TBMJ, m²), one per geometry.
+    relative : float
+        Tolerated gap as a share of the statutory area (0.005 = 0.5 %) …
+    absolute_m2 : float
+        … or this many m², whichever is larger.
+
+    Returns
+    -------
+    flagged : numpy.ndarray of bool
+        ``abs(stored − statutory) > max(relative × statutory, absolute_m2)``; False where the
+        geometry or the stored area is missing.
+    statutory : numpy.ndarray of float64
+        The statutory area (m²) where flagged, NaN elsewhere.
+
+    Notes
+    -----
+    The excess f(A) = |stored − A| − max(relative·A, absolute_m2) moves by at most
+    (1 + relative) × |A − A'| when the area moves from A to A'. The screening area is within
+    :func:`area_gaps`' bound of the statutory one, so where the screening excess is more than
+    twice (1 + relative) × that bound away from 0 the statutory excess has the same sign.
+    """
+    rings = _parcel_rings(geometries, crs)
+    stored = _stored_areas(stored_m2, rings)
+    corrected, bound = _screening_area(rings)
+    screening = rings.scatter(corrected)
+    with np.errstate(invalid="ignore"):  # a missing area or geometry is no breach, not a warning
+        excess = np.abs(stored - screening) - np.maximum(relative * screening, absolute_m2)
+        margin = _MARGIN_FACTOR * (1.0 + relative) * rings.scatter(bound)
+        measure = np.flatnonzero((excess > 0) | (np.abs(excess) <= margin))
+    statutory = np.full(len(stored), np.nan)
+    if measure.size:
+        statutory[measure] = ellipsoidal_area(rings.geoms[measure], rings.gk)
+    with np.errstate(invalid="ignore"):
+        flagged = np.abs(stored - statutory) > np.maximum(relative * statutory, absolute_m2)
+    statutory[~flagged] = np.nan
+    return flagged, statutory

@@ -17,6 +17,7 @@ from farmland.area import (
     CGCS2000_A,
     CGCS2000_F,
     GaussKruger,
+    area_breaches,
     area_gaps,
     ellipsoidal_area,
     ellipsoidal_trapezoid_area,
@@ -673,6 +674,41 @@ def test_area_gaps_hand_checkable_square():
     assert np.isnan(gaps[5:]).all()  # no (finite) stored area, or no geometry: no gap, as in validation
     with pytest.raises(ValueError, match="one stored area per geometry"):
         area_gaps(squares, "EPSG:4527", stored[:3], 0.005)
+
+
+@SCREEN_SETTINGS
+@given(parcel_near_a_central_meridian(), st.sampled_from([(0.005, 1.0), (0.001, 0.0), (0.05, 50.0)]))
+def test_area_breaches_flag_exactly_what_the_statutory_area_flags(parcel, tolerances):
+    relative, absolute = tolerances
+    statutory = ellipsoidal_area([parcel], SCREEN_CRS)[0]
+    # Stored areas where the audit's test |stored − A| > max(relative·A, absolute) changes side,
+    # on both branches of the max, moved a little either way.
+    edges = [statutory * (1 + relative), statutory * (1 - relative), statutory + absolute,
+             statutory - absolute]
+    stored = np.concatenate([edge * (1 + THRESHOLD_MOVES) for edge in edges])
+    flagged, measured = area_breaches(np.full(len(stored), parcel, dtype=object), SCREEN_CRS, stored,
+                                      relative, absolute)
+    expected = np.abs(stored - statutory) > np.maximum(relative * statutory, absolute)  # the audit's
+    np.testing.assert_array_equal(flagged, expected)
+    np.testing.assert_array_equal(measured[flagged], np.full(flagged.sum(), statutory))
+    assert np.isnan(measured[~flagged]).all()
+
+
+def test_area_breaches_hand_checkable_square():
+    # 9 999.39 m²: 0.5 % of it is 49.99697 m², so stored areas beyond 10 049.39 or below 9 949.39
+    # breach; 1 m² decides for small gaps only when the share is smaller.
+    square = shapely.box(39_450_000, 4_000_000, 39_450_100, 4_000_100)
+    stored = [10_049.4, 10_049.38, 9_949.38, 9_949.4, 9_999.39, np.nan, np.inf, 10_049.4]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing area or geometry is no breach, not a RuntimeWarning
+        flagged, statutory = area_breaches([square] * 7 + [None], "EPSG:4527", stored, 0.005, 1.0)
+    assert flagged.tolist() == [True, False, True, False, False, False, True, False]
+    assert statutory[flagged].tolist() == [9999.39] * 3
+    assert np.isnan(statutory[~flagged]).all()
+    tiny = shapely.box(39_450_000, 4_000_000, 39_450_010, 4_000_010)  # 99.99 m²: 1 m² decides
+    assert area_breaches([tiny] * 2, "EPSG:4527", [101.0, 100.9], 0.005, 1.0)[0].tolist() == [True, False]
+    with pytest.raises(ValueError, match="one stored area per geometry"):
+        area_breaches([square] * 3, "EPSG:4527", stored, 0.005, 1.0)
 
 
 def test_scale_corrected_area_is_planar_area_over_the_scale_at_the_centroid():

@@ -479,6 +479,38 @@ def test_wide_puts_the_contract_columns_first(result):
     assert wide.loc[wide["xzqdm"] == CITY, "arable_mu"].item() == pytest.approx(74.4)
 
 
+def test_wide_is_pivoted_once_and_handed_out_as_copies(result):
+    first = result.wide(level="county", phase="midterm")
+    pivoted = first.copy()
+    first["arable_mu"] = -1.0  # a caller's change stays in its own copy
+    first.loc[0, "xzqdm"] = "changed"
+    again = result.wide(level="county", phase="midterm")
+    pd.testing.assert_frame_equal(again, pivoted, check_exact=True)
+    assert list(again["xzqdm"]) == [A, B, Z]
+    # Same arguments spelled differently (a year or a list of it) give the same frame.
+    pd.testing.assert_frame_equal(result.wide(level="county", years=2016),
+                                  result.wide(level=["county"], years=[2016]), check_exact=True)
+    assert len(result._wide) >= 2  # the pivots are kept on the result
+
+
+def test_wide_of_some_years_is_the_pivot_of_their_rows_alone(result):
+    from farmland.metrics import MetricsResult
+
+    t = result.table
+    # A metric of one year only (a checklist item asked for once, say) is a column of that year.
+    table = t[~((t["metric"] == "arable_mu") & (t["year"] != 2016))].reset_index(drop=True)
+    cut = MetricsResult(table=table)
+    for levels, phase, years in (("county", "annual", [2016]), ("county", "annual", [2017]),
+                                 (("county", "city"), "annual", [2016, 2017]), ("county", "final", [2020]),
+                                 ("township", "annual", [2016]), ("county", "annual", [1999])):
+        alone = MetricsResult(table=table[table["year"].isin(years)].reset_index(drop=True))
+        expected = alone.wide(level=levels, phase=phase)
+        got = cut.wide(level=levels, phase=phase, years=years)
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+        assert list(got.columns) == list(expected.columns)
+    assert "arable_mu" in cut.wide(years=2016) and "arable_mu" not in cut.wide(years=2017)
+
+
 def test_metrics_for_scoring_picks_the_span_for_a_later_year(result):
     frame, evidence = metrics_for_scoring(result, "midterm", 2018)  # held in the period's third year
     assert list(frame["xzqdm"]) == [A, B, Z] and set(frame["year"]) == {2017}

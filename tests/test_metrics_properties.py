@@ -46,6 +46,20 @@ parcels = st.lists(
     min_size=1, max_size=60)
 
 
+def test_urban_industrial_codes_are_read_cleaned_of_spaces_and_case():
+    # 三调 0601/0702 with CZCSXM as delivered (padded, lower case, missing); 二调 201/203 padded.
+    codes = ["0601", "0601", "0702", "0601", "0601", " 201 ", "203", "204", "0101"]
+    czcsxm = [" 201a", "202", "204 ", "203A", None, None, None, None, "201"]
+    frame = _frame([f"P{i}" for i in range(len(codes))], codes, ["371502"] * len(codes),
+                   [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0], [0.0] * len(codes))
+    frame["CZCSXM"] = czcsxm
+    keys = {"county": np.full(len(codes), "371502", dtype=object)}
+    values = parcel_snapshot(frame, 2019, keys, TABLE, Report(strict=False)).values["county"]
+    # 201A, 202, 204 (三调 construction) and 201, 204 (二调); not 203A, a missing CZCSXM, 203
+    # (二调 村庄) nor arable land whatever its CZCSXM.
+    assert values.loc["371502", "urban_industrial_m2"] == 1.0 + 2.0 + 4.0 + 32.0 + 128.0
+
+
 @FAST
 @given(parcels)
 def test_land_by_group_sums_to_the_unit_area_and_units_sum_to_the_layer(rows):

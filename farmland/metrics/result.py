@@ -38,11 +38,18 @@ class MetricsResult:
         ``evidence`` (tuple of ids such as ``"WPZF:JC001"``).
     report : Report
         Findings of the run (warnings: ledgers that do not close, series breaks, …).
+
+    Notes
+    -----
+    The table is not to be changed once the result is made: the evidence look-up and the wide
+    frames are built from it once, when first asked for (scoring both levels of every phase
+    asks for the same pivots dozens of times).
     """
 
     table: pd.DataFrame = field(repr=False)
     report: Report | None = field(default=None, repr=False)
     _index: dict | None = field(default=None, init=False, repr=False)
+    _wide: dict = field(default_factory=dict, init=False, repr=False)
 
     def __repr__(self) -> str:
         t = self.table
@@ -71,15 +78,34 @@ class MetricsResult:
             Keep only these (last) data years.
         """
         levels = [level] if isinstance(level, str) else list(level)
-        t = self.table
-        select = t["level"].isin(levels) & (t["phase"] == phase)
         if years is not None:
             years = [years] if np.isscalar(years) else list(years)
-            select &= t["year"].isin(years)
-        sub = t[select]
+        key = (tuple(levels), phase, None if years is None else tuple(years))
+        if key not in self._wide:
+            self._wide[key] = (self._pivot(levels, phase) if years is None
+                               else self._of_years(levels, phase, years))
+        # A copy: a caller adding a column must not change what the next caller gets.
+        return self._wide[key].copy()
+
+    def _of_years(self, levels: list, phase: str, years: list) -> pd.DataFrame:
+        """The rows of ``years`` cut from the pivot of every year, with the metrics those years
+        have: what pivoting their rows alone gives, in the same order, for a fraction of the cost
+        (scoring asks for each year and span of a level in turn)."""
+        t = self.table
+        select = t["level"].isin(levels) & (t["phase"] == phase) & t["year"].isin(years)
+        if not select.any():
+            return _empty_wide()
+        present = set(t.loc[select, "metric"])
+        whole = self.wide(level=levels, phase=phase)
+        columns = [c for c in whole.columns if c in _ROW_KEYS or c in present]
+        return whole.loc[whole["year"].isin(years).to_numpy(), columns].reset_index(drop=True)
+
+    def _pivot(self, levels: list, phase: str) -> pd.DataFrame:
+        t = self.table
+        sub = t[t["level"].isin(levels) & (t["phase"] == phase)]
         keys = _ROW_KEYS
         if sub.empty:
-            return pd.DataFrame(columns=[*keys[:3], *CONTRACT_METRICS, *keys[3:]])
+            return _empty_wide()
         order = sub.drop_duplicates(keys)[keys].reset_index(drop=True)
         frame = sub.pivot(index=keys, columns="metric", values="value")
         frame = frame.reindex(pd.MultiIndex.from_frame(order))
@@ -90,8 +116,11 @@ class MetricsResult:
 
     def _build_index(self) -> dict:
         t = self.table
-        keys = zip(t["xzqdm"], t["metric"], t["phase"], t["year"].astype(int), strict=True)
-        return dict(zip(keys, t["evidence"], strict=True))
+        # Lists, not the Series: stepping through Arrow-backed text one element at a time is
+        # several times slower than converting each column at once.
+        keys = zip(t["xzqdm"].tolist(), t["metric"].tolist(), t["phase"].tolist(),
+                   t["year"].astype(int).tolist(), strict=True)
+        return dict(zip(keys, t["evidence"].tolist(), strict=True))
 
     def evidence(self, xzqdm: str, metric: str, phase: str = "annual", year: int | None = None
                  ) -> tuple[str, ...]:
@@ -145,6 +174,10 @@ class MetricsResult:
         return frame, evidence
 
 
+def _empty_wide() -> pd.DataFrame:
+    return pd.DataFrame(columns=[*_ROW_KEYS[:3], *CONTRACT_METRICS, *_ROW_KEYS[3:]])
+
+
 def _long(names: dict[str, str], level: str, phase: str, year: int, start_year: int,
           metrics: pd.DataFrame, components: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
     """Tidy rows of one level, phase and span from a metrics frame (units × metrics)."""
@@ -156,20 +189,24 @@ def _long(names: dict[str, str], level: str, phase: str, year: int, start_year: 
     basis = np.empty((n_units, n_metrics), dtype=object)
     for j, info in enumerate(infos):
         basis[:, j] = sources[info.basis]
+    unit_rows = np.repeat(units, n_metrics)
+    metric_rows = np.tile(np.asarray(columns, dtype=object), n_units)
     frame = pd.DataFrame({
-        "xzqdm": np.repeat(units, n_metrics),
+        "xzqdm": unit_rows,
         "xzqmc": np.repeat(np.asarray([names.get(u, "") for u in units], dtype=object), n_metrics),
         "level": level,
         "phase": phase,
         "year": year,
         "start_year": start_year,
-        "metric": np.tile(np.asarray(columns, dtype=object), n_units),
+        "metric": metric_rows,
         "value": metrics.to_numpy(dtype="float64", na_value=np.nan).ravel(),
         "unit": np.tile(np.asarray([i.unit for i in infos], dtype=object), n_units),
         "basis": basis.ravel(),
     })
     ids = _evidence_ids(evidence, infos)
-    frame["evidence"] = [ids.get(key, ()) for key in zip(frame["xzqdm"], frame["metric"])]
+    # Looked up from the object arrays: the frame's columns are Arrow-backed text, whose
+    # element-by-element iteration costs more than the look-ups.
+    frame["evidence"] = [ids.get(key, ()) for key in zip(unit_rows, metric_rows)]
     return frame
 
 
@@ -193,7 +230,10 @@ def _evidence_ids(evidence: pd.DataFrame, infos) -> dict[tuple[str, str], tuple]
     for info in borrowing:
         rows = np.isin(metric_code, names.get_indexer(list(info.evidence_from)))
         keys.append((unit_code[rows] * n_metrics + names.get_loc(info.name)) * n_ids + id_code[rows])
-    key = np.unique(np.concatenate(keys))
+    # Sorted, then adjacent repeats dropped: np.unique (numpy 2.4) hashes a million distinct
+    # keys first and takes tens of times longer than the sort alone.
+    key = np.sort(np.concatenate(keys))
+    key = key[np.r_[True, key[1:] != key[:-1]]]
     group = key // n_ids
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     id_text = np.asarray(ids, dtype=object)[key % n_ids]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..landclass import LandClassTable, describe_unknown
+from ..landclass import LandClassTable, describe_unknown, normalize_codes
 from ..report import Report
 from .parts import group_sums
 
@@ -127,14 +127,13 @@ def parcel_snapshot(frame: pd.DataFrame, year: int, keys: dict[str, np.ndarray],
     gddb = _number(frame, "GDDB")
     graded = arable & (gddb >= GRADE_MIN) & (gddb <= GRADE_MAX)
     construction = group == "construction"
+    # Codes cleaned once per distinct value (normalize_codes), not once per parcel; upper-casing
+    # the 二调 codes as well changes nothing, since the codes looked for are digits only.
     urban = np.zeros(n, dtype=bool)
     if "CZCSXM" in frame:
-        czcsxm = frame["CZCSXM"].astype("string").str.strip().str.upper()
-        urban |= (scheme == "sandiao") & czcsxm.isin(URBAN_INDUSTRIAL_CZCSXM).to_numpy(
-            dtype=bool, na_value=False)
-    code_text = dlbm.astype("string").str.strip()
-    urban |= (scheme == "erdiao") & code_text.isin(URBAN_INDUSTRIAL_ERDIAO).to_numpy(
-        dtype=bool, na_value=False)
+        czcsxm = normalize_codes(frame["CZCSXM"])
+        urban |= (scheme == "sandiao") & czcsxm.isin(URBAN_INDUSTRIAL_CZCSXM).to_numpy()
+    urban |= (scheme == "erdiao") & normalize_codes(dlbm).isin(URBAN_INDUSTRIAL_ERDIAO).to_numpy()
     urban &= construction
 
     columns = {

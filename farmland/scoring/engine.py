@@ -640,7 +640,9 @@ def score(
         triggers = pd.DataFrame(columns=TRIGGER_COLUMNS)
     triggers = triggers[triggers["xzqdm"].astype(str).isin(codes)].reset_index(drop=True)
     fired_triggers = triggers[triggers["kind"] == "trigger"]
-    triggered = [set(fired_triggers.loc[fired_triggers["xzqdm"] == c, "code"]) for c in codes]
+    # One grouping of the few triggers, not a mask over them per unit (hundreds of townships).
+    codes_fired = fired_triggers.groupby("xzqdm", sort=False)["code"].agg(set)
+    triggered = [set(codes_fired.get(c, ())) for c in codes]
     outcome, outcome_text = _outcomes(rules, rounded, rank, grade, triggered)
 
     fired_ids = lambda outs: [  # noqa: E731
