@@ -174,21 +174,61 @@ def _rings(geometries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     then its holes; parts that are not polygons, empties and ``None`` are skipped. Shells are
     counter-clockwise and holes clockwise: Agg fills by the nonzero rule, so holes stay holes and
     parcels drawn in one path add up instead of cancelling where they meet or overlap.
+
+    Notes
+    -----
+    The vertices are read once, polygon by polygon, and turned with numpy: a copy of every part
+    (``get_parts``), a reoriented copy of every polygon (``orient_polygons``) and a geometry per
+    ring (``get_rings``) cost three times as much (the 18 maps of a 300 000-parcel city: 4 M
+    vertices, 2.7 s against 0.9 s of CPU). A ring is turned as ``orient_polygons`` turns it (GEOS
+    ``Orientation::isCCW``), judged here by the sign of its shoelace area, which is the same test
+    for every ring that does not cross itself; a flat ring counts as clockwise in both.
     """
     import shapely
     from matplotlib.path import Path
 
-    parts, owner = shapely.get_parts(np.asarray(geometries, dtype=object), return_index=True)
-    polygons = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
-    parts = shapely.orient_polygons(parts[polygons], exterior_cw=False)
-    rings, ring_part = shapely.get_rings(parts, return_index=True)
-    counts = shapely.get_num_coordinates(rings)
-    vertices = shapely.get_coordinates(rings)
+    geometries = np.asarray(geometries, dtype=object)
+    single = shapely.get_type_id(geometries) == shapely.GeometryType.POLYGON
+    # Only multi-part geometries are split: get_parts copies every part, and nearly every parcel
+    # is one polygon already.
+    parts, owner = shapely.get_parts(geometries[~single], return_index=True)
+    owner = np.concatenate([np.flatnonzero(single), np.flatnonzero(~single)[owner]])
+    order = np.argsort(owner, kind="stable")
+    parts, owner = np.concatenate([geometries[single], parts])[order], owner[order]
+    polygons = (shapely.get_type_id(parts) == shapely.GeometryType.POLYGON) & ~shapely.is_empty(parts)
+    parts, owner = parts[polygons], owner[polygons]
+    vertices = shapely.get_coordinates(parts)
+    # A polygon's vertices come exterior first, then each hole; only the few polygons with holes
+    # need their rings apart to know where each ring ends.
+    holes = shapely.get_num_interior_rings(parts)
+    per_polygon = 1 + holes
+    counts = np.repeat(shapely.get_num_coordinates(parts), per_polygon)
+    holed = np.repeat(holes > 0, per_polygon)
+    counts[holed] = shapely.get_num_coordinates(shapely.get_rings(parts[holes > 0]))
     ends = np.cumsum(counts)
+    starts = ends - counts
+    shell = np.zeros(len(counts), dtype=bool)
+    shell[np.cumsum(per_polygon) - per_polygon] = True
+
+    # Twice the signed area of each ring, about its first vertex (coordinates are millions of
+    # metres: products of raw coordinates would lose a small parcel's area to rounding).
+    ring = np.repeat(np.arange(len(counts)), counts)
+    local = vertices - vertices[starts[ring]]
+    cross = local[:-1, 0] * local[1:, 1] - local[1:, 0] * local[:-1, 1]
+    cross[ends[:-1] - 1] = 0.0  # the step from one ring to the next is no edge
+    doubled_area = np.bincount(ring[:-1], weights=cross, minlength=len(counts))
+    turn = np.where(shell, doubled_area <= 0, doubled_area > 0)
+    if turn.any():
+        order = np.arange(len(vertices))
+        flip = turn[ring]
+        # A closed ring reversed keeps its first (and last) vertex, as GEOS reverses it.
+        order[flip] = (starts + ends - 1)[ring[flip]] - order[flip]
+        vertices = vertices[order]
+
     codes = np.full(len(vertices), Path.LINETO, dtype=Path.code_type)
-    codes[ends - counts] = Path.MOVETO
+    codes[starts] = Path.MOVETO
     codes[ends - 1] = Path.CLOSEPOLY
-    return vertices, codes, np.repeat(owner[polygons][ring_part], counts)
+    return vertices, codes, np.repeat(owner, per_polygon)[ring]
 
 
 def _paths(geometries):
