@@ -503,23 +503,21 @@ def test_map_layer_drawn_as_one_path_keeps_holes_and_fills_overlaps():
     """The layer's one compound path fills a parcel but not its hole, and fills where parcels of
     opposite input orientation overlap (the nonzero rule would cancel them if they were not oriented)."""
     import geopandas as gpd
-    import matplotlib
     import shapely
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from farmland.reports.figures import _draw, _plt
+    from farmland.reports.figures import _draw, _figure
 
-    matplotlib.use("Agg", force=False)
     holed = shapely.Polygon([(0, 0), (10, 0), (10, 10), (0, 10)], [[(4, 4), (6, 4), (6, 6), (4, 6)]])
     overlapping = [shapely.box(12, 0, 16, 4, ccw=True), shapely.box(14, 2, 18, 6, ccw=False)]
-    plt = _plt()
-    fig = plt.figure(figsize=(2, 1), dpi=100)
+    fig = _figure(figsize=(2, 1), dpi=100)
+    FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, 20)
     ax.set_ylim(0, 10)
     _draw(ax, gpd.GeoDataFrame(geometry=[holed, *overlapping]), facecolor="black", edgecolor="none", linewidth=0)
     fig.canvas.draw()
     pixels = np.asarray(fig.canvas.buffer_rgba())[..., 0]
-    plt.close(fig)
 
     def at(x, y):  # data coordinates → pixel (10 px per unit, rows from the top)
         return pixels[int(100 - y * 10), int(x * 10)]
