@@ -81,6 +81,13 @@ def test_cached_fonts_are_the_fonts_made_without_the_cache(cache, monkeypatch):
     assert kept == ["chart", "page"]  # and nothing written with the cache off
 
 
+def test_a_relative_cache_folder_gives_matplotlib_an_absolute_path(cache, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FARMLAND_CACHE_DIR", "relative-cache")
+    path = fonts.chart_font(CHARS).get_file()
+    assert os.path.isabs(path) and path.startswith(str(tmp_path / "relative-cache"))
+
+
 def test_an_unwritable_cache_folder_costs_only_the_speed(cache, monkeypatch, tmp_path):
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")

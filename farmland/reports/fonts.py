@@ -158,7 +158,9 @@ def _cache_file(kind: str, chars: str) -> Path | None:
     source = font_collection_path()
     stat = source.stat()
     key = json.dumps([_CACHE_FORMAT, kind, str(source), stat.st_size, stat.st_mtime_ns, fonttools_version, chars])
-    return default_cache_dir() / "fonts" / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()}.otf"
+    # Absolute: matplotlib opens the chart font by this path later, maybe from another working folder.
+    folder = default_cache_dir().absolute() / "fonts"
+    return folder / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()}.otf"
 
 
 def _read_kept(path: Path | None) -> bytes | None:
