@@ -194,8 +194,8 @@ def _rings(geometries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # is one polygon already.
     parts, owner = shapely.get_parts(geometries[~single], return_index=True)
     owner = np.concatenate([np.flatnonzero(single), np.flatnonzero(~single)[owner]])
-    order = np.argsort(owner, kind="stable")
-    parts, owner = np.concatenate([geometries[single], parts])[order], owner[order]
+    by_owner = np.argsort(owner, kind="stable")
+    parts, owner = np.concatenate([geometries[single], parts])[by_owner], owner[by_owner]
     polygons = (shapely.get_type_id(parts) == shapely.GeometryType.POLYGON) & ~shapely.is_empty(parts)
     parts, owner = parts[polygons], owner[polygons]
     vertices = shapely.get_coordinates(parts)
