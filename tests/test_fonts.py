@@ -75,8 +75,10 @@ def test_cached_fonts_are_the_fonts_made_without_the_cache(cache, monkeypatch):
     monkeypatch.setenv("FARMLAND_NO_CACHE", "1")
     _forget()
     assert fonts._collection_subset(CHARS) == kept_page
-    with open(fonts.chart_font(CHARS).get_file(), "rb") as fh:
+    temporary = fonts.chart_font(CHARS).get_file()
+    with open(temporary, "rb") as fh:
         assert fh.read() == kept_chart
+    os.remove(temporary)
     kept = sorted(p.name.split("-")[0] for p in cache.iterdir())
     assert kept == ["chart", "page"]  # and nothing written with the cache off
 
@@ -94,6 +96,7 @@ def test_an_unwritable_cache_folder_costs_only_the_speed(cache, monkeypatch, tmp
     monkeypatch.setenv("FARMLAND_CACHE_DIR", str(blocked / "cache"))
     path = fonts.chart_font(CHARS).get_file()
     assert os.path.getsize(path) > 0 and not path.startswith(str(blocked))
+    os.remove(path)  # a temporary file
     assert {ord(ch) for ch in CHARS} <= fonts.cmap_of(fonts._collection_subset(CHARS))
 
 
