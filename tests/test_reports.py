@@ -468,27 +468,56 @@ def test_map_paths_are_built_from_all_rings_at_once():
     assert len(_path([None, shapely.Polygon()]).vertices) == 0
 
 
+def test_map_rings_turn_as_geos_orients_them():
+    """The rings' vertices are those of ``orient_polygons`` then ``get_rings``, for polygons of
+    either turn with holes of either turn, multipolygons, flat and tiny rings far from the origin."""
+    import shapely
+    from matplotlib.path import Path
+
+    from farmland.reports.figures import _rings
+
+    rng = np.random.default_rng(7)
+    geometries = []
+    for x, y, r in zip(rng.uniform(39.5e6, 39.6e6, 300), rng.uniform(4.0e6, 4.1e6, 300), rng.uniform(0.05, 80, 300),
+                       strict=True):
+        shell = shapely.Point(x, y).buffer(r, quad_segs=int(rng.integers(1, 6)))
+        hole = shapely.Point(x + r / 4, y).buffer(r / 3, quad_segs=2)
+        polygon = shapely.Polygon(shell.exterior.coords[::rng.choice([1, -1])],
+                                  [hole.exterior.coords[::rng.choice([1, -1])]] * int(rng.integers(0, 2)))
+        other = shapely.box(x, y - 300, x + 5, y - 200, ccw=bool(rng.integers(0, 2)))
+        geometries.append(polygon if rng.random() < 0.7 else shapely.MultiPolygon([polygon, other]))
+    geometries.append(shapely.Polygon([(39.5e6, 4e6), (39.5e6 + 1, 4e6), (39.5e6 + 2, 4e6), (39.5e6, 4e6)]))  # flat
+
+    vertices, codes, owner = _rings(geometries)
+    parts, part_owner = shapely.get_parts(geometries, return_index=True)
+    rings, ring_part = shapely.get_rings(shapely.orient_polygons(parts, exterior_cw=False), return_index=True)
+    counts = shapely.get_num_coordinates(rings)
+    np.testing.assert_array_equal(vertices, shapely.get_coordinates(rings))
+    assert not np.array_equal(vertices, shapely.get_coordinates(parts))  # rings of both turns were met
+    np.testing.assert_array_equal(owner, np.repeat(part_owner[ring_part], counts))
+    np.testing.assert_array_equal(np.flatnonzero(codes == Path.MOVETO), np.cumsum(counts) - counts)
+    np.testing.assert_array_equal(np.flatnonzero(codes == Path.CLOSEPOLY), np.cumsum(counts) - 1)
+
+
 def test_map_layer_drawn_as_one_path_keeps_holes_and_fills_overlaps():
     """The layer's one compound path fills a parcel but not its hole, and fills where parcels of
     opposite input orientation overlap (the nonzero rule would cancel them if they were not oriented)."""
     import geopandas as gpd
-    import matplotlib
     import shapely
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from farmland.reports.figures import _draw, _plt
+    from farmland.reports.figures import _draw, _figure
 
-    matplotlib.use("Agg", force=False)
     holed = shapely.Polygon([(0, 0), (10, 0), (10, 10), (0, 10)], [[(4, 4), (6, 4), (6, 6), (4, 6)]])
     overlapping = [shapely.box(12, 0, 16, 4, ccw=True), shapely.box(14, 2, 18, 6, ccw=False)]
-    plt = _plt()
-    fig = plt.figure(figsize=(2, 1), dpi=100)
+    fig = _figure(figsize=(2, 1), dpi=100)
+    FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, 20)
     ax.set_ylim(0, 10)
     _draw(ax, gpd.GeoDataFrame(geometry=[holed, *overlapping]), facecolor="black", edgecolor="none", linewidth=0)
     fig.canvas.draw()
     pixels = np.asarray(fig.canvas.buffer_rgba())[..., 0]
-    plt.close(fig)
 
     def at(x, y):  # data coordinates → pixel (10 px per unit, rows from the top)
         return pixels[int(100 - y * 10), int(x * 10)]

@@ -30,13 +30,13 @@ COLORS = {
 }
 
 
-def _plt():
-    import matplotlib
+def _figure(**kwargs):
+    """A figure of its own, outside pyplot: pyplot's registry holds a figure (a map's million
+    vertices) until it is closed, and choosing its backend switched a notebook's to Agg; importing
+    pyplot alone costs 0.4 s. Saving picks the Agg or SVG canvas by the format."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kwargs)
 
 
 def _svg(fig) -> bytes:
@@ -45,14 +45,15 @@ def _svg(fig) -> bytes:
     buffer = io.BytesIO()
     with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "farmland"}):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-    _plt().close(fig)
     return buffer.getvalue()
 
 
 def _png(fig, dpi: int = 150, tight: bool = True) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None}, bbox_inches="tight" if tight else None)
-    _plt().close(fig)
+    # zlib level 3 instead of the default 6: the same pixels, files as small (maps are flat
+    # colours), a third less time encoding them.
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None}, bbox_inches="tight" if tight else None,
+                pil_kwargs={"compress_level": 3})
     return buffer.getvalue()
 
 
@@ -87,8 +88,8 @@ def _break_line(ax, font) -> None:
 def trend_chart(s: TrendSeries, font) -> bytes:
     """Three panels: arable and basic farmland (万亩) against their targets, the illegal ratio
     with the 15% line; the 2019-12-31 break drawn in each."""
-    plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.1))
+    fig = _figure(figsize=(7.2, 2.1))
+    axes = fig.subplots(1, 3)
     for ax, area, target, title, colour in (
         (axes[0], s.arable, s.arable_target, "耕地保有量（万亩）", COLORS["area"]),
         (axes[1], s.bf, s.bf_target, "永久基本农田（万亩）", COLORS["bf_line"]),
@@ -174,21 +175,61 @@ def _rings(geometries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     then its holes; parts that are not polygons, empties and ``None`` are skipped. Shells are
     counter-clockwise and holes clockwise: Agg fills by the nonzero rule, so holes stay holes and
     parcels drawn in one path add up instead of cancelling where they meet or overlap.
+
+    Notes
+    -----
+    The vertices are read once, polygon by polygon, and turned with numpy: a copy of every part
+    (``get_parts``), a reoriented copy of every polygon (``orient_polygons``) and a geometry per
+    ring (``get_rings``) cost three times as much (the 18 maps of a 300 000-parcel city: 4 M
+    vertices, 2.7 s against 0.9 s of CPU). A ring is turned as ``orient_polygons`` turns it (GEOS
+    ``Orientation::isCCW``), judged here by the sign of its shoelace area, which is the same test
+    for every ring that does not cross itself; a flat ring counts as clockwise in both.
     """
     import shapely
     from matplotlib.path import Path
 
-    parts, owner = shapely.get_parts(np.asarray(geometries, dtype=object), return_index=True)
-    polygons = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
-    parts = shapely.orient_polygons(parts[polygons], exterior_cw=False)
-    rings, ring_part = shapely.get_rings(parts, return_index=True)
-    counts = shapely.get_num_coordinates(rings)
-    vertices = shapely.get_coordinates(rings)
+    geometries = np.asarray(geometries, dtype=object)
+    single = shapely.get_type_id(geometries) == shapely.GeometryType.POLYGON
+    # Only multi-part geometries are split: get_parts copies every part, and nearly every parcel
+    # is one polygon already.
+    parts, owner = shapely.get_parts(geometries[~single], return_index=True)
+    owner = np.concatenate([np.flatnonzero(single), np.flatnonzero(~single)[owner]])
+    by_owner = np.argsort(owner, kind="stable")
+    parts, owner = np.concatenate([geometries[single], parts])[by_owner], owner[by_owner]
+    polygons = (shapely.get_type_id(parts) == shapely.GeometryType.POLYGON) & ~shapely.is_empty(parts)
+    parts, owner = parts[polygons], owner[polygons]
+    vertices = shapely.get_coordinates(parts)
+    # A polygon's vertices come exterior first, then each hole; only the few polygons with holes
+    # need their rings apart to know where each ring ends.
+    holes = shapely.get_num_interior_rings(parts)
+    per_polygon = 1 + holes
+    counts = np.repeat(shapely.get_num_coordinates(parts), per_polygon)
+    holed = np.repeat(holes > 0, per_polygon)
+    counts[holed] = shapely.get_num_coordinates(shapely.get_rings(parts[holes > 0]))
     ends = np.cumsum(counts)
+    starts = ends - counts
+    shell = np.zeros(len(counts), dtype=bool)
+    shell[np.cumsum(per_polygon) - per_polygon] = True
+
+    # Twice the signed area of each ring, about its first vertex (coordinates are millions of
+    # metres: products of raw coordinates would lose a small parcel's area to rounding).
+    ring = np.repeat(np.arange(len(counts)), counts)
+    local = vertices - vertices[starts[ring]]
+    cross = local[:-1, 0] * local[1:, 1] - local[1:, 0] * local[:-1, 1]
+    cross[ends[:-1] - 1] = 0.0  # the step from one ring to the next is no edge
+    doubled_area = np.bincount(ring[:-1], weights=cross, minlength=len(counts))
+    turn = np.where(shell, doubled_area <= 0, doubled_area > 0)
+    if turn.any():
+        order = np.arange(len(vertices))
+        flip = turn[ring]
+        # A closed ring reversed keeps its first (and last) vertex, as GEOS reverses it.
+        order[flip] = (starts + ends - 1)[ring[flip]] - order[flip]
+        vertices = vertices[order]
+
     codes = np.full(len(vertices), Path.LINETO, dtype=Path.code_type)
-    codes[ends - counts] = Path.MOVETO
+    codes[starts] = Path.MOVETO
     codes[ends - 1] = Path.CLOSEPOLY
-    return vertices, codes, np.repeat(owner[polygons][ring_part], counts)
+    return vertices, codes, np.repeat(owner, per_polygon)[ring]
 
 
 def _paths(geometries):
@@ -215,7 +256,8 @@ def _draw(ax, frame, **style) -> None:
 
     if frame is None or not len(frame):
         return
-    ax.add_collection(PathCollection([_path(frame.geometry)], **style))
+    # Every caller sets the view itself: the limits of a million vertices are not worth taking.
+    ax.add_collection(PathCollection([_path(frame.geometry)], **style), autolim=False)
 
 
 def unit_map(layers: UnitMapLayers, font, *, year: int) -> bytes:
@@ -223,8 +265,7 @@ def unit_map(layers: UnitMapLayers, font, *, year: int) -> bytes:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    plt = _plt()
-    fig = plt.figure(figsize=(4.6, 4.6))
+    fig = _figure(figsize=(4.6, 4.6))
     ax = fig.add_axes((0.01, 0.16, 0.98, 0.83))  # fixed layout: the legend below, no tight bbox pass
     bounds = layers.outline.total_bounds
     pad_x, pad_y = (bounds[2] - bounds[0]) * 0.04, (bounds[3] - bounds[1]) * 0.04
@@ -257,10 +298,10 @@ def unit_map(layers: UnitMapLayers, font, *, year: int) -> bytes:
 
 def choropleth(units, totals: pd.Series, names: pd.Series, font) -> bytes:
     """Units coloured by total score, each labelled with its name and total."""
-    plt = _plt()
     frame = units.copy()
     frame["total"] = totals.reindex(frame["XZQDM"]).to_numpy()
-    fig, ax = plt.subplots(figsize=(5.6, 4.8))
+    fig = _figure(figsize=(5.6, 4.8))
+    ax = fig.subplots()
     has = frame["total"].notna().to_numpy()
     _draw(ax, frame[~has], facecolor="#eeeeee", edgecolor="white", linewidth=0.8)
     if has.any():
@@ -270,7 +311,7 @@ def choropleth(units, totals: pd.Series, names: pd.Series, font) -> bytes:
         collection = PathCollection(_paths(frame.geometry[has]), cmap="RdYlGn", edgecolor="white", linewidth=0.8)
         collection.set_array(values)
         collection.set_clim(max(0.0, float(values.min()) - 5), 100)
-        ax.add_collection(collection)
+        ax.add_collection(collection, autolim=False)
         fig.colorbar(collection, ax=ax, shrink=0.6)
     for row in frame.itertuples(index=False):
         point = row.geometry.representative_point()

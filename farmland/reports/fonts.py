@@ -8,26 +8,36 @@ A fresh machine with no CJK font installed therefore renders the same pages as a
   a subset of the variable face holding the characters of the run's pages, so a page stays one
   self-contained file and the printed PDF embeds only the glyphs it uses (no tofu, no download).
 - **Charts and maps (matplotlib)** need a static face: a small instance at weight 400 of the
-  characters figures use, written to a temporary file once per process.
+  characters figures use, as a file matplotlib loads.
 
-Opening and subsetting the 33 MB collection costs seconds, so it is done once per run, for the
-union of every page's characters.
+Opening and subsetting the 33 MB collection costs about a second, so it is done once per run, for
+the union of every page's characters, and the fonts made are kept on disk between runs (see
+:func:`_cache_file`): a run with the same characters as an earlier one opens no collection.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
+import hashlib
 import io
+import json
 import os
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 
 FONT_FAMILY = "Farmland Noto Sans SC"
 #: Face index of Noto Sans CJK SC inside the package's collection (JP, KR, SC, TC, HK).
 _SC_FACE_NAME = "Noto Sans CJK SC"
 _LOCK = threading.Lock()
+#: Version of the fonts kept on disk: bump when :func:`_subset` or :func:`_static_instance` changes
+#: what they make, so a font made the old way is never served.
+_CACHE_FORMAT = 1
+#: Fonts kept on disk (~40 kB for charts, ~130 kB for pages); the least recently used go first.
+_CACHE_KEEP = 32
 
 
 class FontUnavailable(ImportError):
@@ -131,26 +141,101 @@ class FontBook:
         return self._css
 
 
+def _cache_file(kind: str, chars: str) -> Path | None:
+    """Where the ``kind`` font of ``chars`` is kept between runs, or None when caching is off.
+
+    The name hashes everything the font's bytes follow from: the collection's path, size and
+    modification time (an upgraded font package gives another name), the fontTools version, the
+    recipe (:data:`_CACHE_FORMAT`) and the characters. The folder is ``fonts/`` in farmland's
+    cache folder (:func:`farmland.load.cache.default_cache_dir`); ``FARMLAND_NO_CACHE`` turns it off.
+    """
+    from fontTools import version as fonttools_version
+
+    from ..load.cache import cache_disabled_by_environment, default_cache_dir
+
+    if cache_disabled_by_environment():
+        return None
+    source = font_collection_path()
+    stat = source.stat()
+    key = json.dumps([_CACHE_FORMAT, kind, str(source), stat.st_size, stat.st_mtime_ns, fonttools_version, chars])
+    # Absolute: matplotlib opens the chart font by this path later, maybe from another working folder.
+    folder = default_cache_dir().absolute() / "fonts"
+    return folder / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()}.otf"
+
+
+def _read_kept(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes()
+        os.utime(path)  # least recently used goes first
+    except OSError:
+        return None
+    return data
+
+
+def _keep(path: Path | None, data: bytes) -> bool:
+    """Write ``data`` to ``path`` whole or not at all; False when it cannot (read-only, disk full)."""
+    if path is None:
+        return False
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(data)
+        os.replace(partial, path)  # readers see the old file or the whole new one
+    except OSError:
+        with contextlib.suppress(OSError):  # not there, or no folder to hold it
+            partial.unlink()
+        return False
+    try:
+        kept = sorted(path.parent.glob("*.otf"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[_CACHE_KEEP:]:
+            old.unlink(missing_ok=True)
+    except OSError:  # another run pruning at the same time: the next write prunes again
+        pass
+    return True
+
+
 @functools.lru_cache(maxsize=4)
 def _collection_subset(chars: str) -> bytes:
-    """The SC face subset to ``chars`` (variable); repeated runs in one process reuse it."""
-    return _to_bytes(_subset(font_collection_path(), chars))
+    """The SC face subset to ``chars`` (variable); repeated runs reuse it from disk, runs in one
+    process from memory."""
+    path = _cache_file("page", chars)
+    data = _read_kept(path)
+    if data is None:
+        data = _to_bytes(_subset(font_collection_path(), chars))
+        _keep(path, data)
+    return data
 
 
-@functools.lru_cache(maxsize=4)
-def _static_font_file(chars: str) -> str:
-    """A static weight-400 instance of the SC face for ``chars``, as a file matplotlib can load."""
+def _static_instance(chars: str) -> bytes:
+    """A static weight-400 instance of the SC face for ``chars``, in CFF (not CFF2)."""
     from fontTools.cffLib.CFF2ToCFF import convertCFF2ToCFF
     from fontTools.ttLib import TTFont
     from fontTools.varLib import instancer
 
-    variable = TTFont(io.BytesIO(_collection_subset(chars)), recalcBBoxes=False, recalcTimestamp=False)
-    static = instancer.instantiateVariableFont(variable, {"wght": 400})
+    # The subset read back from its bytes: the subsetter's font in memory instances to other,
+    # equivalent charstrings, and the figures drawn with it are to stay byte for byte the same.
+    variable = TTFont(io.BytesIO(_to_bytes(_subset(font_collection_path(), chars))), recalcBBoxes=False,
+                      recalcTimestamp=False)
+    static = instancer.instantiateVariableFont(variable, {"wght": 400}, inplace=True)
     convertCFF2ToCFF(static)  # matplotlib's FreeType and PDF paths read CFF, not CFF2
-    handle, path = tempfile.mkstemp(prefix="farmland-noto-sc-", suffix=".otf")
-    with os.fdopen(handle, "wb") as out:
-        out.write(_to_bytes(static))
-    return path
+    return _to_bytes(static)
+
+
+@functools.lru_cache(maxsize=4)
+def _static_font_file(chars: str) -> str:
+    """The static instance of ``chars`` as a file matplotlib can load: the cache's file, or a
+    temporary one when there is no cache to keep it in."""
+    path = _cache_file("chart", chars)
+    if _read_kept(path) is None:
+        data = _static_instance(chars)
+        if not _keep(path, data):
+            handle, name = tempfile.mkstemp(prefix="farmland-noto-sc-", suffix=".otf")
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+            return name
+    return str(path)
 
 
 def chart_font(text: str):
