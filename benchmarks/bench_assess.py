@@ -9,7 +9,7 @@ Run from the repository root::
 It generates (once; reused afterwards) a city with ``farmland sample DIR --parcels N --seed S``
 under ``benchmarks/_data/`` (or ``--workdir``), then measures, each run in a fresh process so
 that every peak is its own (``os.wait4``: the child's ``ru_maxrss``, the largest single process;
-and the peak of the summed PSS of the child and the processes it forks, sampled every 0.2 s, which
+and the peak of the summed PSS of the child and the processes it forks, sampled every second (≈2 ms a reading), which
 counts memory the forked helper shares with its parent once):
 
 (a) ``floor`` — reading every input ``assess`` reads (each layer of each year, all county files,
@@ -212,7 +212,7 @@ class _TreeMemory(threading.Thread):
         self.pid, self.peak, self._finished = pid, 0.0, threading.Event()
 
     def run(self):
-        while not self._finished.wait(0.2):
+        while not self._finished.wait(1.0):
             self.peak = max(self.peak, _tree_pss_mib(self.pid))
 
     def stop(self) -> float:
