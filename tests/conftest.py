@@ -18,6 +18,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 _CACHE = tempfile.TemporaryDirectory(prefix="farmland-test-cache-")
 os.environ["FARMLAND_CACHE_DIR"] = _CACHE.name
 os.environ.pop("FARMLAND_NO_CACHE", None)
+# The suite's workers already fill the cores: a forked helper per run would only compete with
+# them. tests/test_parallel.py runs the forked path itself and checks it against this one.
+os.environ["FARMLAND_JOBS"] = "1"
 
 
 

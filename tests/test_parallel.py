@@ -12,7 +12,20 @@ import pytest
 from farmland.errors import LayerError
 from farmland.parallel import JOBS_ENV, ChildFailed, RemoteTraceback, alongside, fork_usable
 
-forks = pytest.mark.skipif(not fork_usable(), reason="this machine runs everything in one process")
+
+
+def _can_fork() -> bool:
+    with pytest.MonkeyPatch.context() as patch:  # whatever FARMLAND_JOBS the suite runs with
+        patch.delenv(JOBS_ENV, raising=False)
+        return fork_usable()
+
+
+forks = pytest.mark.skipif(not _can_fork(), reason="this machine runs everything in one process")
+
+
+@pytest.fixture(autouse=True)
+def _second_core(monkeypatch):
+    monkeypatch.delenv(JOBS_ENV, raising=False)
 
 
 def _pid_and(value):
@@ -58,6 +71,23 @@ def test_one_process_when_asked(monkeypatch):
         assert seen == ["ran"]  # before the block, in this process
     assert not job.forked
     assert job.result() is None
+
+
+def test_no_fork_without_memory_to_spare(monkeypatch):
+    import farmland.parallel as parallel
+
+    monkeypatch.setattr(parallel, "_memory_allows", lambda: False)
+    with alongside(_pid_and, 1) as job:
+        pass
+    assert not job.forked
+    assert job.result() == (os.getpid(), 1)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/meminfo"), reason="Linux only")
+def test_this_small_test_process_has_memory_to_spare():
+    from farmland.parallel import _memory_allows
+
+    assert _memory_allows()
 
 
 def test_no_fork_with_another_thread_running():
