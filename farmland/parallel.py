@@ -130,7 +130,7 @@ class SideJob:
 
 def _child(connection, fn, args, kwargs) -> None:
     try:
-        value = fn(*args, **kwargs)
+        connection.send((True, fn(*args, **kwargs)))  # a result that cannot be pickled fails here too
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
         text = traceback.format_exc()
         try:
@@ -139,8 +139,6 @@ def _child(connection, fn, args, kwargs) -> None:
         except Exception:  # noqa: BLE001
             payload = text
         connection.send((False, payload))
-        return
-    connection.send((True, value))
 
 
 @contextlib.contextmanager

@@ -45,6 +45,10 @@ def _fail_unrebuildable():
     raise _Unrebuildable("DLTB", "broken")
 
 
+def _unpicklable_result():
+    return threading.Lock()
+
+
 def _die():
     os._exit(3)
 
@@ -122,6 +126,13 @@ def test_an_error_that_cannot_travel_comes_back_as_text():
 
 
 @forks
+def test_a_result_that_cannot_travel_is_an_error_saying_why():
+    with pytest.raises(TypeError, match="lock"):
+        with alongside(_unpicklable_result):
+            pass
+
+
+@forks
 def test_a_child_that_dies_is_an_error_naming_the_way_out():
     with pytest.raises(ChildFailed, match="exit code 3.*FARMLAND_JOBS=1"):
         with alongside(_die):
@@ -148,25 +159,34 @@ def _tree(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+@pytest.fixture(scope="module")
+def forked_run(generated_workspace):
+    """``assess`` of the generated workspace with the second core (shared by the tests below)."""
+    from farmland.pipeline import assess
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(JOBS_ENV, raising=False)
+        return assess(generated_workspace)
+
+
 @forks
-def test_assess_and_its_outputs_are_the_same_in_one_process(generated_workspace, tmp_path, monkeypatch):
+def test_assess_and_its_outputs_are_the_same_in_one_process(generated_workspace, forked_run, tmp_path,
+                                                            monkeypatch):
     from farmland.pipeline import assess, write_assessment
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764000000")
-    runs = {}
-    for jobs in ("1", "2"):
-        monkeypatch.setenv(JOBS_ENV, jobs)
-        assessment = assess(generated_workspace)
-        write_assessment(assessment, tmp_path / jobs, pdf=False)
-        runs[jobs] = assessment
-    one, forked = runs["1"], runs["2"]
-    pd.testing.assert_frame_equal(one.metrics.table, forked.metrics.table, check_exact=True)
-    pd.testing.assert_frame_equal(one.audit.findings, forked.audit.findings, check_exact=True)
-    for (name, mine), (_, theirs) in zip(one.results(), forked.results(), strict=True):
+    monkeypatch.setenv(JOBS_ENV, "1")
+    one = assess(generated_workspace)
+    write_assessment(one, tmp_path / "one", pdf=False)
+    monkeypatch.delenv(JOBS_ENV)
+    write_assessment(forked_run, tmp_path / "forked", pdf=False)
+    pd.testing.assert_frame_equal(one.metrics.table, forked_run.metrics.table, check_exact=True)
+    pd.testing.assert_frame_equal(one.audit.findings, forked_run.audit.findings, check_exact=True)
+    for (name, mine), (_, theirs) in zip(one.results(), forked_run.results(), strict=True):
         pd.testing.assert_frame_equal(mine.table, theirs.table, check_exact=True, obj=name)
-    assert one.report.findings == forked.report.findings
-    assert one.store.files_read() == forked.store.files_read()
-    assert _tree(tmp_path / "1") == _tree(tmp_path / "2")
+    assert one.report.findings == forked_run.report.findings
+    assert one.store.files_read() == forked_run.store.files_read()
+    assert _tree(tmp_path / "one") == _tree(tmp_path / "forked")
 
 
 def _read_in_child(store, layer, year):
@@ -190,7 +210,7 @@ def test_files_a_child_read_reach_the_manifests_list(generated_workspace):
 
 
 @forks
-def test_a_failure_beside_the_pages_leaves_no_output(generated_workspace, tmp_path, monkeypatch):
+def test_a_failure_beside_the_pages_leaves_no_output(forked_run, tmp_path, monkeypatch):
     import farmland.pipeline as pipeline
     from farmland.errors import OutputError
 
@@ -198,8 +218,7 @@ def test_a_failure_beside_the_pages_leaves_no_output(generated_workspace, tmp_pa
         (folder / "metrics.csv").write_text("half")
         raise OutputError("metrics.xlsx: the disk is full")
 
-    assessment = pipeline.assess(generated_workspace)
     monkeypatch.setattr(pipeline, "_write_tables", broken)  # the forked child inherits it
     with pytest.raises(OutputError, match="the disk is full"):
-        pipeline.write_assessment(assessment, tmp_path / "out", pdf=False)
+        pipeline.write_assessment(forked_run, tmp_path / "out", pdf=False)
     assert list(tmp_path.iterdir()) == []

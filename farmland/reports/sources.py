@@ -12,6 +12,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from ..layers import layer_exists
 from ..report import Report
@@ -54,6 +55,7 @@ class LayerCache:
         self.store = store if store is not None else LayerStore(ws)
         self._frames: dict = {}
         self._by_unit: dict = {}
+        self._points_of: dict = {}
         self.report = Report(strict=False)
 
     def layer(self, name: str, year: int | None = None):
@@ -120,12 +122,21 @@ class LayerCache:
             outline = self.unit_outline(code)
             if outline.empty:
                 return frame.iloc[0:0]
-            points = frame.geometry.representative_point()
             shape = outline.geometry.union_all()
-            return frame[np.asarray(points.within(shape))]
+            shapely.prepare(shape)
+            return frame[shapely.within(self._points(frame), shape)]
         _, field, width, _, _ = LAYERS[name]
         rows = self._unit_rows(frame, field, width).get(code[:width])
         return frame.iloc[0:0] if rows is None else frame.iloc[rows]
+
+    def _points(self, frame) -> np.ndarray:
+        """A representative point of each row, made once per frame: a development zone's map
+        selects the parcels inside it from the same few layers as every other zone's."""
+        cached = self._points_of.get(id(frame))
+        if cached is None or cached[0] is not frame:  # the frame itself is kept: its id is not reused
+            cached = (frame, shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object)))
+            self._points_of[id(frame)] = cached
+        return cached[1]
 
     def _unit_rows(self, frame, field: str, width: int) -> dict:
         """Row positions of ``frame`` by unit code, made once per frame: every unit's map and list
