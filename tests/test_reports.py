@@ -560,6 +560,29 @@ def test_problem_list_finds_all_evidence_ids_at_once():
     assert records[4] == {"row": 2, "area_mu": 6.0}
 
 
+def test_a_zones_rows_are_the_parcels_whose_representative_point_lies_inside():
+    """A development zone has no code of its own in the parcels: its rows are those whose
+    representative point lies in its outline, found once the boxes are screened."""
+    from types import SimpleNamespace
+
+    import geopandas as gpd
+    from shapely import Polygon, box
+
+    from farmland.reports.sources import LayerCache
+
+    cache = LayerCache(SimpleNamespace(spatial_units=("Z",)), store=object())
+    zone = gpd.GeoDataFrame({"XZQDM": ["Z"]}, geometry=[box(0, 0, 10, 10)])
+    cache.__dict__["xzq"] = zone  # the cached property, set as the layer would be read
+    l_shape = Polygon([(8, 8), (30, 8), (30, 30), (28, 30), (28, 10), (8, 10)])  # box meets the zone, body outside
+    # The straddling boxes' points are their centres: (11, 2) outside, (8.5, 2) inside.
+    frame = gpd.GeoDataFrame({"BSM": ["in", "out", "mostly-out", "mostly-in", "box-only", "none"]},
+                             geometry=[box(1, 1, 2, 2), box(20, 20, 21, 21), box(8, 1, 14, 3), box(6, 1, 11, 3),
+                                       l_shape, None])
+    assert cache.for_unit(frame, "DLTB", "Z")["BSM"].tolist() == ["in", "mostly-in"]
+    assert cache.for_unit(frame, "JBNTTB", "Z")["BSM"].tolist() == cache.for_unit(frame, "DLTB", "Z")["BSM"].tolist()
+    assert len(cache._bounds_of) == 1
+
+
 def test_layer_rows_of_a_unit_come_from_one_split_per_frame():
     """Units get their rows by code prefix, in layer order; each frame is split once, and another
     frame of the same layer is split on its own."""

@@ -55,7 +55,7 @@ class LayerCache:
         self.store = store if store is not None else LayerStore(ws)
         self._frames: dict = {}
         self._by_unit: dict = {}
-        self._points_of: dict = {}
+        self._bounds_of: dict = {}
         self.report = Report(strict=False)
 
     def layer(self, name: str, year: int | None = None):
@@ -124,18 +124,26 @@ class LayerCache:
                 return frame.iloc[0:0]
             shape = outline.geometry.union_all()
             shapely.prepare(shape)
-            return frame[shapely.within(self._points(frame), shape)]
+            # A parcel's representative point lies in its bounding box: only parcels whose box
+            # meets the zone's can have theirs inside it.
+            xmin, ymin, xmax, ymax = shape.bounds
+            box = self._bounds(frame)
+            near = np.flatnonzero((box[:, 0] <= xmax) & (box[:, 2] >= xmin) & (box[:, 1] <= ymax) & (box[:, 3] >= ymin))
+            inside = np.zeros(len(frame), bool)
+            points = shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object)[near])
+            inside[near] = shapely.within(points, shape)
+            return frame[inside]
         _, field, width, _, _ = LAYERS[name]
         rows = self._unit_rows(frame, field, width).get(code[:width])
         return frame.iloc[0:0] if rows is None else frame.iloc[rows]
 
-    def _points(self, frame) -> np.ndarray:
-        """A representative point of each row, made once per frame: a development zone's map
-        selects the parcels inside it from the same few layers as every other zone's."""
-        cached = self._points_of.get(id(frame))
+    def _bounds(self, frame) -> np.ndarray:
+        """Each row's bounding box, made once per frame: every zone's map and list selects from
+        the same few layers."""
+        cached = self._bounds_of.get(id(frame))
         if cached is None or cached[0] is not frame:  # the frame itself is kept: its id is not reused
-            cached = (frame, shapely.point_on_surface(np.asarray(frame.geometry.values, dtype=object)))
-            self._points_of[id(frame)] = cached
+            cached = (frame, shapely.bounds(np.asarray(frame.geometry.values, dtype=object)))
+            self._bounds_of[id(frame)] = cached
         return cached[1]
 
     def _unit_rows(self, frame, field: str, width: int) -> dict:
