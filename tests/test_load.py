@@ -121,6 +121,19 @@ def test_the_cache_stays_under_its_size_limit(tmp_path):
     assert cache.size() == 0  # pruned right after the write: every entry is over one byte
 
 
+def test_a_cache_folder_that_cannot_exist_only_costs_the_speed(tmp_path, parses):
+    """A cache path through a file (a mistyped FARMLAND_CACHE_DIR) cannot be created: the layer
+    is parsed and served as without a cache, and nothing is raised."""
+    ws = _ws(tmp_path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    cache = ReadCache(blocker / "cache")
+    first = LayerStore(ws, cache=cache).layer("DLTB", 2015)
+    again = LayerStore(ws, cache=cache).layer("DLTB", 2015)
+    assert len(first) == len(again) == len(dltb_frame(2015))
+    assert len(parses) == 2 and cache.hits == 0
+
+
 def test_no_cache_parses_everything_and_keeps_nothing(tmp_path, monkeypatch):
     ws = Workspace.load(write_workspace(tmp_path / "ws"))
     folder = tmp_path / "cache"

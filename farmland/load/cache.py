@@ -163,7 +163,7 @@ class ReadCache:
             os.replace(meta_tmp, entry.meta)
         except Exception:
             for tmp in (data_tmp, meta_tmp):
-                tmp.unlink(missing_ok=True)
+                _remove(tmp)
             return
         # The folder is scanned once per instance, not after every write (a run writes ~160 entries).
         self._size = (self.size() if self._size is None else self._size + _entry_size(entry.meta))
@@ -172,7 +172,7 @@ class ReadCache:
 
     def _drop(self, entry: Entry) -> None:
         for path in (entry.meta, entry.data):
-            path.unlink(missing_ok=True)
+            _remove(path)
 
     def size(self) -> int:
         return sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())
@@ -197,6 +197,15 @@ class ReadCache:
             self._drop(Entry(meta.with_suffix(".parquet"), meta))
         self._size = 0
         return freed
+
+
+def _remove(path: Path) -> None:
+    # Not only a missing file: a folder that cannot exist (its path runs through a file) raises
+    # NotADirectoryError, and a cache that cannot be written must only cost the speed-up.
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _entry_size(meta: Path) -> int:
