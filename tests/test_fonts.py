@@ -83,6 +83,17 @@ def test_cached_fonts_are_the_fonts_made_without_the_cache(cache, monkeypatch):
     assert kept == ["chart", "page"]  # and nothing written with the cache off
 
 
+def test_a_temporary_chart_font_is_removed_when_the_process_ends(cache, monkeypatch):
+    registered = []
+    monkeypatch.setattr(fonts.atexit, "register", lambda fn, *args: registered.append((fn, args)))
+    monkeypatch.setenv("FARMLAND_NO_CACHE", "1")
+    temporary = fonts.chart_font(CHARS).get_file()
+    assert registered == [(fonts._remove_temporary, (temporary,))]
+    fonts._remove_temporary(temporary)
+    assert not os.path.exists(temporary)
+    fonts._remove_temporary(temporary)  # already gone: nothing raised
+
+
 def test_a_relative_cache_folder_gives_matplotlib_an_absolute_path(cache, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FARMLAND_CACHE_DIR", "relative-cache")

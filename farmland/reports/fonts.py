@@ -17,6 +17,7 @@ the union of every page's characters, and the fonts made are kept on disk betwee
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import functools
@@ -234,8 +235,14 @@ def _static_font_file(chars: str) -> str:
             handle, name = tempfile.mkstemp(prefix="farmland-noto-sc-", suffix=".otf")
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
+            atexit.register(_remove_temporary, name)  # one per process, gone with it
             return name
     return str(path)
+
+
+def _remove_temporary(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.remove(path)
 
 
 def chart_font(text: str):
