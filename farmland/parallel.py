@@ -54,8 +54,8 @@ def _cpus() -> int:
 
 def _memory_allows() -> bool:
     """Whether the memory available is at least this process's resident size: a child's own
-    allocations and the pages it copies on write came to about 40 % of its parent's on a
-    300 000-parcel city, so this leaves a wide margin before the machine would swap."""
+    allocations and the pages it copies on write came to 40–50 % of its parent's on the
+    300 000- and 1 000 000-parcel cities, so this leaves a margin before the machine would swap."""
     try:
         with open("/proc/meminfo", encoding="ascii") as meminfo:
             available = next(int(line.split()[1]) for line in meminfo if line.startswith("MemAvailable:")) * 1024
