@@ -54,9 +54,9 @@ from .metrics.attribution import CITY, COUNTY, TOWNSHIP, UnitSet
 from .metrics.compute import _levels, _Run
 from .report import Report
 from .schema import KNOWN_RENAMES
-from .workspace import LayerSource, Workspace
+from .workspace import ROW_TABLES, LayerSource, Workspace
 
-FILTERED_TABLES = ("ZBPH", "CHECKLIST", "EVENTS")
+FILTERED_TABLES = ROW_TABLES
 """CSV layers filtered per partition; their evidence ids are row numbers, mapped back."""
 CODED_LAYERS = {"WPZF": "XZQDM", "GBZNT": "XZQDM"}
 """City-wide geometry layers filtered per partition by their unit code."""

@@ -580,7 +580,7 @@ def test_a_zones_rows_are_the_parcels_whose_representative_point_lies_inside():
                                        l_shape, None])
     assert cache.for_unit(frame, "DLTB", "Z")["BSM"].tolist() == ["in", "mostly-in"]
     assert cache.for_unit(frame, "JBNTTB", "Z")["BSM"].tolist() == cache.for_unit(frame, "DLTB", "Z")["BSM"].tolist()
-    assert len(cache._bounds_of) == 1
+    assert len(cache._per_frame) == 1  # one box computation for the one frame
 
 
 def test_layer_rows_of_a_unit_come_from_one_split_per_frame():
@@ -595,6 +595,6 @@ def test_layer_rows_of_a_unit_come_from_one_split_per_frame():
     assert cache.for_unit(frame, "DLTB", "371502")["BSM"].tolist() == ["a", "c"]
     assert cache.for_unit(frame, "DLTB", "371521")["BSM"].tolist() == ["b"]
     assert cache.for_unit(frame, "DLTB", "371599").empty
-    assert len(cache._by_unit) == 1
+    assert len(cache._per_frame) == 1  # one split for the one frame
     other = frame.iloc[::-1]
     assert cache.for_unit(other, "DLTB", "371502")["BSM"].tolist() == ["c", "a"]

@@ -10,8 +10,7 @@
 - :mod:`.jupyter` — HTML display of scores, of a unit's card and of its trend chart in notebooks;
   :mod:`.interactive` — :func:`explore`, an interactive map of a unit's evidence (folium, optional);
   :mod:`.progress` — a progress line on a terminal;
-- :mod:`.writer` — :func:`write_reports`, every product of a run (:func:`write_documents`, the
-  lists and Word reports alone).
+- :mod:`.writer` — :func:`write_reports`, every product of a run.
 
 All of them read the results table and the score results; none computes a figure. Pages come
 from Jinja2 templates (package data) with autoescape on.
@@ -23,9 +22,9 @@ import pandas as pd
 
 from .interactive import explore
 from .jupyter import unit_card, unit_trend
-from .writer import Written, card_html, write_documents, write_reports
+from .writer import Written, card_html, write_reports
 
-__all__ = ["write_reports", "write_documents", "Written", "card_html", "unit_card", "unit_trend", "explore", "score_display_frame"]
+__all__ = ["write_reports", "Written", "card_html", "unit_card", "unit_trend", "explore", "score_display_frame"]
 
 
 def score_display_frame(result) -> pd.DataFrame:

@@ -21,7 +21,8 @@ import pandas as pd
 
 from ..scoring.rules import WEIGHTED_KINDS
 from ..units import M2_TO_MU
-from .sources import LAYERS, TABLE_LAYERS, LayerCache
+from ..workspace import ROW_TABLES
+from .sources import LAYERS, LayerCache
 
 COLUMNS = ["evidence_id", "layer", "record_id", "xzqdm", "xzqmc", "year", "rule", "check", "kind",
            "area_mu", "why", "rule_note"]
@@ -106,13 +107,13 @@ class _Lookup:
         self.years = sorted(years, reverse=True)  # a parcel present in several years: its latest
 
     def _candidates(self, layer: str) -> list:
-        if layer in TABLE_LAYERS:
+        if layer in ROW_TABLES:
             return [None]
         source = self.cache.ws.layers.get(layer)
         return self.years if source is not None and source.per_year else [None]
 
     def _records(self, layer: str, year, positions: np.ndarray) -> list[dict]:
-        if layer in TABLE_LAYERS:
+        if layer in ROW_TABLES:
             return self.cache.table(layer).iloc[positions].to_dict("records")
         frame = self.cache.layer(layer, year).iloc[positions]
         crs = self.cache.crs()
@@ -128,7 +129,7 @@ class _Lookup:
         found: list = [None] * len(layers)
         years: list = [None] * len(layers)
         for layer in dict.fromkeys(layers):
-            if layer not in TABLE_LAYERS and layer not in LAYERS:
+            if layer not in ROW_TABLES and layer not in LAYERS:
                 continue
             pending = np.flatnonzero(layers == layer)
             for year in self._candidates(layer):

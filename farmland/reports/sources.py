@@ -17,7 +17,7 @@ import shapely
 from ..layers import layer_exists
 from ..report import Report
 from ..units import M2_TO_MU
-from ..workspace import Workspace
+from ..workspace import ROW_TABLES, Workspace
 
 #: Layer → (id field, field holding the unit code, how many characters of it name the county,
 #: the area field shown in lists and its unit).
@@ -29,8 +29,6 @@ LAYERS = {
     "JSYDSP": ("PZWH", "XZQDM", 6, "PZMJ", "m2"),
     "GBZNT": ("XMBH", "XZQDM", 6, "JSMJ", "m2"),
 }
-#: Tables whose records evidence names by their row (``ZBPH:12``).
-TABLE_LAYERS = ("ZBPH", "CHECKLIST", "EVENTS")
 _COLUMNS = {
     "DLTB": ["BSM", "DLBM", "ZLDWDM", "TBDLMJ"],
     "JBNTTB": ["BSM", "ZLDWDM", "YJJBNTMJ", "DLBM"],
@@ -54,8 +52,7 @@ class LayerCache:
         self.ws = ws
         self.store = store if store is not None else LayerStore(ws)
         self._frames: dict = {}
-        self._by_unit: dict = {}
-        self._bounds_of: dict = {}
+        self._per_frame: dict = {}
         self.report = Report(strict=False)
 
     def layer(self, name: str, year: int | None = None):
@@ -86,7 +83,7 @@ class LayerCache:
         per layer and year: every check's problem list looks ids up in it."""
         key = (name, year, "ids")
         if key not in self._frames:
-            table = name in TABLE_LAYERS
+            table = name in ROW_TABLES
             frame = self.table(name) if table else self.layer(name, year)
             field = "row" if table else LAYERS[name][0]
             ids = None
@@ -138,23 +135,24 @@ class LayerCache:
         return frame.iloc[0:0] if rows is None else frame.iloc[rows]
 
     def _bounds(self, frame) -> np.ndarray:
-        """Each row's bounding box, made once per frame: every zone's map and list selects from
-        the same few layers."""
-        cached = self._bounds_of.get(id(frame))
-        if cached is None or cached[0] is not frame:  # the frame itself is kept: its id is not reused
-            cached = (frame, shapely.bounds(np.asarray(frame.geometry.values, dtype=object)))
-            self._bounds_of[id(frame)] = cached
-        return cached[1]
+        """Each row's bounding box (every zone's map and list screens the same few layers)."""
+        return self._of_frame("bounds", frame, lambda: shapely.bounds(np.asarray(frame.geometry.values, dtype=object)))
 
     def _unit_rows(self, frame, field: str, width: int) -> dict:
-        """Row positions of ``frame`` by unit code, made once per frame: every unit's map and list
-        of a run selects from the same few layers."""
-        cached = self._by_unit.get(id(frame))
-        if cached is None or cached[0] is not frame:  # the frame itself is kept: its id is not reused
+        """Row positions of ``frame`` by unit code (every unit's map and list of a run selects
+        from the same few layers)."""
+        def split():
             keys = frame[field].astype(str).str[:width].to_numpy()
-            cached = (frame, pd.Series(np.arange(len(frame))).groupby(keys, sort=False).indices)
-            self._by_unit[id(frame)] = cached
-        return cached[1]
+            return pd.Series(np.arange(len(frame))).groupby(keys, sort=False).indices
+
+        return self._of_frame("unit rows", frame, split)
+
+    def _of_frame(self, what: str, frame, make):
+        """``make()`` once per frame; the frame is kept with its value, so its id is not reused."""
+        key = (what, id(frame))
+        if key not in self._per_frame or self._per_frame[key][0] is not frame:
+            self._per_frame[key] = (frame, make())
+        return self._per_frame[key][1]
 
 
 def area_mu(frame: pd.DataFrame, name: str) -> pd.Series:

@@ -6,6 +6,7 @@ share their map), the HTML pages, the font subset of each page, then PDFs with o
 
 from __future__ import annotations
 
+import contextlib
 import html as html_lib
 import re
 from collections.abc import Callable
@@ -238,14 +239,10 @@ def write_reports(assessment, folder: str | Path, *, pdf: bool | None = None, pd
     with alongside(run.draw_maps) as maps:
         run.draw_charts()
         run.figures.take_maps(maps.result())
-    with alongside(beside or _nothing):
+    with alongside(beside) if beside is not None else contextlib.nullcontext():
         run.write_pages()
         run.print_and_document(pdf, notice)
     return run.written
-
-
-def _nothing() -> None:
-    return None
 
 
 class _ReportRun:
@@ -265,9 +262,9 @@ class _ReportRun:
         # The checks still to be filed or printed: the final, the mid-term and the latest
         # self-check. Their cards carry the unit's map and are printed; earlier self-checks'
         # cards (already filed) keep the charts and the tables, unless every check is asked for.
-        latest_annual = _latest_annual(self.results)
+        self.latest_annual = max((int(r.year) for _, r in self.results if r.phase == "annual"), default=None)
         self.current = {name for name, r in self.results if pdf_checks == "all" or r.phase != "annual"
-                        or int(r.year) == latest_annual}
+                        or int(r.year) == self.latest_annual}
         self.choropleths: dict[str, str | None] = {}
         self.pages: list[tuple[Path, str]] = []
 
@@ -334,13 +331,45 @@ class _ReportRun:
                     notice(INSTALL_HINT)
         with ThreadPoolExecutor(max_workers=1) as pool:
             printing = pool.submit(print_pages, jobs) if jobs else None
-            self.written.other += write_documents(self.assessment, self.folder, progress=self.progress,
-                                                  results=self.results, layers=self.figures.layers, date=self.date)
+            self.write_documents()
             if printing is not None:
                 self.progress("printing PDF", 0, len(jobs))
                 printing.result()  # re-raises a browser failure here
                 self.progress("printing PDF", len(jobs), len(jobs))
         self.written.pdf.extend(p.relative_to(self.folder) for _, p in jobs)
+
+
+    def write_documents(self) -> None:
+        """The problem-parcel lists (``problem_parcels/<check>.gpkg`` and ``.xlsx``) and the Word
+        reports (``word/<check>/``) of every check."""
+        from .parcels import problem_parcels, write_problem_parcels
+        from .word import city_report, county_self_check
+
+        ws, folder, data, results, date = self.ws, self.folder, self.data, self.results, self.date
+        lists = folder / "problem_parcels"
+        lists.mkdir(parents=True, exist_ok=True)
+        for done, (name, result) in enumerate(results, 1):
+            frame = problem_parcels(result, self.figures.layers)
+            write_problem_parcels(frame, lists / f"{name}.gpkg", lists / f"{name}.xlsx")
+            self.written.other += [Path("problem_parcels") / f"{name}.gpkg", Path("problem_parcels") / f"{name}.xlsx"]
+            self.progress("problem parcels", done, len(results))
+
+        for done, (name, result) in enumerate(results, 1):
+            documents = folder / "word" / name
+            documents.mkdir(parents=True, exist_ok=True)
+            city_report(result, data=data, city_code=ws.city_code, city_name=ws.city_name,
+                        city_targets=dict(ws.city_targets), period_start=ws.period.start, date=date,
+                        path=documents / "result_report.docx")
+            self.written.other.append(Path("word") / name / "result_report.docx")
+            # 第八、九条: each county reports its self-check of the year by the end of February; the
+            # drafts are for the latest year of the run (earlier years' reports were filed already).
+            if result.phase == "annual" and int(result.year) == self.latest_annual:
+                for code in result.table["xzqdm"]:
+                    target = documents / f"self_check_{safe_name(code)}.docx"
+                    county_self_check(result, code, data=data, city_name=ws.city_name,
+                                      period_start=ws.period.start, date=date, path=target)
+                    self.written.other.append(target.relative_to(folder))
+            self.progress("Word reports", done, len(results))
 
 
 def _annotated(assessment) -> list[tuple[str, object]]:
@@ -351,53 +380,3 @@ def _annotated(assessment) -> list[tuple[str, object]]:
 
     return [(name, replace(r, trail=annotated_trail(r)) if "note" not in r.trail else r)
             for name, r in assessment.results()]
-
-
-def _latest_annual(results) -> int | None:
-    return max((int(r.year) for _, r in results if r.phase == "annual"), default=None)
-
-
-def write_documents(assessment, folder: str | Path, *, progress: Callable[[str, int, int], None] | None = None,
-                    results=None, layers: LayerCache | None = None, date: str | None = None) -> list[Path]:
-    """The problem-parcel lists (``problem_parcels/<check>.gpkg`` and ``.xlsx``) and the Word
-    reports (``word/<check>/``) of every check; returns their paths relative to ``folder``.
-
-    ``results``, ``layers`` and ``date``: what :func:`write_reports` prepared already.
-    """
-    from .parcels import problem_parcels, write_problem_parcels
-    from .word import city_report, county_self_check
-
-    folder = Path(folder)
-    progress = progress or silent
-    ws = assessment.workspace
-    data = ReportData(assessment.metrics.table)
-    results = results if results is not None else _annotated(assessment)
-    layers = layers if layers is not None else LayerCache(ws, getattr(assessment, "store", None))
-    date = date or report_date().isoformat()
-    latest_annual = _latest_annual(results)
-    written: list[Path] = []
-    lists = folder / "problem_parcels"
-    lists.mkdir(parents=True, exist_ok=True)
-    for done, (name, result) in enumerate(results, 1):
-        frame = problem_parcels(result, layers)
-        write_problem_parcels(frame, lists / f"{name}.gpkg", lists / f"{name}.xlsx")
-        written += [Path("problem_parcels") / f"{name}.gpkg", Path("problem_parcels") / f"{name}.xlsx"]
-        progress("problem parcels", done, len(results))
-
-    for done, (name, result) in enumerate(results, 1):
-        documents = folder / "word" / name
-        documents.mkdir(parents=True, exist_ok=True)
-        city_report(result, data=data, city_code=ws.city_code, city_name=ws.city_name,
-                    city_targets=dict(ws.city_targets), period_start=ws.period.start, date=date,
-                    path=documents / "result_report.docx")
-        written.append(Path("word") / name / "result_report.docx")
-        # 第八、九条: each county reports its self-check of the year by the end of February; the
-        # drafts are for the latest year of the run (earlier years' reports were filed already).
-        if result.phase == "annual" and int(result.year) == latest_annual:
-            for code in result.table["xzqdm"]:
-                target = documents / f"self_check_{safe_name(code)}.docx"
-                county_self_check(result, code, data=data, city_name=ws.city_name, period_start=ws.period.start,
-                                  date=date, path=target)
-                written.append(target.relative_to(folder))
-        progress("Word reports", done, len(results))
-    return written
