@@ -927,6 +927,22 @@ def _stored_areas(stored_m2, rings: _Rings) -> np.ndarray:
     return stored
 
 
+def _screened(geometries, crs, stored_m2, undecided):
+    """What :func:`area_gaps` and :func:`area_breaches` share: the stored areas, the screening
+    areas (:func:`scale_corrected_area`) and the statutory areas of the parcels that
+    ``undecided(stored, screening, bound)`` picks (NaN elsewhere), with their positions."""
+    rings = _parcel_rings(geometries, crs)
+    stored = _stored_areas(stored_m2, rings)
+    corrected, bound = _screening_area(rings)
+    screening = rings.scatter(corrected)
+    with np.errstate(invalid="ignore"):  # missing areas or geometries are NaN: decided, not warned of
+        again = np.flatnonzero(undecided(stored, screening, rings.scatter(bound)))
+    statutory = np.full(len(stored), np.nan)
+    if again.size:
+        statutory[again] = ellipsoidal_area(rings.geoms[again], rings.gk)
+    return stored, screening, statutory, again
+
+
 def area_gaps(geometries, crs, stored_m2, tolerance: float) -> np.ndarray:
     """Relative gaps |area − stored| / stored, exact wherever they decide ``gap > tolerance``.
 
@@ -988,17 +1004,18 @@ def area_gaps(geometries, crs, stored_m2, tolerance: float) -> np.ndarray:
     >>> (gaps > 0.005).tolist()
     [True, False, True, False, False]
     """
-    rings = _parcel_rings(geometries, crs)
-    stored = _stored_areas(stored_m2, rings)
-    corrected, bound = _screening_area(rings)
-    denominator = np.where(stored > 0, stored, np.nan)  # NULL, 0 and negative: NaN gaps
+    def gaps_of(stored, area):
+        denominator = np.where(stored > 0, stored, np.nan)  # NULL, 0 and negative: NaN gaps
+        return np.abs(area - stored) / denominator, denominator
+
+    def undecided(stored, screening, bound):
+        gaps, denominator = gaps_of(stored, screening)
+        return np.abs(gaps - tolerance) <= _MARGIN_FACTOR * bound / denominator
+
+    stored, screening, statutory, again = _screened(geometries, crs, stored_m2, undecided)
     with np.errstate(invalid="ignore"):  # NaN is the answer there, not a mistake to warn of
-        gaps = np.abs(rings.scatter(corrected) - stored) / denominator
-        undecided = np.abs(gaps - tolerance) <= _MARGIN_FACTOR * rings.scatter(bound) / denominator
-    again = np.flatnonzero(undecided)
-    if again.size:
-        statutory = ellipsoidal_area(rings.geoms[again], rings.gk)
-        gaps[again] = np.abs(statutory - stored[again]) / denominator[again]
+        gaps, _ = gaps_of(stored, screening)
+        gaps[again] = gaps_of(stored, statutory)[0][again]
     return gaps
 
 
@@ -1038,18 +1055,12 @@ def area_breaches(geometries, crs, stored_m2, relative: float, absolute_m2: floa
     :func:`area_gaps`' bound of the statutory one, so where the screening excess is more than
     twice (1 + relative) × that bound away from 0 the statutory excess has the same sign.
     """
-    rings = _parcel_rings(geometries, crs)
-    stored = _stored_areas(stored_m2, rings)
-    corrected, bound = _screening_area(rings)
-    screening = rings.scatter(corrected)
-    with np.errstate(invalid="ignore"):  # a missing area or geometry is no breach, not a warning
+    def undecided(stored, screening, bound):  # flagged by the screening area, or near the line
         excess = np.abs(stored - screening) - np.maximum(relative * screening, absolute_m2)
-        margin = _MARGIN_FACTOR * (1.0 + relative) * rings.scatter(bound)
-        measure = np.flatnonzero((excess > 0) | (np.abs(excess) <= margin))
-    statutory = np.full(len(stored), np.nan)
-    if measure.size:
-        statutory[measure] = ellipsoidal_area(rings.geoms[measure], rings.gk)
-    with np.errstate(invalid="ignore"):
+        return (excess > 0) | (np.abs(excess) <= _MARGIN_FACTOR * (1.0 + relative) * bound)
+
+    stored, _, statutory, _ = _screened(geometries, crs, stored_m2, undecided)
+    with np.errstate(invalid="ignore"):  # a missing area or geometry is no breach, not a warning
         flagged = np.abs(stored - statutory) > np.maximum(relative * statutory, absolute_m2)
     statutory[~flagged] = np.nan
     return flagged, statutory
