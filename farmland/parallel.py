@@ -71,8 +71,11 @@ def fork_usable() -> bool:
     (:func:`_memory_allows`), and ``FARMLAND_JOBS`` not 1."""
     if os.environ.get(JOBS_ENV, "").strip() == "1":
         return False
-    return (sys.platform.startswith("linux") and _cpus() >= 2 and threading.active_count() == 1
-            and _memory_allows())
+    return sys.platform.startswith("linux") and _cpus() >= 2 and _single_threaded() and _memory_allows()
+
+
+def _single_threaded() -> bool:
+    return threading.active_count() == 1
 
 
 class SideJob:

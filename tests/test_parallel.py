@@ -15,8 +15,9 @@ from farmland.parallel import JOBS_ENV, ChildFailed, RemoteTraceback, alongside,
 
 
 def _can_fork() -> bool:
-    with pytest.MonkeyPatch.context() as patch:  # whatever FARMLAND_JOBS the suite runs with
+    with pytest.MonkeyPatch.context() as patch:  # whatever FARMLAND_JOBS and threads the suite runs with
         patch.delenv(JOBS_ENV, raising=False)
+        patch.setattr("farmland.parallel._single_threaded", lambda: True)
         return fork_usable()
 
 
@@ -26,6 +27,13 @@ forks = pytest.mark.skipif(not _can_fork(), reason="this machine runs everything
 @pytest.fixture(autouse=True)
 def _second_core(monkeypatch):
     monkeypatch.delenv(JOBS_ENV, raising=False)
+
+
+@pytest.fixture
+def forking(monkeypatch):
+    """Fork even if an earlier test of this worker left threads behind (a Dask cluster's do):
+    these tests are about the child, not about when to start one."""
+    monkeypatch.setattr("farmland.parallel._single_threaded", lambda: True)
 
 
 def _pid_and(value):
@@ -59,7 +67,7 @@ def _sleep_then_touch(path):
 
 
 @forks
-def test_the_piece_runs_in_a_child_while_the_block_runs_here():
+def test_the_piece_runs_in_a_child_while_the_block_runs_here(forking):
     with alongside(_pid_and, [1, 2]) as job:
         here = os.getpid()
         pid, value = job.result()
@@ -109,7 +117,7 @@ def test_no_fork_with_another_thread_running():
 
 
 @forks
-def test_the_childs_error_is_raised_here_with_its_class_and_traceback():
+def test_the_childs_error_is_raised_here_with_its_class_and_traceback(forking):
     with pytest.raises(LayerError, match="DLTB_2020: BSM repeated") as caught:
         with alongside(_fail, "DLTB_2020: BSM repeated"):
             pass
@@ -118,7 +126,7 @@ def test_the_childs_error_is_raised_here_with_its_class_and_traceback():
 
 
 @forks
-def test_an_error_that_cannot_travel_comes_back_as_text():
+def test_an_error_that_cannot_travel_comes_back_as_text(forking):
     with pytest.raises(ChildFailed, match="DLTB broken") as caught:
         with alongside(_fail_unrebuildable):
             pass
@@ -126,21 +134,21 @@ def test_an_error_that_cannot_travel_comes_back_as_text():
 
 
 @forks
-def test_a_result_that_cannot_travel_is_an_error_saying_why():
+def test_a_result_that_cannot_travel_is_an_error_saying_why(forking):
     with pytest.raises(TypeError, match="lock"):
         with alongside(_unpicklable_result):
             pass
 
 
 @forks
-def test_a_child_that_dies_is_an_error_naming_the_way_out():
+def test_a_child_that_dies_is_an_error_naming_the_way_out(forking):
     with pytest.raises(ChildFailed, match="exit code 3.*FARMLAND_JOBS=1"):
         with alongside(_die):
             pass
 
 
 @forks
-def test_a_failing_block_stops_the_child_first(tmp_path):
+def test_a_failing_block_stops_the_child_first(tmp_path, forking):
     late = tmp_path / "late.txt"
     started = time.monotonic()
     with pytest.raises(KeyError):
@@ -166,12 +174,13 @@ def forked_run(generated_workspace):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv(JOBS_ENV, raising=False)
+        patch.setattr("farmland.parallel._single_threaded", lambda: True)
         return assess(generated_workspace)
 
 
 @forks
 def test_assess_and_its_outputs_are_the_same_in_one_process(generated_workspace, forked_run, tmp_path,
-                                                            monkeypatch):
+                                                            monkeypatch, forking):
     from farmland.pipeline import assess, write_assessment
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764000000")
@@ -195,7 +204,7 @@ def _read_in_child(store, layer, year):
 
 
 @forks
-def test_files_a_child_read_reach_the_manifests_list(generated_workspace):
+def test_files_a_child_read_reach_the_manifests_list(generated_workspace, forking):
     from farmland.load import LayerStore
     from farmland.workspace import Workspace
 
@@ -210,7 +219,7 @@ def test_files_a_child_read_reach_the_manifests_list(generated_workspace):
 
 
 @forks
-def test_a_failure_beside_the_pages_leaves_no_output(forked_run, tmp_path, monkeypatch):
+def test_a_failure_beside_the_pages_leaves_no_output(forked_run, tmp_path, monkeypatch, forking):
     import farmland.pipeline as pipeline
     from farmland.errors import OutputError
 
