@@ -114,20 +114,20 @@ def sheet_xml(frame: pd.DataFrame, labels: list[str]) -> str:
     return _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", xml)
 
 
-def sheet_names(names) -> list[str]:
+def sheet_names(names, path="the workbook") -> list[str]:
     """Sheet titles as Excel takes them: at most 31 characters, unique, none of ``[]:*?/\\``."""
     titles = [str(n)[:31] for n in names]
     bad = [t for t in titles if not t or _BAD_SHEET_CHARS.search(t)]
     if bad:
-        raise ValueError(f"sheet names Excel cannot take: {bad}")
+        raise ValueError(f"{path}: sheet names Excel cannot take (empty, or with one of []:*?/\\): {bad}")
     if len({t.lower() for t in titles}) != len(titles):
-        raise ValueError(f"sheet names are not unique in their first 31 characters: {titles}")
+        raise ValueError(f"{path}: sheet names are not unique in their first 31 characters: {titles}")
     return titles
 
 
 def write_xlsx(sheets: dict[str, tuple[pd.DataFrame, list[str]]], path: str | Path) -> None:
     """Write ``{sheet name: (frame, header labels)}`` as an .xlsx workbook at ``path``."""
-    titles = sheet_names(sheets)
+    titles = sheet_names(sheets, path)
     count = range(1, len(titles) + 1)
     workbook = (f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>'
                 + "".join(f'<sheet name={quoteattr(t)} sheetId="{i}" r:id="rId{i}"/>' for i, t in zip(count, titles))

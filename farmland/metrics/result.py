@@ -80,12 +80,16 @@ class MetricsResult:
         levels = [level] if isinstance(level, str) else list(level)
         if years is not None:
             years = [years] if np.isscalar(years) else list(years)
+        # A copy: a caller adding a column must not change what the next caller gets.
+        return self._kept_wide(levels, phase, years).copy()
+
+    def _kept_wide(self, levels: list, phase: str, years: list | None) -> pd.DataFrame:
+        """:meth:`wide`'s frame as cached (not to be changed)."""
         key = (tuple(levels), phase, None if years is None else tuple(years))
         if key not in self._wide:
             self._wide[key] = (self._pivot(levels, phase) if years is None
                                else self._of_years(levels, phase, years))
-        # A copy: a caller adding a column must not change what the next caller gets.
-        return self._wide[key].copy()
+        return self._wide[key]
 
     def _of_years(self, levels: list, phase: str, years: list) -> pd.DataFrame:
         """The rows of ``years`` cut from the pivot of every year, with the metrics those years
@@ -96,7 +100,7 @@ class MetricsResult:
         if not select.any():
             return _empty_wide()
         present = set(t.loc[select, "metric"])
-        whole = self.wide(level=levels, phase=phase)
+        whole = self._kept_wide(levels, phase, None)
         columns = [c for c in whole.columns if c in _ROW_KEYS or c in present]
         return whole.loc[whole["year"].isin(years).to_numpy(), columns].reset_index(drop=True)
 
