@@ -11,6 +11,9 @@ CPUs or more, in a process running a single thread (a fork copies only the calli
 lock another thread held stays locked in the child; Jupyter kernels and Dask workers run
 threads), when the memory available is at least the process's resident size. Elsewhere, or with ``FARMLAND_JOBS=1``, the piece runs in this process first, with the
 same results; docs/performance.md has the figures.
+
+:func:`apart` uses the same child for another end: memory. ``assess --by-county`` validates and
+computes each county in a child of its own, so the run holds one county's layers at a time.
 """
 
 from __future__ import annotations
@@ -67,11 +70,15 @@ def _memory_allows() -> bool:
 
 
 def fork_usable() -> bool:
-    """Whether :func:`alongside` forks: Linux, two CPUs or more, one thread, enough free memory
-    (:func:`_memory_allows`), and ``FARMLAND_JOBS`` not 1."""
+    """Whether :func:`alongside` forks: two CPUs or more and :func:`_fork_safe`."""
+    return _cpus() >= 2 and _fork_safe()
+
+
+def _fork_safe() -> bool:
+    """Linux, one thread, enough free memory (:func:`_memory_allows`), and ``FARMLAND_JOBS`` not 1."""
     if os.environ.get(JOBS_ENV, "").strip() == "1":
         return False
-    return sys.platform.startswith("linux") and _cpus() >= 2 and _single_threaded() and _memory_allows()
+    return sys.platform.startswith("linux") and _single_threaded() and _memory_allows()
 
 
 def _single_threaded() -> bool:
@@ -154,8 +161,26 @@ def alongside(fn: Callable, /, *args, **kwargs) -> Iterator[SideJob]:
     The block may wait for the value with :meth:`SideJob.result`; leaving the block waits for it
     and raises ``fn``'s exception, if any. When the block fails, the child is stopped first.
     """
+    with _started(fork_usable(), fn, args, kwargs) as job:
+        yield job
+
+
+def apart(fn: Callable, /, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in a forked child that exits when it is done, so every page it
+    allocated goes back to the system; only its result (pickled) comes back. Used to hold one
+    county's layers at a time (``assess --by-county``): a process's heap rarely shrinks after a
+    large piece of work, a child's ends with it. Forks on one CPU too (:func:`_fork_safe`);
+    otherwise ``fn`` runs here, with the same result.
+    """
+    with _started(_fork_safe(), fn, args, kwargs) as job:
+        pass
+    return job.result()
+
+
+@contextlib.contextmanager
+def _started(fork: bool, fn: Callable, args, kwargs) -> Iterator[SideJob]:
     job = SideJob()
-    if not fork_usable():
+    if not fork:
         job._done = True
         job._value = fn(*args, **kwargs)
         yield job

@@ -200,3 +200,30 @@ def test_a_layer_read_ahead_is_handed_over_once_and_a_strict_reader_gets_its_own
         store.layer("DLTB", 2016)
     store.close()
     assert [name for name, _ in parses] == ["bgdc_2015.gpkg"]  # 2016 is refused before parsing, both times
+
+
+def test_a_store_that_holds_nothing_reads_again_and_still_records_the_files(tmp_path, parses):
+    """``hold=False`` (assess --by-county): each request is its caller's alone, nothing stays."""
+    ws = _ws(tmp_path)
+    held = LayerStore(ws, cache=None).layer("DLTB", 2015)
+    parses.clear()
+    store = LayerStore(ws, cache=None, hold=False)
+    first = store.layer("DLTB", 2015)
+    first.loc[0, "DLBM"] = "9999"  # the caller's own frame: changing it changes no later read
+    second = store.layer("DLTB", 2015)
+    assert [name for name, _ in parses] == ["bgdc_2015.gpkg", "bgdc_2015.gpkg"]
+    pd.testing.assert_frame_equal(pd.DataFrame(second.drop(columns="geometry")),
+                                  pd.DataFrame(held.drop(columns="geometry")))
+    assert "DLTB" not in repr(store)
+    assert {p.name for p in store.files_read()} == {"bgdc_2015.gpkg"}
+
+
+def test_a_store_that_holds_nothing_hands_a_read_ahead_over_once(tmp_path, parses):
+    ws = _ws(tmp_path)
+    store = LayerStore(ws, cache=None, hold=False)
+    store.read_ahead([("DLTB", 2016)])
+    assert len(store.layer("DLTB", 2016)) == 4
+    store.close()
+    assert "DLTB" not in repr(store)
+    store.layer("DLTB", 2016, columns=["TBDLMJ"], geometry=False)
+    assert [name for name, _ in parses] == ["bgdc_2016.gpkg", "bgdc_2016.gpkg"]

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -231,3 +232,23 @@ def test_a_failure_beside_the_pages_leaves_no_output(forked_run, tmp_path, monke
     with pytest.raises(OutputError, match="the disk is full"):
         pipeline.write_assessment(forked_run, tmp_path / "out", pdf=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_apart_runs_in_a_child_even_on_one_cpu(forking, monkeypatch):
+    """``apart`` forks for the memory, not for a second core (assess --by-county)."""
+    from farmland.parallel import apart
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("forks only on Linux")
+    monkeypatch.setattr("farmland.parallel._cpus", lambda: 1)
+    pid, value = apart(_pid_and, {"a": 1})
+    assert pid != os.getpid() and value == {"a": 1}
+    with pytest.raises(LayerError, match="broken DLTB"):
+        apart(_fail, "broken DLTB")
+
+
+def test_apart_runs_here_when_asked(monkeypatch):
+    from farmland.parallel import apart
+
+    monkeypatch.setenv(JOBS_ENV, "1")
+    assert apart(_pid_and, 2) == (os.getpid(), 2)

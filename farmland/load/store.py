@@ -35,10 +35,16 @@ class LayerStore:
         Parsed files kept as GeoParquet between runs (:mod:`farmland.load.cache`). ``"default"``
         (the default): the user's cache folder unless ``FARMLAND_NO_CACHE`` is set; ``None``:
         parse every file (``--no-cache``).
+    hold : bool
+        Keep each layer read for the later stages (the default). ``False`` hands every read to
+        its caller alone and keeps nothing, so at most the layers a stage is working on are in
+        memory; a layer asked for again is read again (through the disk cache, when there is
+        one). ``assess --by-county`` reads so.
     """
 
-    def __init__(self, ws: Workspace, *, cache: ReadCache | None | str = "default"):
+    def __init__(self, ws: Workspace, *, cache: ReadCache | None | str = "default", hold: bool = True):
         self.ws = ws
+        self.hold = hold
         if cache == "default":
             cache = None if cache_disabled_by_environment() else ReadCache()
         self.cache: ReadCache | None = cache
@@ -69,6 +75,9 @@ class LayerStore:
         if key in self._layers:
             frame, fields, has_geometry = self._layers[key]
             if set(wanted) <= fields and (has_geometry or not geometry):
+                if not self.hold:  # a layer read ahead, handed over once
+                    del self._layers[key]
+                    return frame if geometry else _copy(frame, geometry)
                 return _copy(frame, geometry)
             # A wider request replaces the narrower read: read the union once.
             wanted = wanted_fields(layer, sorted(set(wanted) | fields))
@@ -77,6 +86,10 @@ class LayerStore:
                            parse=self.parse)
         if frame is None:
             return None
+        if not self.hold:
+            self._layers.pop(key, None)  # a narrower read ahead, replaced
+            self._record_files(frame)
+            return frame  # nobody else holds it: no copy needed
         self._keep(key, frame, wanted)
         return _copy(frame, geometry)
 
@@ -123,9 +136,12 @@ class LayerStore:
 
     def _keep(self, key, frame, wanted) -> None:
         """Hold a layer read for the run, and record the files it came from."""
+        self._record_files(frame)
+        self._layers[key] = (frame, frozenset(wanted), "geometry" in frame)
+
+    def _record_files(self, frame) -> None:
         for name in frame.attrs.get("files", ()):
             self._record(Path(name))
-        self._layers[key] = (frame, frozenset(wanted), "geometry" in frame)
 
     def close(self) -> None:
         """Stop reading ahead (reads in progress finish; queued ones are dropped)."""
