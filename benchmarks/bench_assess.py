@@ -174,6 +174,12 @@ def measure(stage: str, root: Path, scratch: Path) -> dict:
             pickled.write_bytes(pickle.dumps(assessment))
         parts["metrics_audit"] = seconds - parts["validate"] - parts["scoring"]
         return {"seconds": seconds, "parts": parts}
+    elif stage == "by_county":
+        from farmland.pipeline import assess
+
+        start = time.perf_counter()
+        assessment = assess(root, by_county=True)
+        notes = {"counties": len(assessment.final.table)}
     elif stage == "write":
         from farmland.pipeline import write_assessment
 
@@ -268,7 +274,7 @@ def main(argv=None) -> None:
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--stages", default=None,
                         help="comma-separated stages to run (default: all): floor, naive, validate, metrics, "
-                             "assess, assess_cold, assess_warm, write, area, cli")
+                             "assess, assess_cold, assess_warm, by_county, write, area, cli, cli_by_county")
     parser.add_argument("--markdown", type=Path, default=None, help="where to write the Markdown table")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
@@ -323,10 +329,13 @@ def main(argv=None) -> None:
         run("assess_cold", [*me, "assess"], args.repeat, env=cached,
             before=lambda: shutil.rmtree(cache_dir, ignore_errors=True))
         run("assess_warm", [*me, "assess"], args.repeat, env=cached)
+        run("by_county", [*me, "by_county"], args.repeat)
         run("write", [*me, "write"], args.repeat)
         run("area", [*me, "area"], args.repeat)
         run("cli", [str(FARMLAND), "assess", str(root), "-o", str(scratch / "out_cli"), "--overwrite"],
             args.repeat)
+        run("cli_by_county", [str(FARMLAND), "assess", str(root), "-o", str(scratch / "out_cli"), "--overwrite",
+                              "--by-county"], args.repeat)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -351,9 +360,11 @@ LABELS = {
     "assess": "(c) assess() total",
     "assess_cold": "(c) assess() total, empty cache (parses and keeps the parsed files)",
     "assess_warm": "(c) assess() total, warm cache (a second run on the same data)",
+    "by_county": "(c) assess(by_county=True): one county at a time (no audit)",
     "write": "(c) write_assessment",
     "area": "(c) ellipsoidal_area of every DLTB parcel, all years",
     "cli": "(c) `farmland assess` CLI (wall, incl. start-up and writing)",
+    "cli_by_county": "(c) `farmland assess --by-county` CLI",
 }
 
 

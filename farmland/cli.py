@@ -459,10 +459,12 @@ def calendar_command(ctx, period_start):
               "N worker processes (pip install 'farmland[dask]'; docs/scale.md).")
 @click.option("--dask", "dask_address", metavar="ADDRESS", help="Run the per-county work on the Dask scheduler at "
               "ADDRESS, e.g. tcp://host:8786; every worker must see the workspace at the same path.")
+@click.option("--by-county", is_flag=True, help="Validate and compute one county at a time, holding one county's "
+              "layers in memory (a large city on a small machine; needs a folder per county; docs/scale.md).")
 @overwrite_opt
 @no_cache_opt
 @click.pass_context
-def assess(ctx, workspace, output, rules_dir, overwrite, workers, dask_address):
+def assess(ctx, workspace, output, rules_dir, overwrite, workers, dask_address, by_county):
     """完整考核 — validate, compute every metric, score all three phases, write reports.
 
     Writes metrics (CSV/Excel), scores and trails per phase, per-county HTML
@@ -473,6 +475,7 @@ def assess(ctx, workspace, output, rules_dir, overwrite, workers, dask_address):
     Example:
       farmland assess sample_data/liaocheng -o out/liaocheng
       farmland assess province -o out/province --workers 2
+      farmland assess big_city -o out/big_city --by-county
     """
     from .display import render_table
     from .output import output_guard
@@ -480,6 +483,8 @@ def assess(ctx, workspace, output, rules_dir, overwrite, workers, dask_address):
     from .pipeline import input_paths, load_workspace, write_assessment
     from .reports import score_display_frame
 
+    if sum((workers is not None, dask_address is not None, by_county)) > 1:
+        raise click.UsageError("give one of --workers (a local cluster), --dask (a scheduler) and --by-county.")
     ws = load_workspace(workspace)
     # Fail before the long computation, not after; hold the output's lock until it is in place.
     with output_guard(output, overwrite=overwrite, inputs=input_paths(ws, rules_dir), folder=True):
@@ -488,11 +493,9 @@ def assess(ctx, workspace, output, rules_dir, overwrite, workers, dask_address):
             if workers is not None or dask_address is not None:
                 from .distributed import dask_client
 
-                if workers is not None and dask_address is not None:
-                    raise click.UsageError("give --workers (a local cluster) or --dask (a scheduler), not both.")
                 client = stack.enter_context(dask_client(dask_address, workers))
             assessment = run_assessment(ws, progress=_progress(ctx), rules_dir=rules_dir, client=client,
-                                        store=_store(ctx, ws))
+                                        by_county=by_county, store=_store(ctx, ws))
         _show_warnings(ctx, assessment.report)
         write_assessment(assessment, output, overwrite=overwrite, report_progress=_progress_line(ctx),
                          notice=lambda text: _notice(ctx, text))

@@ -1,8 +1,10 @@
-"""Scale-out: validate and compute the metrics county by county on a Dask cluster (issue 10).
+"""Validate and compute the metrics county by county: on a Dask cluster, or one at a time (issue 10).
 
 ``farmland assess WORKSPACE --workers N`` (a local cluster) or ``--dask tcp://host:8786`` (a
 running scheduler) runs the per-county work of :func:`farmland.pipeline.assess` as Dask tasks;
-see docs/scale.md. The results are those of the single-process run, to the last bit.
+``--by-county`` runs the same tasks one after another, each in a child process holding one
+layer-year at a time (a city larger than the machine's memory); see docs/scale.md. The results
+are those of the single-process run, to the last bit.
 
 What runs where
 ---------------
@@ -223,6 +225,27 @@ def _filter_csv(path: Path, code_column: str, partition: Partition, target: Path
     return {new + 2: int(old) + 2 for new, old in enumerate(rows)}
 
 
+def _frame_crs(ws: Workspace, name: str) -> str | None:
+    """The CRS a read of the whole workspace's ``name`` brings its files into (its first file's,
+    of the first year that has it); ``None`` when it cannot tell (the task reports why)."""
+    from .layers import _checked_crs, _open_info
+
+    src = ws.layers[name]
+    for year in ws.period.data_years if src.per_year else [None]:
+        try:
+            paths = ws.paths(name, year)
+        except WorkspaceError:
+            continue
+        if not paths or not Path(paths[0]).exists():
+            continue
+        silent = Report(strict=False)
+        opened = _open_info(paths[0], src.layer, name, year, src.encoding, silent)
+        if opened is not None:  # else e.g. the base year's database, without change records
+            crs = _checked_crs(opened[1], paths[0], name, year, src, silent)
+            return None if crs is None else crs.to_string()
+    return None
+
+
 def sub_workspace(ws: Workspace, partition: Partition, scratch: Path) -> tuple[Workspace, dict]:
     """The workspace of one partition, its filtered files written under ``scratch``.
 
@@ -233,7 +256,11 @@ def sub_workspace(ws: Workspace, partition: Partition, scratch: Path) -> tuple[W
         if name in CITY_ONLY:
             continue
         if _star_segment(src.template) is not None:
-            layers[name] = dataclasses.replace(src, template=_narrowed(src.template, partition.folder))
+            # Overlays in the frame of the whole run: a county in another zone than the first
+            # file's would otherwise overlay in its own, and touching shapes may differ.
+            layers[name] = dataclasses.replace(src, template=_narrowed(src.template, partition.folder),
+                                               frame_crs=src.frame_crs or _frame_crs(ws, name),
+                                               part_of=src.template)
         elif name == "XZQ":
             frames = [_read_raw(p, src.layer) for p in ws.paths("XZQ")]
             xzq = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -260,14 +287,16 @@ def sub_workspace(ws: Workspace, partition: Partition, scratch: Path) -> tuple[W
     return sub, rows
 
 
-def run_partition(ws: Workspace, partition: Partition, years, levels, phases) -> PartitionResult:
-    """Validate and compute one partition (the Dask task). ``levels`` as for compute_metrics."""
+def run_partition(ws: Workspace, partition: Partition, years, levels, phases, *, hold: bool = True,
+                  cache="default") -> PartitionResult:
+    """Validate and compute one partition (the Dask task). ``levels`` as for compute_metrics;
+    ``hold`` and ``cache`` as for :class:`~farmland.load.LayerStore`."""
     from .validate import validate_workspace
 
     base_levels = tuple(lv for lv in (COUNTY, TOWNSHIP) if lv in levels or (lv == COUNTY and CITY in levels))
     with tempfile.TemporaryDirectory(prefix=f"farmland-{partition.folder}-") as tmp:
         sub, rows = sub_workspace(ws, partition, Path(tmp))
-        store = LayerStore(sub)  # the worker's own disk cache, if it has one
+        store = LayerStore(sub, cache=cache, hold=hold)  # default: the worker's own disk cache, if any
         checked = validate_workspace(sub, store=store)
         if not checked.ok:
             return PartitionResult(partition, checked.findings, ok=False)
@@ -420,18 +449,39 @@ def _check_shared_rows(ws: Workspace, partitions: list[Partition], report: Repor
                          ids=[f"row {i + 2}" for i in np.flatnonzero(~taken)])
 
 
-def validated_metrics(ws: Workspace, client, *, years=None, level=("county", "township", "city"),
-                      phases=("annual", "midterm", "final"), report: Report | None = None,
-                      progress=None, store: LayerStore | None = None):
-    """Validate and compute the metrics of ``ws`` partition by partition on ``client``.
-
-    The Dask counterpart of ``validate_workspace`` + ``compute_metrics`` in
-    :func:`farmland.pipeline.assess`: validation errors of any partition stop the run with a
-    :class:`~farmland.errors.LayerError`; warnings go into ``report``. ``store``: the client's
-    layer store (XZQ and the tables read here); each task reads through a store of its own.
-    """
+def _on_dask(client, ws: Workspace, partitions: list[Partition], years, levels, phases, say):
+    """The partitions' results as their tasks finish on the cluster."""
     from distributed import as_completed
 
+    say(f"{len(partitions)} counties on {len(client.scheduler_info().get('workers', {}))} workers")
+    futures = [client.submit(run_partition, ws, p, years, levels, phases, pure=False, key=f"county-{p.folder}")
+               for p in partitions]
+    for future in as_completed(futures):
+        yield future.result()
+
+
+def _one_at_a_time(ws: Workspace, partitions: list[Partition], years, levels, phases, say, cache):
+    """The partitions' results, each computed in a child process of its own that holds one
+    layer-year at a time (:func:`farmland.parallel.apart`): the run's memory is one county's."""
+    from .parallel import apart
+
+    say(f"{len(partitions)} counties, one at a time")
+    for partition in partitions:
+        yield apart(run_partition, ws, partition, years, levels, phases, hold=False, cache=cache)
+
+
+def validated_metrics(ws: Workspace, client=None, *, years=None, level=("county", "township", "city"),
+                      phases=("annual", "midterm", "final"), report: Report | None = None,
+                      progress=None, store: LayerStore | None = None):
+    """Validate and compute the metrics of ``ws`` partition by partition: as tasks on the Dask
+    ``client``, or (``client=None``) one county after another on this machine.
+
+    The per-county counterpart of ``validate_workspace`` + ``compute_metrics`` in
+    :func:`farmland.pipeline.assess`: validation errors of any partition stop the run with a
+    :class:`~farmland.errors.LayerError`; warnings go into ``report``. ``store``: the calling
+    process's layer store (XZQ and the tables read here); each county reads through a store of
+    its own (on this machine: with the calling store's disk cache, holding nothing).
+    """
     from .validate import render_report
 
     report = report if report is not None else Report(strict=True)
@@ -442,12 +492,12 @@ def validated_metrics(ws: Workspace, client, *, years=None, level=("county", "to
     store = store if store is not None else LayerStore(ws)
     partitions = plan_partitions(ws, checks, store)
     _check_shared_rows(ws, partitions, checks)
-    say(f"{len(partitions)} counties on {len(client.scheduler_info().get('workers', {}))} workers")
-    futures = [client.submit(run_partition, ws, p, years, levels, phases, pure=False, key=f"county-{p.folder}")
-               for p in partitions]
+    if client is not None:
+        results = _on_dask(client, ws, partitions, years, levels, phases, say)
+    else:
+        results = _one_at_a_time(ws, partitions, years, levels, phases, say, store.cache)
     done = {}
-    for future in as_completed(futures):
-        result = future.result()
+    for result in results:
         done[result.partition.folder] = result
         say(f"county {result.partition.folder} ({len(done)}/{len(partitions)})")
     parts = [done[p.folder] for p in partitions]

@@ -435,7 +435,7 @@ def load_layer(ws: Workspace, layer: str, year: int | None, wanted: dict[str, Fi
             parts.append(part)
     if not parts:
         return None
-    target_crs = _common_crs(parts)
+    target_crs = _common_crs(parts, src.frame_crs)
     # Each file's own CRS, for checks that must be made in the frame the data were drawn in.
     source_crs = {str(p[SOURCE_COLUMN].iloc[0]): p.crs for p in parts
                   if getattr(p, "crs", None) is not None and len(p)}
@@ -454,7 +454,9 @@ def load_layer(ws: Workspace, layer: str, year: int | None, wanted: dict[str, Fi
     return frame
 
 
-def _common_crs(parts):
+def _common_crs(parts, pinned: str | None = None):
+    if pinned is not None:
+        return check_crs(pinned)
     crs_list = [p.crs for p in parts if getattr(p, "crs", None) is not None]
     if not crs_list:
         return None

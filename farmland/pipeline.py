@@ -215,7 +215,7 @@ def _score_phase(ws: Workspace, metrics: MetricsResult, phase: str, year: int, r
 
 
 def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike | None = None,
-           store: LayerStore | None = None, client=None) -> Assessment:
+           store: LayerStore | None = None, client=None, by_county: bool = False) -> Assessment:
     """Validate, compute every metric for every year and level, and score all three phases.
 
     Validation errors stop the run (a score on broken data would be wrong without saying so);
@@ -232,14 +232,21 @@ def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike
     client : distributed.Client, optional
         Validate and compute the metrics county by county on this Dask cluster
         (:mod:`farmland.distributed`, docs/scale.md); the scores are the same. The audit is not run.
+    by_county : bool
+        Validate and compute the metrics one county at a time, each in a child process that
+        holds one layer-year at a time, so that a city too large for the machine's memory can be
+        assessed (docs/scale.md); the scores are the same. The audit is not run. Needs the
+        workspace's layout of ``--workers`` (a folder per county).
     """
     ws = load_workspace(workspace)
     say = progress or (lambda message: None)
     say("validate")
     store = _store(ws, store)
-    if client is not None:
+    if client is not None or by_county:
         from .distributed import validated_metrics
 
+        if client is not None and by_county:
+            raise ValueError("pass a Dask client or by_county=True, not both.")
         report = Report(strict=True)
         metrics = validated_metrics(ws, client, report=report, progress=progress, store=store)
         return _scored(ws, metrics, report, None, rules_dir, say, store)

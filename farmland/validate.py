@@ -344,7 +344,7 @@ def _check_dltb(store, year, report, unit_codes, say, check_areas, checked: _Che
             checked.area_gaps = _recomputed_area_check(frame, ids, year, report, fingerprints, changed,
                                                        checked.area_gaps, own)
         checked.fingerprints = fingerprints
-    _attach_files(report, start, frame, "BSM")
+    _attach_files(report, start, frame, "BSM", store.ws.source("DLTB"))
     _one_source_per_county(frame, "DLTB", year, report)
     return set(county_codes(frame["ZLDWDM"].dropna()).unique())
 
@@ -362,11 +362,12 @@ def _one_source_per_county(frame, layer, year, report):
                          "database per county (remove the copy).", year=year, field="ZLDWDM", ids=[code])
 
 
-def _attach_files(report: Report, start: int, frame, id_field: str) -> None:
-    """Name the files behind the findings added since ``start`` (county databases share base names)."""
+def _attach_files(report: Report, start: int, frame, id_field: str, source) -> None:
+    """Name the files behind the findings added since ``start`` (county databases share base names),
+    when the layer was read from several files or is one county's part of such a layer."""
     import dataclasses
 
-    if SOURCE_COLUMN not in frame or frame[SOURCE_COLUMN].nunique() < 2:
+    if SOURCE_COLUMN not in frame or (frame[SOURCE_COLUMN].nunique() < 2 and source.part_of is None):
         return
     sources = None
     for i in range(start, len(report.findings)):
@@ -690,7 +691,7 @@ def _check_basic_farmland(store, year, report, unit_codes, say):
                 report.error("JBNTTB", "net-area-exceeds-area", "YJJBNTMJ (net basic-farmland area) exceeds "
                              "the parcel area TBMJ.", year=year, field="YJJBNTMJ", ids=ids[over])
     _unit_mismatch(frame["ZLDWDM"], ids, unit_codes, report, "JBNTTB", year, "ZLDWDM")
-    _attach_files(report, start, frame, "BSM")
+    _attach_files(report, start, frame, "BSM", store.ws.source("JBNTTB"))
     _one_source_per_county(frame, "JBNTTB", year, report)
     return set(county_codes(frame["ZLDWDM"].dropna()).unique())
 

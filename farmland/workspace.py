@@ -109,6 +109,12 @@ class LayerSource:
     layer: str | None = None
     encoding: str | None = None
     crs: str | None = None
+    frame_crs: str | None = None
+    """The CRS the files of one read are brought into (default: the first file's)."""
+    part_of: str | None = None
+    """The template of the whole layer when this source is one county's folder of it
+    (:func:`farmland.distributed.sub_workspace`, which also sets ``frame_crs`` to the whole
+    read's): findings name their file, as they do in a read of several files."""
 
     @property
     def per_year(self) -> bool:

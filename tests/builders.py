@@ -107,3 +107,14 @@ def write_workspace(root: Path, *, years=range(2015, 2021), toml: str = WORKSPAC
     (root / "checklist.csv").write_text(
         "xzqdm,year,item,fraction,evidence\n371502,2016,制度建设,1.0,文件\n", encoding="utf-8")
     return root
+
+
+def assert_same_assessment(one, two) -> None:
+    """Two assessments (``farmland.pipeline.assess``) with the same metrics and every score, to the bit."""
+    pd.testing.assert_frame_equal(one.metrics.table, two.metrics.table, check_exact=True)
+    for level in ("county", "township"):
+        names = [name for name, _ in one.results(level)]
+        assert names == [name for name, _ in two.results(level)] and names
+        for (name, a), (_, b) in zip(one.results(level), two.results(level), strict=True):
+            pd.testing.assert_frame_equal(a.table, b.table, check_exact=True, obj=f"{level} {name}")
+            pd.testing.assert_frame_equal(a.trail, b.trail, check_exact=True, obj=f"{level} {name} trail")
