@@ -246,21 +246,33 @@ def _frame_crs(ws: Workspace, name: str) -> str | None:
     return None
 
 
+def county_layers(ws: Workspace, partition: Partition) -> dict[str, LayerSource]:
+    """The layers stored per county, narrowed to the partition's folder."""
+    # Overlays in the frame of the whole run: a county in another zone than the first file's
+    # would otherwise overlay in its own, and touching shapes may differ.
+    return {name: dataclasses.replace(src, template=_narrowed(src.template, partition.folder),
+                                      frame_crs=src.frame_crs or _frame_crs(ws, name), part_of=src.template)
+            for name, src in ws.layers.items() if _star_segment(src.template) is not None}
+
+
+def county_view(ws: Workspace, partition: Partition) -> Workspace:
+    """``ws`` with its per-county layers narrowed to the partition's folder, every other input
+    as it is (the reports of ``assess --by-county`` read a county's parcels through it)."""
+    return dataclasses.replace(ws, layers={**ws.layers, **county_layers(ws, partition)})
+
+
 def sub_workspace(ws: Workspace, partition: Partition, scratch: Path) -> tuple[Workspace, dict]:
     """The workspace of one partition, its filtered files written under ``scratch``.
 
     Returns the workspace and, per filtered CSV layer, the map of its row numbers to the original's.
     """
     layers, rows = {}, {}
+    own = county_layers(ws, partition)
     for name, src in ws.layers.items():
         if name in CITY_ONLY:
             continue
-        if _star_segment(src.template) is not None:
-            # Overlays in the frame of the whole run: a county in another zone than the first
-            # file's would otherwise overlay in its own, and touching shapes may differ.
-            layers[name] = dataclasses.replace(src, template=_narrowed(src.template, partition.folder),
-                                               frame_crs=src.frame_crs or _frame_crs(ws, name),
-                                               part_of=src.template)
+        if name in own:
+            layers[name] = own[name]
         elif name == "XZQ":
             frames = [_read_raw(p, src.layer) for p in ws.paths("XZQ")]
             xzq = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -510,5 +522,5 @@ def validated_metrics(ws: Workspace, client=None, *, years=None, level=("county"
     return _Merged(ws, levels, report, progress, parts, store).execute(years, phases)
 
 
-__all__ = ["Partition", "PartitionResult", "dask_client", "plan_partitions", "run_partition",
+__all__ = ["Partition", "PartitionResult", "county_view", "dask_client", "plan_partitions", "run_partition",
            "sub_workspace", "validated_metrics"]

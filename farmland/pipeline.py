@@ -249,7 +249,10 @@ def assess(workspace, *, progress: Progress = None, rules_dir: str | os.PathLike
             raise ValueError("pass a Dask client or by_county=True, not both.")
         report = Report(strict=True)
         metrics = validated_metrics(ws, client, report=report, progress=progress, store=store)
-        return _scored(ws, metrics, report, None, rules_dir, say, store)
+        assessment = _scored(ws, metrics, report, None, rules_dir, say, store)
+        if by_county:  # the reports read one county's parcels at a time too
+            assessment.parameters["by_county"] = True
+        return assessment
     # Validation, metrics, audit and reports read the same layers: through one store, once.
     report = Report(strict=True)
     _validated(ws, report, progress, nothing="assessed", store=store)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from pathlib import Path
 
 import geopandas as gpd
-import pandas as pd
 import pytest
 from builders import assert_same_assessment
 from click.testing import CliRunner
@@ -16,7 +17,8 @@ from farmland.cli import main
 from farmland.distributed import plan_partitions, sub_workspace
 from farmland.load import LayerStore
 from farmland.parallel import JOBS_ENV
-from farmland.pipeline import assess
+from farmland.pipeline import assess, write_assessment
+from farmland.reports import writer
 from farmland.report import Report
 from farmland.sample import generate_province
 from farmland.workspace import Workspace
@@ -35,15 +37,28 @@ def single(province):
     return assess(province)
 
 
-def test_one_county_at_a_time_gives_the_single_process_results(province, single):
-    said = []
-    by_county = assess(province, by_county=True, progress=said.append)
-    assert_same_assessment(single, by_county)
-    assert "3 counties, one at a time" in said and "county 379003 (3/3)" in said
-    assert by_county.audit is None  # not made on this path (docs/scale.md)
+@pytest.fixture(scope="module")
+def single_written(single, tmp_path_factory):
+    """The single run's outputs but its audit, which the by-county path does not make (no PDFs:
+    the flag changes which parcels are read, not the pages)."""
+    return write_assessment(dataclasses.replace(single, audit=None), tmp_path_factory.mktemp("single") / "out",
+                            pdf=False)
 
 
-def test_each_county_runs_in_a_child_of_its_own(province, single, monkeypatch, tmp_path):
+def assert_same_files(written: Path, expected: Path) -> None:
+    """Every output of a by-county run is the single run's, byte for byte, but the manifest's
+    parameter saying how it was run and the validation report, whose notes on the metrics
+    (series breaks, target bases) come once per county instead of once naming every county."""
+    names = sorted(p.relative_to(written).as_posix() for p in written.rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(expected).as_posix() for p in expected.rglob("*") if p.is_file())
+    assert any(name.startswith("problem_parcels/") for name in names)
+    different = [name for name in names if (written / name).read_bytes() != (expected / name).read_bytes()]
+    assert different == ["manifest.json", "validation.txt"]
+    manifest = json.loads((written / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["parameters"]["by_county"] is True
+
+
+def test_each_county_runs_in_a_child_of_its_own(province, single, single_written, monkeypatch, tmp_path):
     monkeypatch.delenv(JOBS_ENV, raising=False)
     monkeypatch.setattr("farmland.parallel._single_threaded", lambda: True)  # whatever threads the suite left
     monkeypatch.setattr("farmland.parallel._cpus", lambda: 1)  # a child for the memory, even on one core
@@ -56,10 +71,33 @@ def test_each_county_runs_in_a_child_of_its_own(province, single, monkeypatch, t
         return real(*args, **kwargs)
 
     monkeypatch.setattr(distributed, "run_partition", noting_the_process)
-    by_county = assess(province, by_county=True)
+    said = []
+    by_county = assess(province, by_county=True, progress=said.append)
     assert_same_assessment(single, by_county)
+    assert "3 counties, one at a time" in said and "county 379003 (3/3)" in said
+    assert by_county.audit is None  # not made on this path (docs/scale.md)
     children = pids.read_text().split()
     assert len(children) == 3 and len(set(children)) == 3 and str(os.getpid()) not in children
+    # The reports read each county's parcels in a child too: its maps, then its problem records.
+    pids.unlink()
+    real_maps, real_records = writer._county_maps, writer._county_records
+
+    def maps_noting(*args):
+        with pids.open("a") as out:
+            out.write(f"maps {os.getpid()}\n")
+        return real_maps(*args)
+
+    def records_noting(*args):
+        with pids.open("a") as out:
+            out.write(f"records {os.getpid()}\n")
+        return real_records(*args)
+
+    monkeypatch.setattr(writer, "_county_maps", maps_noting)
+    monkeypatch.setattr(writer, "_county_records", records_noting)
+    assert_same_files(write_assessment(by_county, tmp_path / "out", pdf=False), single_written)
+    lines = [line.split() for line in pids.read_text().splitlines()]
+    assert sorted(kind for kind, _ in lines) == ["maps"] * 3 + ["records"] * 3
+    assert len({pid for _, pid in lines}) == 6 and str(os.getpid()) not in {pid for _, pid in lines}
 
 
 def test_a_county_in_another_zone_overlays_in_the_whole_runs_frame(tmp_path):
@@ -75,7 +113,8 @@ def test_a_county_in_another_zone_overlays_in_the_whole_runs_frame(tmp_path):
     assert changes.attrs["source_crs"][next(iter(changes.attrs["source_crs"]))].to_epsg() == 4526
 
 
-def test_the_command_line_writes_the_single_process_scores(province, single, tmp_path, monkeypatch):
+def test_the_command_line_writes_the_single_process_outputs(province, single_written, tmp_path, monkeypatch):
+    """In this process (the suite's FARMLAND_JOBS=1), as on machines that cannot fork."""
     import functools
 
     import farmland.pipeline
@@ -86,9 +125,7 @@ def test_the_command_line_writes_the_single_process_scores(province, single, tmp
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["-q", "assess", str(province.root), "-o", str(out), "--by-county"])
     assert result.exit_code == 0, result.output
-    written = pd.read_csv(out / "scores_final.csv", dtype={"xzqdm": str}, encoding="utf-8-sig")
-    assert written["xzqdm"].tolist() == single.final.table["xzqdm"].tolist()
-    assert written["total"].tolist() == pytest.approx(single.final.table["total"].tolist(), abs=1e-9)
+    assert_same_files(out, single_written)
 
 
 def test_by_county_with_workers_is_a_usage_error(province, tmp_path):

@@ -528,14 +528,14 @@ def test_map_layer_drawn_as_one_path_keeps_holes_and_fills_overlaps():
 
 
 def test_problem_list_finds_all_evidence_ids_at_once():
-    """Each id is found in its latest year, the first row of a repeated id, a table's record by its
-    row; geometry comes in the map's CRS; unknown ids and layers are not found."""
+    """Each id is found in the latest year of its check's span, the first row of a repeated id, a
+    table's record by its row; geometry comes in the map's CRS; unknown ids and layers are not found."""
     from types import SimpleNamespace
 
     import geopandas as gpd
     import shapely
 
-    from farmland.reports.parcels import _Lookup
+    from farmland.reports.parcels import find_records
     from farmland.reports.sources import LayerCache
 
     ws = SimpleNamespace(layers={"DLTB": SimpleNamespace(per_year=True), "ZBPH": SimpleNamespace(per_year=False)})
@@ -549,7 +549,11 @@ def test_problem_list_finds_all_evidence_ids_at_once():
         {"BSM": ["1", "3"], "TBDLMJ": [1.0, 30.0]}, geometry=[in_degrees] * 2, crs="EPSG:4490")
     cache._frames[("ZBPH", "table")] = pd.DataFrame({"row": [1, 2], "area_mu": [5.0, 6.0]})
 
-    found = _Lookup(cache, [2019, 2020]).find(["DLTB:1", "DLTB:3", "DLTB:2", "DLTB:9", "ZBPH:2", "XYZ:1"])
+    found, older = find_records(cache, [(["DLTB:1", "DLTB:3", "DLTB:2", "DLTB:9", "ZBPH:2", "XYZ:1"], [2019, 2020]),
+                                        (["DLTB:1", "DLTB:2"], [2019])], year_by_year=True)
+    assert [(rid, year, record["TBDLMJ"] if record else None) for _, rid, record, year in older] == [
+        ("1", 2019, 1.0), ("2", None, None)]  # a check of 2019 takes 2019's record, not the latest
+    assert ("DLTB", 2020) not in cache._frames and ("DLTB", 2019) not in cache._frames  # let go, year by year
     assert [(layer, rid, year) for layer, rid, _, year in found] == [
         ("DLTB", "1", 2020), ("DLTB", "3", 2019), ("DLTB", "2", 2020), ("DLTB", "9", None), ("ZBPH", "2", None),
         ("XYZ", "1", None)]

@@ -239,6 +239,7 @@ def _rerun(command: str, parameters: dict, ws, out: Path, progress) -> None:
         from ..pipeline import assess, write_assessment
 
         rules_dir = parameters.get("rules_dir")
-        write_assessment(assess(ws, progress=progress, rules_dir=rules_dir), out)
+        write_assessment(assess(ws, progress=progress, rules_dir=rules_dir,
+                                by_county=bool(parameters.get("by_county"))), out)
     else:
         raise WorkspaceError(f"the manifest names command {command!r}, which verify cannot re-run.")

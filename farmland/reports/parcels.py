@@ -51,7 +51,8 @@ def problem_evidence(trail: pd.DataFrame) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-def _years(ws, result) -> list[int]:
+def check_years(ws, result) -> list[int]:
+    """The years a check's evidence may come from: its year, or its span up to it."""
     if result.phase == "annual":
         return [int(result.year)]
     return [y for y in ws.period.covered_years(result.phase, result.year) if y <= int(result.year)]
@@ -99,50 +100,59 @@ def _fact(layer: str, record: dict) -> str:
     return _FACTS[layer](record) if layer in _FACTS else ""
 
 
-class _Lookup:
-    """Evidence ids → the records (with geometry in the map's CRS), for one check's span of years."""
+def _records(cache: LayerCache, layer: str, year, positions: np.ndarray) -> list[dict]:
+    """Records at ``positions`` of a layer (geometry in the map's CRS) or a table."""
+    if layer in ROW_TABLES:
+        return cache.table(layer).iloc[positions].to_dict("records")
+    frame = cache.layer(layer, year).iloc[positions]
+    crs = cache.crs()
+    if "geometry" in frame and crs is not None and frame.crs is not None and not frame.crs.equals(crs):
+        frame = frame.to_crs(crs)
+    return frame.to_dict("records")
 
-    def __init__(self, cache: LayerCache, years: list[int]):
-        self.cache = cache
-        self.years = sorted(years, reverse=True)  # a parcel present in several years: its latest
 
-    def _candidates(self, layer: str) -> list:
-        if layer in ROW_TABLES:
-            return [None]
-        source = self.cache.ws.layers.get(layer)
-        return self.years if source is not None and source.per_year else [None]
+def find_records(cache: LayerCache, requests, *, year_by_year: bool = False) -> list[list[tuple]]:
+    """For each request ``(evidence ids, years)`` (a check's ``LAYER:ID`` and its span of years):
+    (layer, record id, record or ``None`` when not found, year it was found in) of each id.
 
-    def _records(self, layer: str, year, positions: np.ndarray) -> list[dict]:
-        if layer in ROW_TABLES:
-            return self.cache.table(layer).iloc[positions].to_dict("records")
-        frame = self.cache.layer(layer, year).iloc[positions]
-        crs = self.cache.crs()
-        if "geometry" in frame and crs is not None and frame.crs is not None and not frame.crs.equals(crs):
-            frame = frame.to_crs(crs)
-        return frame.to_dict("records")
-
-    def find(self, evidence_ids) -> list[tuple[str, str, dict | None, int | None]]:
-        """(layer, record id, record or ``None`` when not found, year it was found in) of each
-        ``LAYER:ID``: one index look-up per layer and year for all ids, not one per id."""
+    A record present in several years is taken from the latest. Each layer and year is looked up
+    once for every request (one index look-up for all ids, not one per id), the newest year
+    first; ``year_by_year``: the cache lets go of each year's layers before the next year is
+    read, so one year's are held at a time (``assess --by-county``).
+    """
+    checks = []
+    for evidence_ids, years in requests:
         parts = pd.Series(evidence_ids, dtype=object).astype(str).str.partition(":")
         layers, record_ids = parts[0].to_numpy(dtype=object), parts[2].to_numpy(dtype=object)
-        found: list = [None] * len(layers)
-        years: list = [None] * len(layers)
-        for layer in dict.fromkeys(layers):
-            if layer not in ROW_TABLES and layer not in LAYERS:
-                continue
-            pending = np.flatnonzero(layers == layer)
-            for year in self._candidates(layer):
-                ids = self.cache.record_ids(layer, year)
-                if ids is None or not len(pending):
+        pending = {layer: np.flatnonzero(layers == layer) for layer in dict.fromkeys(layers)
+                   if layer in ROW_TABLES or layer in LAYERS}
+        checks.append((layers, record_ids, set(years), pending, [None] * len(layers), [None] * len(layers)))
+    steps = [None, *sorted({y for _, years in requests for y in years}, reverse=True)]
+    for step in steps:
+        for _, record_ids, years, pending, found, found_years in checks:
+            for layer, rows in pending.items():
+                per_year = _per_year(cache, layer)
+                if (step is None) == per_year or (per_year and step not in years) or not len(rows):
                     continue
-                positions = ids.index.get_indexer(record_ids[pending])
+                year = step
+                ids = cache.record_ids(layer, year)
+                if ids is None:
+                    continue
+                positions = ids.index.get_indexer(record_ids[rows])
                 hit = positions >= 0
-                for row, record in zip(pending[hit], self._records(layer, year, ids.to_numpy()[positions[hit]]),
+                for row, record in zip(rows[hit], _records(cache, layer, year, ids.to_numpy()[positions[hit]]),
                                        strict=True):
-                    found[row], years[row] = record, year
-                pending = pending[~hit]
-        return list(zip(layers, record_ids, found, years, strict=True))
+                    found[row], found_years[row] = record, year
+                pending[layer] = rows[~hit]
+        if year_by_year and step is not None:
+            cache.let_go(step)
+    return [list(zip(layers, record_ids, found, found_years, strict=True))
+            for layers, record_ids, _, _, found, found_years in checks]
+
+
+def _per_year(cache: LayerCache, layer: str) -> bool:
+    source = cache.ws.layers.get(layer)
+    return layer not in ROW_TABLES and source is not None and source.per_year
 
 
 _YEAR_FIELDS = {"WPZF": "JCNF", "GBZNT": "JSNF", "ZBPH": "year", "CHECKLIST": "year", "EVENTS": "year"}
@@ -158,22 +168,31 @@ def _record_year(layer: str, record, found_year, default: int) -> int:
     return int(found_year) if found_year is not None else default
 
 
-def problem_parcels(result, cache: LayerCache):
-    """The problem rows of one check (GeoDataFrame with :data:`COLUMNS`, geometry may be null)."""
-    import geopandas as gpd
-
+def check_evidence(result) -> pd.DataFrame:
+    """:func:`problem_evidence` of a score result (its trail annotated when it is not yet)."""
     from ..scoring.explain import annotated_trail
 
-    trail = result.trail if "note" in result.trail else annotated_trail(result)
-    evidence = problem_evidence(trail)
-    lookup = _Lookup(cache, _years(cache.ws, result))
+    return problem_evidence(result.trail if "note" in result.trail else annotated_trail(result))
+
+
+def problem_parcels(result, cache: LayerCache, found: list | None = None):
+    """The problem rows of one check (GeoDataFrame with :data:`COLUMNS`, geometry may be null).
+
+    ``found``: the records of :func:`check_evidence`'s rows, looked up already (as
+    :func:`find_records` gives them); by default they are looked up in ``cache``.
+    """
+    import geopandas as gpd
+
+    evidence = check_evidence(result)
+    if found is None:
+        found = find_records(cache, [(evidence["evidence"], check_years(cache.ws, result))])[0]
     crs = cache.crs()
     rows, geometries = [], []
     # Columns as Python lists first: itertuples steps through Arrow-backed text one cell at a time.
     columns = ["evidence", "xzqdm", "xzqmc", "rule_id", "name", "problem_kind", "note"]
     items = zip(*(evidence[c].tolist() for c in columns), strict=True)
     for (evidence_id, xzqdm, xzqmc, rule, check, problem_kind, note), (layer, record_id, record, found_year) \
-            in zip(items, lookup.find(evidence["evidence"]), strict=True):
+            in zip(items, found, strict=True):
         if layer == "WPZF" and record is not None and not _number(record.get("WFZYGDMJ")) > 0:
             continue
         area = math.nan

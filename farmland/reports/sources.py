@@ -94,6 +94,14 @@ class LayerCache:
             self._frames[key] = ids
         return self._frames[key]
 
+    def let_go(self, year: int) -> None:
+        """Forget the layers of ``year`` and what was kept per frame of them (their memory can go)."""
+        gone = [key for key in self._frames if key[1] == year]
+        frames = {id(self._frames[key]) for key in gone}
+        for key in gone:
+            del self._frames[key]
+        self._per_frame = {key: kept for key, kept in self._per_frame.items() if key[1] not in frames}
+
     @cached_property
     def adjustments(self):
         """The register of target adjustments (``None`` without one), read once for every card."""

@@ -7,6 +7,7 @@ share their map), the HTML pages, the font subset of each page, then PDFs with o
 from __future__ import annotations
 
 import contextlib
+import copy
 import html as html_lib
 import re
 from collections.abc import Callable
@@ -14,9 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import FarmlandError
+from ..parallel import apart
 from .common import ReportData, data_uri, report_date
 from .figures import VOCABULARY, TrendSeries, UnitMapLayers, choropleth, trend_chart, unit_map
 from .fonts import FontBook, chart_font
@@ -236,9 +239,13 @@ def write_reports(assessment, folder: str | Path, *, pdf: bool | None = None, pd
     from ..parallel import alongside
 
     run = _ReportRun(assessment, Path(folder), pdf_checks=pdf_checks, progress=progress or silent)
-    with alongside(run.draw_maps) as maps:
+    if run.counties:  # assess --by-county: each county's maps are drawn in a child of its own
+        run.figures.take_maps(run.draw_maps())
         run.draw_charts()
-        run.figures.take_maps(maps.result())
+    else:
+        with alongside(run.draw_maps) as maps:
+            run.draw_charts()
+            run.figures.take_maps(maps.result())
     with alongside(beside) if beside is not None else contextlib.nullcontext():
         run.write_pages()
         run.print_and_document(pdf, notice)
@@ -267,12 +274,19 @@ class _ReportRun:
                         or int(r.year) == self.latest_annual}
         self.choropleths: dict[str, str | None] = {}
         self.pages: list[tuple[Path, str]] = []
+        self.counties = _counties(assessment, self.figures.layers.store)
 
     def draw_maps(self) -> dict:
         """Every map the cards show (unit, year) → data URI (or None: no map)."""
-        keys = dict.fromkeys((str(code), int(result.year)) for name, result in self.results if name in self.current
-                             for code in result.table["xzqdm"])
-        return {key: self.figures.map(*key) for key in keys}
+        keys = list(dict.fromkeys((str(code), int(result.year)) for name, result in self.results
+                                  if name in self.current for code in result.table["xzqdm"]))
+        maps = {}
+        for partition in self.counties:
+            mine = [key for key, own in zip(keys, partition.owns(pd.Series([c for c, _ in keys], dtype=object)),
+                                            strict=True) if own]
+            if mine:
+                maps.update(apart(_county_maps, self, partition, mine))
+        return maps | {key: self.figures.map(*key) for key in keys if key not in maps}
 
     def draw_charts(self) -> None:
         """The summaries' choropleths and every unit's trend chart."""
@@ -339,6 +353,33 @@ class _ReportRun:
         self.written.pdf.extend(p.relative_to(self.folder) for _, p in jobs)
 
 
+    def _records_by_county(self) -> dict[str, list]:
+        """``assess --by-county``: each check's problem records, found county by county, each county
+        in a child of its own (:func:`_county_records`); {} otherwise (found check by check)."""
+        from .parcels import check_evidence, check_years, find_records
+
+        if not self.counties:
+            return {}
+        evidence = {name: check_evidence(result) for name, result in self.results}
+        years = {name: check_years(self.ws, result) for name, result in self.results}
+        found = {name: [None] * len(rows) for name, rows in evidence.items()}
+        left = {name: np.ones(len(rows), bool) for name, rows in evidence.items()}
+        for partition in self.counties:
+            rows = {name: np.flatnonzero(partition.owns(frame["xzqdm"])) for name, frame in evidence.items()}
+            if not any(len(r) for r in rows.values()):
+                continue
+            requests = [(evidence[name]["evidence"].to_numpy()[r], years[name]) for name, r in rows.items()]
+            for (name, r), got in zip(rows.items(), apart(_county_records, self, partition, requests), strict=True):
+                for row, record in zip(r, got, strict=True):
+                    found[name][row] = record
+                left[name][r] = False
+        rest = [name for name in evidence if left[name].any()]  # units of no county's folder
+        for name, got in zip(rest, find_records(self.figures.layers, [
+                (evidence[name]["evidence"].to_numpy()[left[name]], years[name]) for name in rest]), strict=True):
+            for row, record in zip(np.flatnonzero(left[name]), got, strict=True):
+                found[name][row] = record
+        return found
+
     def write_documents(self) -> None:
         """The problem-parcel lists (``problem_parcels/<check>.gpkg`` and ``.xlsx``) and the Word
         reports (``word/<check>/``) of every check."""
@@ -348,8 +389,9 @@ class _ReportRun:
         ws, folder, data, results, date = self.ws, self.folder, self.data, self.results, self.date
         lists = folder / "problem_parcels"
         lists.mkdir(parents=True, exist_ok=True)
+        found = self._records_by_county()
         for done, (name, result) in enumerate(results, 1):
-            frame = problem_parcels(result, self.figures.layers)
+            frame = problem_parcels(result, self.figures.layers, found=found.get(name))
             write_problem_parcels(frame, lists / f"{name}.gpkg", lists / f"{name}.xlsx")
             self.written.other += [Path("problem_parcels") / f"{name}.gpkg", Path("problem_parcels") / f"{name}.xlsx"]
             self.progress("problem parcels", done, len(results))
@@ -370,6 +412,39 @@ class _ReportRun:
                                       period_start=ws.period.start, date=date, path=target)
                     self.written.other.append(target.relative_to(folder))
             self.progress("Word reports", done, len(results))
+
+
+def _counties(assessment, store) -> list:
+    """The counties of an ``assess --by-county`` run (:func:`farmland.distributed.plan_partitions`),
+    whose maps and lists read one county's parcels at a time; [] for any other run."""
+    if not assessment.parameters.get("by_county"):
+        return []
+    from ..distributed import plan_partitions
+    from ..report import Report
+
+    return plan_partitions(assessment.workspace, Report(strict=False), store)
+
+
+def _county_layers(run: _ReportRun, partition) -> LayerCache:
+    from ..distributed import county_view
+    from ..load import LayerStore
+
+    view = county_view(run.ws, partition)
+    return LayerCache(view, LayerStore(view, cache=run.figures.layers.store.cache))
+
+
+def _county_maps(run: _ReportRun, partition, keys: list) -> dict:
+    """The maps of one county's units (in a child: its parcels' memory ends with it)."""
+    figures = copy.copy(run.figures)  # its font; the run's own figures keep their layers and maps
+    figures.layers, figures._maps = _county_layers(run, partition), {}
+    return {key: figures.map(*key) for key in keys}
+
+
+def _county_records(run: _ReportRun, partition, requests) -> list[list]:
+    """:func:`~.parcels.find_records` in one county's layers, one year held at a time."""
+    from .parcels import find_records
+
+    return find_records(_county_layers(run, partition), requests, year_by_year=True)
 
 
 def _annotated(assessment) -> list[tuple[str, object]]:
