@@ -75,7 +75,7 @@ class _Vertices:
     """Every vertex of a set of parcels, contiguous per parcel and per ring."""
 
     def __init__(self, geoms):
-        xy, owner, ring = [], [], []
+        x, y, owner, ring = [], [], [], []
         rings_before = 0
         # get_parts and get_rings copy every part and ring, as large as the parcels themselves:
         # a chunk of parcels at a time, so only that chunk's copies exist at once.
@@ -83,17 +83,19 @@ class _Vertices:
             parts, part_owner = shapely.get_parts(geoms[start:start + PARCELS_PER_CHUNK], return_index=True)
             rings, ring_part = shapely.get_rings(parts, return_index=True)  # it takes polygons only
             del parts
-            chunk_xy, ring_of = shapely.get_coordinates(rings, return_index=True)
-            xy.append(chunk_xy)
+            xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+            x.append(xy[:, 0].copy())
+            y.append(xy[:, 1].copy())
             owner.append(part_owner[ring_part[ring_of]] + start)
             ring.append(ring_of + rings_before)
             rings_before += len(rings)
             del rings
-        self.xy = np.concatenate(xy) if xy else np.empty((0, 2))
+        # Each coordinate once, as x and y (contiguous, for the gathers below).
+        self.x = np.concatenate(x) if x else np.empty(0)
+        self.y = np.concatenate(y) if y else np.empty(0)
         self.owner = np.concatenate(owner) if owner else np.empty(0, np.int64)
         ring_of = np.concatenate(ring) if ring else np.empty(0, np.int64)
-        del xy, owner, ring
-        self.x, self.y = np.ascontiguousarray(self.xy[:, 0]), np.ascontiguousarray(self.xy[:, 1])
+        del x, y, owner, ring
         self.start = np.searchsorted(self.owner, np.arange(len(geoms)), side="left")
         self.count = np.searchsorted(self.owner, np.arange(len(geoms)), side="right") - self.start
         # A ring's last vertex repeats its first.
@@ -102,7 +104,7 @@ class _Vertices:
 
     def shared_vertex(self, first, second) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Pairs whose parcels share a vertex: (pair positions, the vertex in first, in second)."""
-        keys = point_keys(self.xy)
+        keys = point_keys(np.column_stack([self.x, self.y]))
         n = np.int64(len(self.start))
         # Vertices ordered by key, then parcel: each parcel's vertices at one point become one.
         # Vertices come parcel by parcel, so a stable sort by key keeps parcels in order.

@@ -104,5 +104,5 @@ def test_parcels_meeting_at_one_point_and_parcels_read_in_chunks(monkeypatch):
     monkeypatch.setattr(topology, "PARCELS_PER_CHUNK", 3)
     assert np.array_equal(side_by_side(geoms, first, second), apart)
     chunked = topology._Vertices(geoms)
-    for name in ("xy", "owner", "start", "count", "ring_first", "ring_last"):
+    for name in ("x", "y", "owner", "start", "count", "ring_first", "ring_last"):
         assert np.array_equal(getattr(chunked, name), getattr(vertices, name))
