@@ -15,6 +15,9 @@ _EPSILON = np.finfo(np.float64).eps
 PAIRS_PER_CHUNK = 200_000
 """Pairs tested at once: bounds the temporaries (every vertex of both parcels of each pair)."""
 
+PARCELS_PER_CHUNK = 20_000
+"""Parcels whose rings are copied at once to list their vertices."""
+
 
 def point_keys(xy: np.ndarray) -> np.ndarray:
     """A 64-bit key per coordinate pair, from its exact bits (equal points, equal keys)."""
@@ -72,11 +75,27 @@ class _Vertices:
     """Every vertex of a set of parcels, contiguous per parcel and per ring."""
 
     def __init__(self, geoms):
-        parts, part_owner = shapely.get_parts(geoms, return_index=True)  # get_rings takes polygons only
-        rings, ring_part = shapely.get_rings(parts, return_index=True)
-        self.xy, ring_of = shapely.get_coordinates(rings, return_index=True)
-        self.x, self.y = np.ascontiguousarray(self.xy[:, 0]), np.ascontiguousarray(self.xy[:, 1])
-        self.owner = part_owner[ring_part[ring_of]]
+        x, y, owner, ring = [], [], [], []
+        rings_before = 0
+        # get_parts and get_rings copy every part and ring, as large as the parcels themselves:
+        # a chunk of parcels at a time, so only that chunk's copies exist at once.
+        for start in range(0, len(geoms), PARCELS_PER_CHUNK):
+            parts, part_owner = shapely.get_parts(geoms[start:start + PARCELS_PER_CHUNK], return_index=True)
+            rings, ring_part = shapely.get_rings(parts, return_index=True)  # it takes polygons only
+            del parts
+            xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+            x.append(xy[:, 0].copy())
+            y.append(xy[:, 1].copy())
+            owner.append(part_owner[ring_part[ring_of]] + start)
+            ring.append(ring_of + rings_before)
+            rings_before += len(rings)
+            del rings
+        # Each coordinate once, as x and y (contiguous, for the gathers below).
+        self.x = np.concatenate(x) if x else np.empty(0)
+        self.y = np.concatenate(y) if y else np.empty(0)
+        self.owner = np.concatenate(owner) if owner else np.empty(0, np.int64)
+        ring_of = np.concatenate(ring) if ring else np.empty(0, np.int64)
+        del x, y, owner, ring
         self.start = np.searchsorted(self.owner, np.arange(len(geoms)), side="left")
         self.count = np.searchsorted(self.owner, np.arange(len(geoms)), side="right") - self.start
         # A ring's last vertex repeats its first.
@@ -85,7 +104,7 @@ class _Vertices:
 
     def shared_vertex(self, first, second) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Pairs whose parcels share a vertex: (pair positions, the vertex in first, in second)."""
-        keys = point_keys(self.xy)
+        keys = point_keys(np.column_stack([self.x, self.y]))
         n = np.int64(len(self.start))
         # Vertices ordered by key, then parcel: each parcel's vertices at one point become one.
         # Vertices come parcel by parcel, so a stable sort by key keeps parcels in order.
@@ -95,19 +114,29 @@ class _Vertices:
         order = np.argsort(keys, kind="stable")
         keys, owner = keys[order], self.owner[order]
         keep = np.r_[True, (keys[1:] != keys[:-1]) | (owner[1:] != owner[:-1])]
-        keys, owner, vertex = keys[keep], owner[keep], order[keep]
-        group = np.cumsum(np.r_[True, keys[1:] != keys[:-1]]) - 1
-        size = np.bincount(group)
-        # Every ordered pair of parcels within a group (points shared by a handful of parcels).
-        group_start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-        partners = size[group]
-        left = np.repeat(np.arange(len(keys)), partners)
-        right = group_start[group[left]] + (np.arange(len(left)) - np.repeat(np.cumsum(partners) - partners,
-                                                                              partners))
-        # Each unordered pair once (the lower parcel on the left), and only where the points are
-        # equal, not just their keys.
-        ordered = owner[left] < owner[right]
-        left, right = left[ordered], right[ordered]
+        owner, vertex = owner[keep], order[keep]
+        same = np.equal(keys[keep][1:], keys[keep][:-1])  # same[i]: i and i + 1 at one key
+        del keys, order, keep
+        # Every pair (i, j), i < j, at one key: its parcels differ and owner[i] < owner[j] (one
+        # vertex per parcel and key, in parcel order). Pairs i and i + d, for d = 1, 2, … while
+        # some key has more than d parcels: only the pairs, not every ordered pair of a key's
+        # parcels with itself and both ways round (the largest temporaries of the overlap check).
+        left, step = np.flatnonzero(same), 1
+        lefts, rights = [left], [left + 1]
+        while len(left):
+            left = left[left + step < len(same)]
+            left = left[same[left + step]]  # i + step + 1 at the key of i too
+            step += 1
+            lefts.append(left)
+            rights.append(left + step)
+        left, right = np.concatenate(lefts), np.concatenate(rights)
+        del lefts, rights, same
+        # In order of (i, j), so the vertex kept for each pair of parcels below is the same as
+        # listing every key's pairs in turn would give.
+        by_left = np.argsort(left, kind="stable")
+        left, right = left[by_left], right[by_left]
+        del by_left
+        # Only where the points are equal, not just their keys.
         equal = (self.x[vertex[left]] == self.x[vertex[right]]) & (self.y[vertex[left]] == self.y[vertex[right]])
         left, right = left[equal], right[equal]
         shared_pair, first_found = np.unique(owner[left] * n + owner[right], return_index=True)

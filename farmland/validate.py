@@ -549,6 +549,7 @@ def _overlap_check(frame, ids, layer, year, report, fingerprints=None, changed=N
     queried = np.flatnonzero(ok & changed)
     found, neighbour = shapely.STRtree(geoms[index]).query(geoms[queried])
     first, second = queried[found], index[neighbour]
+    del found, neighbour  # every neighbour pair: not to be held through the tests below
     # Each unordered pair once: a pair of two queried parcels was found from both ends.
     once = (first < second) | ((first > second) & ~changed[second])
     first, second = np.minimum(first[once], second[once]), np.maximum(first[once], second[once])

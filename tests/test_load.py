@@ -227,3 +227,18 @@ def test_a_store_that_holds_nothing_hands_a_read_ahead_over_once(tmp_path, parse
     assert "DLTB" not in repr(store)
     store.layer("DLTB", 2016, columns=["TBDLMJ"], geometry=False)
     assert [name for name, _ in parses] == ["bgdc_2016.gpkg", "bgdc_2016.gpkg"]
+
+
+def test_reading_ahead_holds_one_layer_not_asked_for(tmp_path, parses):
+    """Checks are slower than reads: an unbounded read-ahead would hold every snapshot at once."""
+    ws = _ws(tmp_path)
+    store = LayerStore(ws, cache=None)
+    store.read_ahead([("DLTB", 2015), ("JBNTTB", 2015), ("DLTB", 2016), ("JBNTTB", 2016)])
+    assert list(store._ahead) == [("DLTB", 2015)]
+    store.layer("DLTB", 2015)
+    assert list(store._ahead) == [("JBNTTB", 2015)]  # the next one starts as this one is handed over
+    store.layer("DLTB", 2016)  # JBNTTB 2015 was not asked for: skipped, not held
+    assert list(store._ahead) == [("JBNTTB", 2016)]
+    store.layer("JBNTTB", 2016)
+    store.close()
+    assert [name for name, _ in parses].count("bgdc_2016.gpkg") == 2  # DLTB by the caller, JBNTTB ahead

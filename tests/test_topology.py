@@ -85,3 +85,24 @@ def test_pairs_called_apart_never_share_interior(polygons):
     assert not (apart & meet).any()
     # Pairs given the other way round get the same answer (the search keeps each pair once).
     assert side_by_side(geoms, second, first).tolist() == apart.tolist()
+
+
+def test_parcels_meeting_at_one_point_and_parcels_read_in_chunks(monkeypatch):
+    """A point shared by many parcels gives every pair of them a shared vertex, and listing the
+    vertices a chunk of parcels at a time changes nothing."""
+    from farmland import topology
+
+    angles = np.linspace(0, 2 * np.pi, 13)
+    fan = [Polygon([(0, 0), (np.cos(a), np.sin(a)), (np.cos(b), np.sin(b))]) for a, b in zip(angles, angles[1:])]
+    geoms = np.array(fan + [box(-1, -1, 0, 0), box(5, 5, 6, 6)], dtype=object)
+    first, second = np.triu_indices(len(geoms), 1)
+    vertices = topology._Vertices(geoms)
+    candidate, _, _ = vertices.shared_vertex(first, second)
+    shares = [i for i, (a, b) in enumerate(zip(first, second)) if max(a, b) < len(geoms) - 1]
+    assert candidate.tolist() == shares  # all but the pairs with the far box
+    apart = side_by_side(geoms, first, second)
+    monkeypatch.setattr(topology, "PARCELS_PER_CHUNK", 3)
+    assert np.array_equal(side_by_side(geoms, first, second), apart)
+    chunked = topology._Vertices(geoms)
+    for name in ("x", "y", "owner", "start", "count", "ring_first", "ring_last"):
+        assert np.array_equal(getattr(chunked, name), getattr(vertices, name))

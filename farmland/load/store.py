@@ -25,6 +25,11 @@ from ..workspace import Workspace
 from .cache import ReadCache, cache_disabled_by_environment, content_files, sha256_of
 
 
+READ_AHEAD = 1
+"""Layers :meth:`LayerStore.read_ahead` reads before they are asked for: the next one, so each
+read overlaps the checks of the layer before it while at most one unclaimed frame is held."""
+
+
 class LayerStore:
     """The layers of one workspace, each read once per run.
 
@@ -54,6 +59,7 @@ class LayerStore:
         self._hashes: dict[Path, str] = {}
         self._stats: dict[Path, tuple[int, int]] = {}
         self._ahead: dict[tuple[str, int | None], Future] = {}
+        self._queued: list[tuple[str, int | None]] = []
         self._reader: ThreadPoolExecutor | None = None
 
     def __repr__(self) -> str:
@@ -70,7 +76,9 @@ class LayerStore:
         report = report if report is not None else Report(strict=True)
         wanted = wanted_fields(layer, columns)
         key = (layer, year)
-        if self._settle(key, report):
+        unreadable = self._settle(key, report)
+        self._read_next()
+        if unreadable:
             return None
         if key in self._layers:
             frame, fields, has_geometry = self._layers[key]
@@ -101,11 +109,23 @@ class LayerStore:
         spare core the next snapshot is read while this one is checked. A layer read ahead is
         handed over, with its findings, when :meth:`layer` asks for it (findings of reads nobody
         asks for are dropped with them); one not started yet is read by the caller instead.
+
+        Only :data:`READ_AHEAD` layers are read before the caller asks for them: checks are slower
+        than reads, so an unbounded queue ran many snapshots ahead and held them all (450 MB of a
+        1M-parcel city's largest county while its first snapshot was checked). Asking for a layer
+        skips those ordered before it that were not asked for.
         """
         if self._reader is None:
             self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="farmland-read-ahead")
-        for key in requests:
-            if key not in self._layers and key not in self._ahead:
+        self._queued += [key for key in requests if key not in self._layers and key not in self._ahead
+                         and key not in self._queued]
+        self._read_next()
+
+    def _read_next(self) -> None:
+        """Start reading queued layers until :data:`READ_AHEAD` are read ahead and not yet asked for."""
+        while self._queued and len(self._ahead) < READ_AHEAD:
+            key = self._queued.pop(0)
+            if key not in self._layers:
                 self._ahead[key] = self._reader.submit(self._read_ahead, *key)
 
     def _read_ahead(self, layer: str, year: int | None):
@@ -122,6 +142,15 @@ class LayerStore:
         """
         from ..layers import wanted_fields
 
+        order = [*self._ahead, *self._queued]
+        if key in order:  # layers ordered before it and not asked for are skipped, not held
+            for earlier in order[:order.index(key)]:
+                if earlier in self._ahead:
+                    self._ahead.pop(earlier).cancel()
+                else:
+                    self._queued.remove(earlier)
+            if key in self._queued:  # not started: the caller reads it
+                self._queued.remove(key)
         future = self._ahead.pop(key, None)
         if future is None or future.cancel():
             return False
@@ -149,6 +178,7 @@ class LayerStore:
             self._reader.shutdown(wait=True, cancel_futures=True)
             self._reader = None
         self._ahead.clear()
+        self._queued.clear()
 
     def parse(self, path: Path, layer_name: str | None, columns: list[str], read_geometry: bool,
               encoding: str | None):
