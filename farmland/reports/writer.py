@@ -352,10 +352,10 @@ class _ReportRun:
                 self.progress("printing PDF", len(jobs), len(jobs))
         self.written.pdf.extend(p.relative_to(self.folder) for _, p in jobs)
 
-
     def _records_by_county(self) -> dict[str, list]:
-        """``assess --by-county``: each check's problem records, found county by county, each county
-        in a child of its own (:func:`_county_records`); {} otherwise (found check by check)."""
+        """``assess --by-county``: each check's problem records, found county by county
+        (:func:`_county_records`, in a child of its own where :func:`~farmland.parallel.apart`
+        forks); {} for other runs, whose records are found check by check."""
         from .parcels import check_evidence, check_years, find_records
 
         if not self.counties:
@@ -430,7 +430,8 @@ def _county_layers(run: _ReportRun, partition) -> LayerCache:
     from ..load import LayerStore
 
     view = county_view(run.ws, partition)
-    return LayerCache(view, LayerStore(view, cache=run.figures.layers.store.cache))
+    # The cache holds the frames it serves: a store holding them too would double them.
+    return LayerCache(view, LayerStore(view, cache=run.figures.layers.store.cache, hold=False))
 
 
 def _county_maps(run: _ReportRun, partition, keys: list) -> dict:
