@@ -239,13 +239,20 @@ def write_reports(assessment, folder: str | Path, *, pdf: bool | None = None, pd
     from ..parallel import alongside
 
     run = _ReportRun(assessment, Path(folder), pdf_checks=pdf_checks, progress=progress or silent)
-    if run.counties:  # assess --by-county: each county's maps are drawn in a child of its own
+    if run.counties:
+        # assess --by-county runs for its memory: one piece at a time, each county's maps and
+        # records in a child of its own, no second copy of the run beside this one.
         run.figures.take_maps(run.draw_maps())
+        run.found = run.records_by_county()  # before the printing thread starts: children can fork
         run.draw_charts()
-    else:
-        with alongside(run.draw_maps) as maps:
-            run.draw_charts()
-            run.figures.take_maps(maps.result())
+        if beside is not None:
+            beside()
+        run.write_pages()
+        run.print_and_document(pdf, notice)
+        return run.written
+    with alongside(run.draw_maps) as maps:
+        run.draw_charts()
+        run.figures.take_maps(maps.result())
     with alongside(beside) if beside is not None else contextlib.nullcontext():
         run.write_pages()
         run.print_and_document(pdf, notice)
@@ -275,6 +282,8 @@ class _ReportRun:
         self.choropleths: dict[str, str | None] = {}
         self.pages: list[tuple[Path, str]] = []
         self.counties = _counties(assessment, self.figures.layers.store)
+        self.found: dict[str, list] = {}
+        """Each check's problem records found already (:meth:`records_by_county`), by check name."""
 
     def draw_maps(self) -> dict:
         """Every map the cards show (unit, year) → data URI (or None: no map)."""
@@ -352,10 +361,10 @@ class _ReportRun:
                 self.progress("printing PDF", len(jobs), len(jobs))
         self.written.pdf.extend(p.relative_to(self.folder) for _, p in jobs)
 
-    def _records_by_county(self) -> dict[str, list]:
+    def records_by_county(self) -> dict[str, list]:
         """``assess --by-county``: each check's problem records, found county by county
-        (:func:`_county_records`, in a child of its own where :func:`~farmland.parallel.apart`
-        forks); {} for other runs, whose records are found check by check."""
+        (:func:`_county_records`, each county in a child of its own); {} for other runs, whose
+        records are found check by check as the lists are written."""
         from .parcels import check_evidence, check_years, find_records
 
         if not self.counties:
@@ -389,9 +398,8 @@ class _ReportRun:
         ws, folder, data, results, date = self.ws, self.folder, self.data, self.results, self.date
         lists = folder / "problem_parcels"
         lists.mkdir(parents=True, exist_ok=True)
-        found = self._records_by_county()
         for done, (name, result) in enumerate(results, 1):
-            frame = problem_parcels(result, self.figures.layers, found=found.get(name))
+            frame = problem_parcels(result, self.figures.layers, found=self.found.get(name))
             write_problem_parcels(frame, lists / f"{name}.gpkg", lists / f"{name}.xlsx")
             self.written.other += [Path("problem_parcels") / f"{name}.gpkg", Path("problem_parcels") / f"{name}.xlsx"]
             self.progress("problem parcels", done, len(results))
