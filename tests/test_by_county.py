@@ -28,7 +28,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "liaocheng"
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory):
-    return Workspace.load(generate_province(tmp_path_factory.mktemp("province") / "p", counties=3, parcels=600,
+    return Workspace.load(generate_province(tmp_path_factory.mktemp("province") / "p", counties=3, parcels=300,
                                             seed=5))
 
 

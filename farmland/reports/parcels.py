@@ -134,15 +134,14 @@ def find_records(cache: LayerCache, requests, *, year_by_year: bool = False) -> 
                 per_year = _per_year(cache, layer)
                 if (step is None) == per_year or (per_year and step not in years) or not len(rows):
                     continue
-                year = step
-                ids = cache.record_ids(layer, year)
+                ids = cache.record_ids(layer, step)
                 if ids is None:
                     continue
                 positions = ids.index.get_indexer(record_ids[rows])
                 hit = positions >= 0
-                for row, record in zip(rows[hit], _records(cache, layer, year, ids.to_numpy()[positions[hit]]),
+                for row, record in zip(rows[hit], _records(cache, layer, step, ids.to_numpy()[positions[hit]]),
                                        strict=True):
-                    found[row], found_years[row] = record, year
+                    found[row], found_years[row] = record, step
                 pending[layer] = rows[~hit]
         if year_by_year and step is not None:
             cache.let_go(step)
