@@ -118,8 +118,9 @@ def plan_partitions(ws: Workspace, report: Report, store: LayerStore | None = No
     index = _star_segment(source.template)
     if index is None:
         raise WorkspaceError(
-            f"layers.DLTB = \"{source.describe()}\" is not stored per county: --workers/--dask give each "
-            "county's folder to one task, so the source needs a folder `*` named by the county's XZQDM, "
+            f"layers.DLTB = \"{source.describe()}\" is not stored per county: --workers, --dask and "
+            "--by-county work county by county, each on its own folder, so the source needs a folder `*` "
+            "named by the county's XZQDM, "
             "e.g. DLTB = \"counties/*/bgdc_{year}.gpkg:DLTB\" with counties/371502/… (docs/scale.md).")
     pattern = str(ws.root / source.template.replace("{year}", "*"))
     folders = sorted({PurePath(p).relative_to(ws.root).parts[index] for p in glob.glob(pattern)})
@@ -134,8 +135,9 @@ def plan_partitions(ws: Workspace, report: Report, store: LayerStore | None = No
     unknown = [f for f in folders if f not in codes and _RENAMES.get(f) not in codes]
     if unknown:
         raise WorkspaceError(
-            f"county folders {', '.join(unknown[:5])} of layers.DLTB are not XZQDM codes of XZQ: the Dask path "
-            "partitions the work by these folders, so each must be named by its county's code (docs/scale.md).")
+            f"county folders {', '.join(unknown[:5])} of layers.DLTB are not XZQDM codes of XZQ: --workers, "
+            "--dask and --by-county split the work by these folders, so each must be named by its county's "
+            "XZQDM. Rename the folder, or add the county to XZQ (docs/scale.md).")
     unit_of = {f: (f if f in codes else _RENAMES[f]) for f in folders}
     geoms = np.asarray(xzq.geometry.values, dtype=object)
     position = {c: i for i, c in enumerate(codes)}
@@ -153,8 +155,9 @@ def plan_partitions(ws: Workspace, report: Report, store: LayerStore | None = No
         # A unit without a folder is a development zone: computed with the county it lies in.
         overlaps = shapely.area(shapely.intersection(geoms[position[code]], geoms[counties]))
         if not len(overlaps) or overlaps.max() <= 0:
-            raise WorkspaceError(f"XZQ unit {code} has no county folder and lies in no county: the Dask path "
-                                 "cannot place it. Add its folder or fix its polygon.")
+            raise WorkspaceError(f"XZQ unit {code} has no county folder and lies in no county: --workers, "
+                                 "--dask and --by-county compute a unit without a folder with the county it "
+                                 "overlaps most. Add its folder or fix its polygon in XZQ.")
         members[folders[int(np.argmax(overlaps))]].append(code)
     return [Partition(f, tuple(c for c in codes if c in members[f])) for f in folders]
 
@@ -190,7 +193,9 @@ def _code_column(frame, ws: Workspace, layer: str, standard: str) -> str:
     for column in frame.columns:
         if str(column).upper() == wanted:
             return column
-    raise WorkspaceError(f"layer {layer} has no field {wanted}, which the Dask path filters it by.")
+    raise WorkspaceError(f"layer {layer} has no field {wanted}, by which --workers, --dask and "
+                         f"--by-county give each county its rows. Add the field, or map it in "
+                         f"[fields.{layer}] of farmland.toml.")
 
 
 def _filter_geometry_layer(ws, name, partition, scratch: Path) -> LayerSource:

@@ -154,3 +154,14 @@ def test_a_defect_in_one_county_is_refused_with_validates_message(province, tmp_
     line = next(line for line in validated.output.splitlines() if "occur more than once" in line)
     assert line.strip() in assessed.output
     assert not out.exists()
+
+
+def test_a_city_wide_land_use_layer_is_refused_naming_the_flag(tmp_path):
+    """One DLTB file for the whole city cannot be split by county: the message says so and how to fix it."""
+    from builders import write_workspace
+
+    root = write_workspace(tmp_path / "ws")
+    result = CliRunner().invoke(main, ["assess", str(root), "-o", str(tmp_path / "out"), "--by-county"])
+    assert result.exit_code == 1, result.output
+    assert "is not stored per county" in result.output and "--by-county" in result.output
+    assert "counties/*/" in result.output and not (tmp_path / "out").exists()
