@@ -165,6 +165,12 @@ def alongside(fn: Callable, /, *args, **kwargs) -> Iterator[SideJob]:
         yield job
 
 
+def in_turn(fn: Callable, /, *args, **kwargs) -> contextlib.AbstractContextManager[SideJob]:
+    """:func:`alongside` that never forks: ``fn`` runs here, before the block (a run that keeps
+    one piece in memory at a time)."""
+    return _started(False, fn, args, kwargs)
+
+
 def apart(fn: Callable, /, *args, **kwargs):
     """``fn(*args, **kwargs)`` in a forked child that exits when it is done, so every page it
     allocated goes back to the system; only its result (pickled) comes back. Used to hold one

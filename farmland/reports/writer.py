@@ -117,6 +117,12 @@ class Figures:
                 self._maps[key] = None  # a layer that cannot be read: the card says no map
         return self._maps[key]
 
+    def drawing_from(self, layers: LayerCache) -> Figures:
+        """These figures (their font) drawing maps from other layers, e.g. one county's."""
+        other = copy.copy(self)
+        other.layers, other._maps = layers, {}
+        return other
+
     def take_maps(self, maps: dict) -> None:
         """Maps drawn elsewhere (:meth:`map` of another process), keyed as :meth:`map` keeps them."""
         self._maps.update(maps)
@@ -236,24 +242,17 @@ def write_reports(assessment, folder: str | Path, *, pdf: bool | None = None, pd
         More writing of the same run into other files (``write_assessment``'s tables), done
         while the pages are written; it must not return anything the pages need.
     """
-    from ..parallel import alongside
+    from ..parallel import alongside, in_turn
 
     run = _ReportRun(assessment, Path(folder), pdf_checks=pdf_checks, progress=progress or silent)
-    if run.counties:
-        # assess --by-county runs for its memory: one piece at a time, each county's maps and
-        # records in a child of its own, no second copy of the run beside this one.
-        run.figures.take_maps(run.draw_maps())
-        run.found = run.records_by_county()  # before the printing thread starts: children can fork
-        run.draw_charts()
-        if beside is not None:
-            beside()
-        run.write_pages()
-        run.print_and_document(pdf, notice)
-        return run.written
-    with alongside(run.draw_maps) as maps:
+    # assess --by-county runs for its memory: one piece at a time (each county's maps and records
+    # in a child of its own), not a second copy of the run beside this one.
+    side_by_side = in_turn if run.counties else alongside
+    with side_by_side(run.draw_maps) as maps:
         run.draw_charts()
         run.figures.take_maps(maps.result())
-    with alongside(beside) if beside is not None else contextlib.nullcontext():
+    run.found = run.records_by_county()  # before the printing thread starts: a threaded process cannot fork
+    with side_by_side(beside) if beside is not None else contextlib.nullcontext():
         run.write_pages()
         run.print_and_document(pdf, notice)
     return run.written
@@ -365,14 +364,15 @@ class _ReportRun:
         """``assess --by-county``: each check's problem records, found county by county
         (:func:`_county_records`, each county in a child of its own); {} for other runs, whose
         records are found check by check as the lists are written."""
-        from .parcels import check_evidence, check_years, find_records
+        from .parcels import check_evidence, check_years
 
         if not self.counties:
             return {}
+        # Every unit scored belongs to one county's partition (plan_partitions refuses a unit it
+        # cannot place), so the counties' records together are every check's.
         evidence = {name: check_evidence(result) for name, result in self.results}
         years = {name: check_years(self.ws, result) for name, result in self.results}
         found = {name: [None] * len(rows) for name, rows in evidence.items()}
-        left = {name: np.ones(len(rows), bool) for name, rows in evidence.items()}
         for partition in self.counties:
             rows = {name: np.flatnonzero(partition.owns(frame["xzqdm"])) for name, frame in evidence.items()}
             if not any(len(r) for r in rows.values()):
@@ -381,12 +381,6 @@ class _ReportRun:
             for (name, r), got in zip(rows.items(), apart(_county_records, self, partition, requests), strict=True):
                 for row, record in zip(r, got, strict=True):
                     found[name][row] = record
-                left[name][r] = False
-        rest = [name for name in evidence if left[name].any()]  # units of no county's folder
-        for name, got in zip(rest, find_records(self.figures.layers, [
-                (evidence[name]["evidence"].to_numpy()[left[name]], years[name]) for name in rest]), strict=True):
-            for row, record in zip(np.flatnonzero(left[name]), got, strict=True):
-                found[name][row] = record
         return found
 
     def write_documents(self) -> None:
@@ -444,8 +438,7 @@ def _county_layers(run: _ReportRun, partition) -> LayerCache:
 
 def _county_maps(run: _ReportRun, partition, keys: list) -> dict:
     """The maps of one county's units (in a child: its parcels' memory ends with it)."""
-    figures = copy.copy(run.figures)  # its font; the run's own figures keep their layers and maps
-    figures.layers, figures._maps = _county_layers(run, partition), {}
+    figures = run.figures.drawing_from(_county_layers(run, partition))
     return {key: figures.map(*key) for key in keys}
 
 
