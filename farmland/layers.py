@@ -299,7 +299,8 @@ def _coerce(frame: pd.DataFrame, layer: str, specs: dict[str, FieldSpec], ids: p
                     year=year,
                     field=name,
                 )
-            frame[name] = _as_text(column)
+            # the id field was made text once already, for the messages
+            frame[name] = ids if name == ID_FIELD.get(layer) else _as_text(column)
         elif spec.kind == NUMBER:
             numbers = pd.to_numeric(column, errors="coerce")
             bad = _unparsed(numbers, column)
@@ -425,9 +426,14 @@ def parse_with_pyogrio(path: Path, layer_name: str | None, columns: list[str], r
 
 
 def load_layer(ws: Workspace, layer: str, year: int | None, wanted: dict[str, FieldSpec], geometry: bool,
-               report: Report, *, needed_for: str | None = None, parse=parse_with_pyogrio):
+               report: Report, *, needed_for: str | None = None, parse=parse_with_pyogrio, shapes=None):
     """Read and check every file of ``layer`` in ``year`` (see :func:`read_layer`); ``parse`` turns
-    one file into its raw features (:class:`farmland.load.LayerStore` passes its cached parser)."""
+    one file into its raw features (:class:`farmland.load.LayerStore` passes its cached parser).
+
+    ``shapes`` (a :class:`farmland.load.shapes.CheckedShapes`): the shapes that passed the geometry
+    checks in the run's last snapshot of this layer; an identical shape is not checked or
+    reprojected again, and this read's shapes replace them.
+    """
     import geopandas as gpd
 
     src = ws.source(layer, needed_for=needed_for)
@@ -436,9 +442,10 @@ def load_layer(ws: Workspace, layer: str, year: int | None, wanted: dict[str, Fi
     except WorkspaceError as exc:
         report.error(layer, "missing-file", str(exc), year=year, exc=WorkspaceError)
         return None
+    reading = shapes.reading(layer) if shapes is not None and geometry else None
     parts = []
     for path in paths:
-        part = _read_one(ws, layer, src, path, year, wanted, geometry, report, parse)
+        part = _read_one(ws, layer, src, path, year, wanted, geometry, report, parse, reading)
         if part is not None:
             parts.append(part)
     if not parts:
@@ -448,8 +455,12 @@ def load_layer(ws: Workspace, layer: str, year: int | None, wanted: dict[str, Fi
     source_crs = {str(p[SOURCE_COLUMN].iloc[0]): p.crs for p in parts
                   if getattr(p, "crs", None) is not None and len(p)}
     if any(isinstance(p, gpd.GeoDataFrame) for p in parts):
-        parts = [p.to_crs(target_crs) if p.crs is not None and not p.crs.equals(target_crs) else p
-                 for p in parts]
+        if reading is not None:
+            parts = [reading.placed(p, target_crs) for p in parts]
+            reading.commit()
+        else:
+            parts = [p.to_crs(target_crs) if p.crs is not None and not p.crs.equals(target_crs) else p
+                     for p in parts]
         frame = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry",
                                  crs=target_crs)
     else:
@@ -473,7 +484,8 @@ def _common_crs(parts, pinned: str | None = None):
     return crs_list[0]
 
 
-def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], geometry, report, parse):
+def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], geometry, report, parse,
+              reading=None):
     import geopandas as gpd
 
     encoding = _shapefile_encoding(path, layer, year, src.encoding, report)
@@ -544,9 +556,15 @@ def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], ge
     ids = _as_text(frame[id_field]) if id_field in frame else pd.Series(frame.index.astype(str))
     frame = _coerce(frame, layer, {k: v for k, v in wanted.items() if k in frame}, ids, path, year,
                     report, dtypes)
-    frame[SOURCE_COLUMN] = str(path.relative_to(ws.root)) if path.is_relative_to(ws.root) else str(path)
+    source = str(path.relative_to(ws.root)) if path.is_relative_to(ws.root) else str(path)
+    frame[SOURCE_COLUMN] = source
     if read_geometry:
-        frame = _check_geometry(frame, layer, path, year, ids, report)
+        known = None
+        if reading is not None and geometry:
+            known = reading.known(source, crs, np.asarray(frame.geometry.values))
+        frame, passed = _check_geometry(frame, layer, path, year, ids, report, known)
+        if known is not None:
+            reading.checked(source, passed)
         if needs_area:
             from .area import ellipsoidal_area
 
@@ -630,8 +648,15 @@ def _checked_crs(info, path, layer, year, src, report):
     return crs
 
 
-def _check_geometry(frame, layer, path, year, ids: pd.Series, report: Report):
-    geoms = frame.geometry.values
+def _check_geometry(frame, layer, path, year, ids: pd.Series, report: Report, known: np.ndarray | None = None):
+    """Report empty, invalid (repaired), non-polygonal and misplaced shapes; return the frame and
+    which features passed every check unchanged.
+
+    ``known``: features whose shape passed these checks in an earlier snapshot (identical shape,
+    same CRS: :mod:`farmland.load.shapes`), whose outcome is therefore known.
+    """
+    geoms = np.asarray(frame.geometry.values)
+    known = np.zeros(len(geoms), dtype=bool) if known is None else known
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():
         severity = report.error if layer in ("DLTB", "JBNTTB", "XZQ") else report.warning
@@ -645,7 +670,9 @@ def _check_geometry(frame, layer, path, year, ids: pd.Series, report: Report):
             year=year,
             ids=ids[missing],
         )
-    invalid = ~missing & ~shapely.is_valid(geoms)
+    invalid = np.zeros(len(geoms), dtype=bool)
+    unknown = np.flatnonzero(~missing & ~known)
+    invalid[unknown] = ~shapely.is_valid(geoms[unknown])
     if invalid.any():
         reasons = shapely.is_valid_reason(geoms[invalid][:3])
         # The "structure" method keeps polygons polygonal (a bow-tie becomes two triangles) and
@@ -662,23 +689,25 @@ def _check_geometry(frame, layer, path, year, ids: pd.Series, report: Report):
             year=year,
             ids=ids[invalid],
         )
-    return _unusable_geometry(frame, layer, path, year, ids, report)
+    frame, unusable = _unusable_geometry(frame, layer, path, year, ids, report, known)
+    return frame, ~missing & ~invalid & ~unusable
 
 
 _GEOMETRY_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 4: "MultiPoint", 5: "MultiLineString",
                    7: "GeometryCollection"}
 
 
-def _unusable_geometry(frame, layer, path, year, ids: pd.Series, report: Report):
+def _unusable_geometry(frame, layer, path, year, ids: pd.Series, report: Report, known: np.ndarray):
     """Not polygons, or coordinates the file's CRS cannot hold: errors naming file, layer, year and ids.
 
     Such features are blanked after being reported, so the report goes on to list the rest
-    instead of stopping at the first area computed from them.
+    instead of stopping at the first area computed from them. Returns the frame and which
+    features were blanked; ``known`` shapes passed these tests before and are not tested.
     """
     from .area import _MAX_OFFSET_FROM_CM_M, gauss_kruger_parameters
 
-    geoms = frame.geometry.values
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    geoms = np.asarray(frame.geometry.values)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) & ~known
     type_ids = shapely.get_type_id(geoms)
     wrong = present & ~np.isin(type_ids, (3, 6))
     if wrong.any():
@@ -716,7 +745,7 @@ def _unusable_geometry(frame, layer, path, year, ids: pd.Series, report: Report)
     bad |= wrong
     if bad.any():
         frame.loc[bad, "geometry"] = None
-    return frame
+    return frame, bad
 
 
 def _derive_areas(frame: pd.DataFrame, layer: str) -> dict[str, pd.Series]:

@@ -1,14 +1,18 @@
 """The load stage: one store per run, and the disk cache of parsed files keyed by content."""
 
 import os
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
-from builders import WORKSPACE_TOML, dltb_frame, write_workspace
+import shapely
+from builders import WORKSPACE_TOML, X0, Y0, dltb_frame, square, write_workspace
 from click.testing import CliRunner
 
 from farmland.cli import main
+from farmland.layers import read_layer
 from farmland.load import LayerStore, ReadCache
 from farmland.report import Report
 from farmland.workspace import Workspace
@@ -242,3 +246,54 @@ def test_reading_ahead_holds_one_layer_not_asked_for(tmp_path, parses):
     store.layer("JBNTTB", 2016)
     store.close()
     assert [name for name, _ in parses].count("bgdc_2016.gpkg") == 2  # DLTB by the caller, JBNTTB ahead
+
+
+def _identical(one, two) -> bool:
+    return one.crs.equals(two.crs) and bool(shapely.equals_identical(np.asarray(one.geometry.values),
+                                                                      np.asarray(two.geometry.values)).all())
+
+
+def test_a_snapshot_tests_only_the_shapes_the_last_one_did_not_pass(tmp_path, monkeypatch):
+    """2016 repeats two parcels' shapes (under new BSMs), changes one and repeats an invalid one:
+    the validity test sees the changed and the invalid shape, and the invalid one is reported and
+    repaired again, as a fresh read does."""
+    root = write_workspace(tmp_path / "ws", years=(2015, 2016))
+    bow_tie = shapely.Polygon([(X0 + 300, Y0), (X0 + 400, Y0 + 100), (X0 + 400, Y0), (X0 + 300, Y0 + 100)])
+    for year in (2015, 2016):
+        frame = dltb_frame(year)
+        frame.loc[3, "geometry"] = bow_tie
+        if year == 2016:
+            frame.loc[2, "geometry"] = square(2).buffer(-1.0, join_style="mitre")
+        frame.to_file(root / f"bgdc_{year}.gpkg", layer="DLTB", driver="GPKG")
+    ws = Workspace.load(root)
+    tested = []
+    real = shapely.is_valid
+    monkeypatch.setattr(shapely, "is_valid", lambda geoms, **kw: tested.append(len(geoms)) or real(geoms, **kw))
+    store = LayerStore(ws, cache=None)
+    for year, sizes in ((2015, [4]), (2016, [2])):
+        report = Report(strict=False)
+        tested.clear()
+        kept = store.layer("DLTB", year, report=report)
+        assert tested == sizes
+        repaired = [f for f in report.findings if f.check == "invalid-geometry-repaired"]
+        assert [f.ids for f in repaired] == [(f"{year}0004",)]
+        fresh_report = Report(strict=False)
+        assert _identical(kept, read_layer(ws, "DLTB", year, report=fresh_report))
+        assert report.findings == fresh_report.findings
+
+
+def test_shapes_placed_from_the_last_snapshot_are_a_fresh_reads(tmp_path):
+    """The sample's 371525 is in zone 38 and the run's frame is zone 39: its unchanged parcels take
+    their zone-39 shapes from the last snapshot, and those are the shapes reprojecting gives."""
+    ws = Workspace.load(Path(__file__).resolve().parent.parent / "sample_data" / "liaocheng")
+    store = LayerStore(ws, cache=None)
+    for year in ws.period.data_years[:2]:  # the second takes its shapes from the first
+        for layer in ("DLTB", "JBNTTB"):
+            report, fresh_report = Report(strict=False), Report(strict=False)
+            kept = store.layer(layer, year, report=report)
+            fresh = read_layer(ws, layer, year, report=fresh_report)
+            assert _identical(kept, fresh), (layer, year)
+            assert report.findings == fresh_report.findings
+    last = store.shapes._last["DLTB"]
+    zone_38 = next(passed for key, passed in last.items() if "4526" in key or "zone 38" in key)
+    assert zone_38.frame is not None and len(zone_38.keys) > 100

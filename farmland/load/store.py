@@ -23,6 +23,7 @@ import pandas as pd
 from ..report import Report
 from ..workspace import Workspace
 from .cache import ReadCache, cache_disabled_by_environment, content_files, sha256_of
+from .shapes import CheckedShapes
 
 
 READ_AHEAD = 1
@@ -61,6 +62,7 @@ class LayerStore:
         self._ahead: dict[tuple[str, int | None], Future] = {}
         self._queued: list[tuple[str, int | None]] = []
         self._reader: ThreadPoolExecutor | None = None
+        self.shapes = CheckedShapes()  # a snapshot's parcels that the last one had checked already
 
     def __repr__(self) -> str:
         held = ", ".join(f"{layer}{'' if year is None else f'@{year}'}" for layer, year in self._layers)
@@ -91,7 +93,7 @@ class LayerStore:
             wanted = wanted_fields(layer, sorted(set(wanted) | fields))
             geometry = geometry or has_geometry
         frame = load_layer(self.ws, layer, year, wanted, geometry, report, needed_for=needed_for,
-                           parse=self.parse)
+                           parse=self.parse, shapes=self.shapes)
         if frame is None:
             return None
         if not self.hold:
@@ -132,7 +134,8 @@ class LayerStore:
         from ..layers import load_layer, wanted_fields
 
         findings = Report(strict=False)
-        frame = load_layer(self.ws, layer, year, wanted_fields(layer, None), True, findings, parse=self.parse)
+        frame = load_layer(self.ws, layer, year, wanted_fields(layer, None), True, findings, parse=self.parse,
+                           shapes=self.shapes)
         return frame, findings
 
     def _settle(self, key, report: Report) -> bool:
