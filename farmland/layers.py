@@ -178,6 +178,11 @@ def _open_info(path: Path, layer_name: str | None, layer: str, year, encoding, r
     """``pyogrio.read_info`` with errors turned into messages a GIS analyst can act on."""
     if path.suffix.lower() in PARQUET_SUFFIXES:
         return _parquet_info(path, layer, year, report)
+    if layer_name is not None:
+        try:  # the usual case, in one open; the listing below is for saying what went wrong
+            return layer_name, pyogrio.read_info(path, layer=layer_name, encoding=encoding)
+        except Exception:
+            pass
     try:
         layers = pyogrio.list_layers(path)
     except Exception as exc:  # GDAL raises several types for unreadable files
