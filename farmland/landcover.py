@@ -14,7 +14,6 @@ import numpy as np
 from .crs import check_crs
 from .errors import CRSError
 from .report import Report
-from .workspace import Workspace
 
 
 def open_raster(path: Path, year, report: Report):

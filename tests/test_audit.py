@@ -241,6 +241,47 @@ def test_class_fractions_match_exactextract(tiny):
         assert ours[f"{name}_m2"].tolist() == pytest.approx(expected, rel=1e-6)
 
 
+
+def test_class_fractions_exact_cells_to_the_bit_and_nodata_left_out(tmp_path):
+    # Each (parcel, cell) area is the parcel moved to its cell and clipped; the copies are written
+    # from coordinates read once per parcel, which must give the very bits of moving each copy
+    # with shapely.transform, for holes, several parts and mixed inputs alike.
+    from rasterio.transform import from_origin
+
+    values = np.array([[1, 2, 0, 1], [2, 1, 1, 0], [1, 1, 2, 2]], dtype="uint8")  # 0 = nodata
+    path = tmp_path / "lc.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=4, height=3, count=1, dtype="uint8", nodata=0,
+                       transform=from_origin(500000.0, 4000030.0, 10.0, 10.0)) as out:
+        out.write(values, 1)
+    holed = shapely.Polygon([(500001.3, 4000001.7), (500028.9, 4000002.2), (500027.4, 4000026.6),
+                             (500002.1, 4000025.3)], [[(500011.1, 4000011.2), (500016.6, 4000011.9),
+                                                       (500015.2, 4000017.7)]])
+    parts = shapely.MultiPolygon([shapely.box(500021.5, 4000003.5, 500033.25, 4000008.75),
+                                  shapely.affinity.rotate(shapely.box(500031, 4000012, 500038, 4000029), 23)])
+    shapes = np.array([holed, None, parts, shapely.Polygon(), shapely.box(500000.5, 4000020.5, 500009.5, 4000029.5)],
+                      dtype=object)
+    got = class_fractions(shapes, path, {"cropland": (1,), "built": (2,)}, method="exact")
+
+    expected = np.zeros((len(shapes), 3))  # cropland, built, covered: summed cell by cell in turn
+    for i, shape in enumerate(shapes):
+        if shape is None or shape.is_empty:
+            continue
+        for row in range(3):
+            for col in range(4):
+                if values[row, col] == 0:
+                    continue
+                xmin, ymin = 500000.0 + col * 10.0, 4000030.0 - (row + 1) * 10.0
+                moved = shapely.transform(shape, lambda c: c - np.array([xmin, ymin]))  # noqa: B023
+                area = shapely.area(shapely.clip_by_rect(moved, 0.0, 0.0, 10.0, 10.0))
+                if area > 0:
+                    expected[i, values[row, col] - 1] += area
+                    expected[i, 2] += area
+    assert got["cropland_m2"].tolist() == expected[:, 0].tolist()  # exactly, not approximately
+    assert got["built_m2"].tolist() == expected[:, 1].tolist()
+    assert got["covered_m2"].tolist() == expected[:, 2].tolist()
+    assert got.loc[[1, 3], "covered_m2"].tolist() == [0.0, 0.0]
+
+
 # -- outputs, manifest and verify --------------------------------------------------------------------
 
 

@@ -833,11 +833,13 @@ def test_zones_take_features_by_representative_point_only_near_a_zone():
     units = UnitSet.from_xzq(xzq, city_code=CITY, city_name="聊城市", parcel_codes={A},
                              spatial_units=[Z])
     ell = shapely.Polygon([(0, 0), (90, 0), (90, 90), (150, 90), (150, 95), (0, 95)])
+    # The last box's representative point (100, 35) lies on the zone's edge: not inside it.
     features = np.array([shapely.box(120, 10, 180, 60), ell, shapely.box(250, 10, 290, 60), None,
-                         shapely.Polygon(), shapely.box(190, 10, 230, 60)], dtype=object)
+                         shapely.Polygon(), shapely.box(190, 10, 230, 60), shapely.box(60, 10, 140, 60)],
+                        dtype=object)
     moved_units, moved = units.move_to_zones(np.full(len(features), A, dtype=object), features, None)
-    assert moved_units.tolist() == [Z, A, A, A, A, A]
-    assert moved.tolist() == [True, False, False, False, False, False]
+    assert moved_units.tolist() == [Z, A, A, A, A, A, A]
+    assert moved.tolist() == [True, False, False, False, False, False, False]
     every = shapely.point_on_surface(features[[0, 1, 2, 5]])
     assert shapely.within(every, zone).tolist() == [True, False, False, False]
 

@@ -102,8 +102,14 @@ def class_fractions(geometries, path, classes: dict[str, tuple], *, method: str 
     core_sums = {name: np.zeros(len(geoms)) for name in class_values}
     core_covered = np.zeros(len(geoms))
     valid_pixel = np.ones_like(values, dtype=bool) if nodata is None else values != nodata
+    if method == "exact":
+        # Read once here, not once per (parcel, cell) pair: each pair's copy is written from them.
+        coords = shapely.get_coordinates(geoms)
+        n_coords = shapely.get_num_coordinates(geoms)
+        first_coord = np.cumsum(n_coords) - n_coords
 
-    # Batches of whole parcels whose cells add up to about CHUNK_PAIRS.
+    # Batches of whole parcels whose cells add up to about CHUNK_PAIRS. A parcel's pairs all fall
+    # in one batch, so its sums do not depend on where the batches break.
     ends = np.cumsum(cells)
     breaks = np.searchsorted(ends, np.arange(CHUNK_PAIRS, ends[-1] + CHUNK_PAIRS, CHUNK_PAIRS)) if len(ends) else []
     start = 0
@@ -120,13 +126,17 @@ def class_fractions(geometries, path, classes: dict[str, tuple], *, method: str 
         w = np.repeat(ncols[part], k)
         col = np.repeat(c0[part], k) + offset % np.maximum(w, 1)
         row = np.repeat(r0[part], k) + offset // np.maximum(w, 1)
+        # Pairs on nodata count nowhere: leave them out before the costly part, not after.
+        on_data = valid_pixel[row, col]
+        parcel, col, row = parcel[on_data], col[on_data], row[on_data]
         if method == "exact":
-            area = _cell_areas(geoms[parcel], x0 + col * px, y0 - (row + 1) * py, px, py)
+            area = _cell_areas(coords, first_coord, n_coords, geoms, parcel,
+                               x0 + col * px, y0 - (row + 1) * py, px, py)
         else:
             inside = shapely.contains_xy(geoms[parcel], x0 + (col + 0.5) * px, y0 - (row + 0.5) * py)
             area = np.where(inside, pixel_area, 0.0)
         pixel_values = values[row, col]
-        good = valid_pixel[row, col] & (area > 0)
+        good = area > 0
         core = good & (area >= CORE_SHARE * pixel_area)
         covered += np.bincount(parcel[good], weights=area[good], minlength=len(geoms))
         core_covered += np.bincount(parcel[core], weights=area[core], minlength=len(geoms))
@@ -144,17 +154,24 @@ def class_fractions(geometries, path, classes: dict[str, tuple], *, method: str 
     return out
 
 
-def _cell_areas(geoms, xmin, ymin, px: float, py: float) -> np.ndarray:
-    """Area of each geometry inside its own cell [xmin, xmin + px] × [ymin, ymin + py].
+def _cell_areas(coords, first_coord, n_coords, geoms, parcel, xmin, ymin, px: float, py: float) -> np.ndarray:
+    """Area of each ``geoms[parcel[i]]`` inside its own cell [xmin, xmin + px] × [ymin, ymin + py].
 
     GEOS clips to a rectangle much faster than it intersects two polygons, but takes one
-    rectangle per call; so every geometry is moved to put its cell at the origin (one vectorised
-    coordinate transform) and all are clipped to the same rectangle at once.
+    rectangle per call; so every pair's copy of its parcel is moved to put its cell at the origin
+    and all are clipped to the same rectangle at once. ``coords`` (``shapely.get_coordinates`` of
+    ``geoms``, parcel ``j``'s ``n_coords[j]`` from ``first_coord[j]``) are gathered per pair and
+    written into the copies, instead of ``shapely.transform`` reading every copy's coordinates
+    back: the same subtraction, so the same moved coordinates and areas.
     """
-    counts = shapely.get_num_coordinates(geoms)
-    shift = np.column_stack([np.repeat(xmin, counts), np.repeat(ymin, counts)])
-    moved = shapely.transform(geoms, lambda coords: coords - shift)
-    return shapely.area(shapely.clip_by_rect(moved, 0.0, 0.0, px, py))
+    counts = n_coords[parcel]
+    before = np.cumsum(counts) - counts
+    take = np.repeat(first_coord[parcel] - before, counts) + np.arange(counts.sum())
+    moved = coords[take]
+    moved[:, 0] -= np.repeat(xmin, counts)
+    moved[:, 1] -= np.repeat(ymin, counts)
+    copies = shapely.set_coordinates(geoms[parcel], moved)
+    return shapely.area(shapely.clip_by_rect(copies, 0.0, 0.0, px, py))
 
 
 def landcover_checks(data, options, *, required: bool = False):

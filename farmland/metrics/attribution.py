@@ -211,8 +211,9 @@ class UnitSet:
         # representative points (costly) are computed for the few features near a zone only.
         near = np.flatnonzero(_boxes_meet(shapely.bounds(geoms), shapely.bounds(zone_geoms)))
         points = shapely.point_on_surface(geoms[near])
-        tree = shapely.STRtree(zone_geoms)
-        feature, zone = tree.query(points, predicate="within")
+        # The points go in the tree and the few zones ask it: GEOS prepares each zone polygon
+        # once, instead of testing every point against an unprepared outline of many vertices.
+        zone, feature = shapely.STRtree(points).query(zone_geoms, predicate="contains")
         feature = near[feature]
         # A point in two overlapping zones goes to the zone listed first in XZQ.
         order = np.lexsort((zone, feature))
