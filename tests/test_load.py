@@ -297,3 +297,20 @@ def test_shapes_placed_from_the_last_snapshot_are_a_fresh_reads(tmp_path):
     last = store.shapes._last["DLTB"]
     zone_38 = next(passed for key, passed in last.items() if "4526" in key or "zone 38" in key)
     assert zone_38.frame is not None and len(zone_38.keys) > 100
+
+
+def test_a_caller_that_writes_into_its_frame_leaves_the_others_alone(tmp_path):
+    """Frames are served as shallow copies; every kind of write a stage might make stays its own."""
+    store = LayerStore(_ws(tmp_path), cache=None)
+    one = store.layer("DLTB", 2015)
+    before = store.layer("DLTB", 2015).copy(deep=True)  # nothing shared with the store
+    one.loc[0, "TBDLMJ"] = -1.0
+    one["DLBM"] = "999"
+    one.geometry.values[1] = square(9)
+    one["source_file"].array[2] = one["source_file"].iloc[0]
+    one.attrs["files"].append("elsewhere.gpkg")
+    with pytest.raises(ValueError):  # copy-on-write: a column shared with the store is read-only
+        one["TBMJ"].to_numpy()[3] = 0.0
+    other = store.layer("DLTB", 2015)
+    pd.testing.assert_frame_equal(other, before)
+    assert other.attrs["files"] == before.attrs["files"]
