@@ -236,7 +236,7 @@ def test_a_store_that_holds_nothing_hands_a_read_ahead_over_once(tmp_path, parse
 def test_reading_ahead_holds_one_layer_not_asked_for(tmp_path, parses):
     """Checks are slower than reads: an unbounded read-ahead would hold every snapshot at once."""
     ws = _ws(tmp_path)
-    store = LayerStore(ws, cache=None)
+    store = LayerStore(ws, cache=None, hold=False)
     store.read_ahead([("DLTB", 2015), ("JBNTTB", 2015), ("DLTB", 2016), ("JBNTTB", 2016)])
     assert list(store._ahead) == [("DLTB", 2015)]
     store.layer("DLTB", 2015)
@@ -246,6 +246,21 @@ def test_reading_ahead_holds_one_layer_not_asked_for(tmp_path, parses):
     store.layer("JBNTTB", 2016)
     store.close()
     assert [name for name, _ in parses].count("bgdc_2016.gpkg") == 2  # DLTB by the caller, JBNTTB ahead
+
+
+def test_a_store_that_holds_its_layers_reads_three_ahead(tmp_path, parses):
+    """It keeps them for the later stages anyway; the short layers of a year are checked while
+    the next snapshot is read."""
+    store = LayerStore(_ws(tmp_path), cache=None)
+    order = [("DLTB", 2015), ("JBNTTB", 2015), ("DLTB", 2016), ("JBNTTB", 2016)]
+    store.read_ahead(order)
+    assert list(store._ahead) == order[:3]
+    store.layer("DLTB", 2015)
+    assert list(store._ahead) == order[1:]
+    for layer, year in order[1:]:
+        store.layer(layer, year)
+    store.close()
+    assert len(parses) == 4  # each once, all ahead
 
 
 def _identical(one, two) -> bool:

@@ -28,8 +28,14 @@ from .shapes import CheckedShapes
 
 
 READ_AHEAD = 1
-"""Layers :meth:`LayerStore.read_ahead` reads before they are asked for: the next one, so each
-read overlaps the checks of the layer before it while at most one unclaimed frame is held."""
+"""Layers :meth:`LayerStore.read_ahead` reads before they are asked for when the store holds
+nothing: the next one, so each read overlaps the checks of the layer before it while at most one
+unclaimed frame is held."""
+
+READ_AHEAD_HELD = 3
+"""The same for a store that holds its layers (the default), which keeps every layer read for
+the later stages anyway: a year's three short layers are checked while the next snapshot is
+read, instead of the reading thread waiting for them to be asked for."""
 
 
 class LayerStore:
@@ -113,10 +119,11 @@ class LayerStore:
         handed over, with its findings, when :meth:`layer` asks for it (findings of reads nobody
         asks for are dropped with them); one not started yet is read by the caller instead.
 
-        Only :data:`READ_AHEAD` layers are read before the caller asks for them: checks are slower
-        than reads, so an unbounded queue ran many snapshots ahead and held them all (450 MB of a
-        1M-parcel city's largest county while its first snapshot was checked). Asking for a layer
-        skips those ordered before it that were not asked for.
+        Only :data:`READ_AHEAD_HELD` layers (:data:`READ_AHEAD` for a store that holds nothing)
+        are read before the caller asks for them: checks are slower than reads, so an unbounded
+        queue ran many snapshots ahead and held them all (450 MB of a 1M-parcel city's largest
+        county while its first snapshot was checked). Asking for a layer skips those ordered
+        before it that were not asked for.
         """
         if self._reader is None:
             self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="farmland-read-ahead")
@@ -125,8 +132,9 @@ class LayerStore:
         self._read_next()
 
     def _read_next(self) -> None:
-        """Start reading queued layers until :data:`READ_AHEAD` are read ahead and not yet asked for."""
-        while self._queued and len(self._ahead) < READ_AHEAD:
+        """Start reading queued layers until enough are read ahead and not yet asked for."""
+        depth = READ_AHEAD_HELD if self.hold else READ_AHEAD
+        while self._queued and len(self._ahead) < depth:
             key = self._queued.pop(0)
             if key not in self._layers:
                 self._ahead[key] = self._reader.submit(self._read_ahead, *key)
