@@ -88,3 +88,23 @@ def test_basic_farmland_basis_is_read_per_distinct_code_or_unknown_without_codes
         == [7.0, 1.0, 1.0]
     snap = bf_snapshot(frame.drop(columns="DLBM"), 2019, keys, TABLE, Report(strict=False))
     assert snap.values["county"].loc["371502", ["bf_erdiao_n", "bf_sandiao_n"]].tolist() == [0.0, 0.0]
+
+
+def test_a_basic_farmland_year_end_makes_its_ids_and_tree_once():
+    import geopandas as gpd
+    import shapely
+
+    from farmland.metrics.occupation import covered_share
+
+    frame = pd.DataFrame({"BSM": ["B1", None], "YJJBNTMJ": [1.0, 2.0],
+                          "geometry": [shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)]})
+    snap = bf_snapshot(gpd.GeoDataFrame(frame, crs="EPSG:4549"), 2019,
+                       {"county": np.full(2, "371502", dtype=object)}, TABLE, Report(strict=False))
+    assert snap.ids.tolist() == ["JBNTTB:B1", "JBNTTB:?"] and snap.ids is snap.ids
+    assert snap.tree is snap.tree
+    targets = np.array([shapely.box(5, 0, 15, 10), shapely.box(30, 0, 40, 10)], dtype=object)
+    with_tree = covered_share(targets, snap.geometry, tree=snap.tree)
+    without = covered_share(targets, snap.geometry)
+    for a, b in zip(with_tree, without, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert with_tree[0].tolist() == [1.0, 0.0]

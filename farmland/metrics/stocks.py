@@ -13,13 +13,15 @@ explain a ledger that does not close.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from ..landclass import LandClassTable, describe_unknown, normalize_codes
 from ..report import Report
-from .parts import group_sums
+from .parts import group_sums, prefixed
 
 DLTB_COLUMNS = ["BSM", "DLBM", "ZLDWDM", "TBMJ", "KCXS", "KCMJ", "XZDWMJ", "LXDWMJ", "TBDLMJ",
                 "GDDB", "CZCSXM"]
@@ -58,7 +60,11 @@ class ParcelSnapshot:
 
 @dataclass
 class BasicFarmlandSnapshot:
-    """One JBNTTB year end: per-unit sums plus what the year-on-year overlays need."""
+    """One JBNTTB year end: per-unit sums plus what the year-on-year overlays need.
+
+    A year end is overlaid twice (with the year before, then with the year after): its evidence
+    ids and the tree of its parcels are made once, when first asked for.
+    """
 
     year: int
     values: dict[str, pd.DataFrame]
@@ -67,6 +73,16 @@ class BasicFarmlandSnapshot:
     area_m2: np.ndarray
     geometry: np.ndarray | None
     crs: object
+
+    @cached_property
+    def ids(self) -> np.ndarray:
+        """Evidence ids ``JBNTTB:<BSM>``."""
+        return prefixed("JBNTTB", self.bsm)
+
+    @cached_property
+    def tree(self) -> shapely.STRtree:
+        """The parcels' ``shapely.STRtree`` (in ``crs``)."""
+        return shapely.STRtree(self.geometry)
 
 
 def _number(frame: pd.DataFrame, name: str) -> np.ndarray:
