@@ -27,6 +27,7 @@ import shapely
 from ..errors import LayerError
 from ..report import Report
 from ..schema import KNOWN_RENAMES
+from .parts import UnitKeys
 
 COUNTY = "county"
 TOWNSHIP = "township"
@@ -150,6 +151,15 @@ class UnitSet:
         """:meth:`county_of` and :meth:`township_of` of the same codes, which are sorted out once."""
         return self._map(codes, self._county_of_unique, self._township_of_unique)
 
+    def county_and_attributed_township_of(self, codes) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`county_and_township_of`, with no township where no county matches: a code
+        outside the city's units names no township of it either. Told apart on the distinct
+        codes, not on every parcel."""
+        def township(text: pd.Series) -> pd.Series:
+            return self._township_of_unique(text).where(self._county_of_unique(text).notna(), None)
+
+        return self._map(codes, self._county_of_unique, township)
+
     @staticmethod
     def _map(codes, *fns) -> tuple[np.ndarray, ...]:
         # Thousands of distinct codes among millions of parcels: map the distinct ones only.
@@ -250,7 +260,7 @@ def check_attributed(layer: str, year, units: np.ndarray, ids, areas, report: Re
 
     Parameters
     ----------
-    units : ndarray of object
+    units : ndarray of object or UnitKeys
         Unit code per feature (None = unattributed).
     ids : array-like
         Feature ids for the message (BSM, JCBH, row numbers).
@@ -262,7 +272,8 @@ def check_attributed(layer: str, year, units: np.ndarray, ids, areas, report: Re
     ndarray of bool
         True where a feature is attributed.
     """
-    code, found = pd.factorize(pd.Series(units, dtype=object))
+    units = UnitKeys.of(units)
+    code, found = units.codes, units.units
     attributed = code >= 0
     ids = np.asarray(ids, dtype=object)
     if not attributed.all():

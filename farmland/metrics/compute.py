@@ -34,7 +34,8 @@ from .ledger import (DLTBGXGC_COLUMNS, LEDGER_TOLERANCE_MU, change_parts, classi
 from .occupation import (JSYDSP_COLUMNS, WPZF_COLUMNS, approval_share, rectified_occupation,
                          reported_occupation)
 from .opinion import citystats_parts
-from .parts import aggregate_units, components_of, empty_evidence, evidence_rows, prefixed
+from .parts import (UnitKeys, aggregate_units, components_of, empty_evidence, evidence_rows,
+                    prefixed)
 from ..landclass import scheme_for_year
 from .derive import basis_of, target_choice
 from .result import MetricsResult, build_table
@@ -334,24 +335,25 @@ class _Run:
                                       parcel_codes=prefixes, report=self.report, year=year)
 
     def _parcel_keys(self, frame, code_column: str, layer: str, year: int, ids, areas,
-                     fallback_column: str | None = None) -> dict[str, np.ndarray]:
-        """Unit keys of a parcel-like layer (every feature must be attributed)."""
+                     fallback_column: str | None = None) -> dict[str, UnitKeys]:
+        """Unit keys of a parcel-like layer (every feature must be attributed), factorized once
+        for the check and the sums (:class:`~.parts.UnitKeys`)."""
         codes = frame[code_column]
         if fallback_column is not None and fallback_column in frame:
             codes = codes.where(codes.notna(), frame[fallback_column])
-        county, township = self.units.county_and_township_of(codes)
+        county, township = self.units.county_and_attributed_township_of(codes)
         keys = {}
         if COUNTY in self.base_levels:
             k = county
             if self.units.zones and "geometry" in frame:
                 k, _ = self.units.move_to_zones(k, frame.geometry.values, frame.crs)
-            check_attributed(layer, year, k, ids, areas, self.report, field_name=code_column)
-            keys[COUNTY] = k
+            keys[COUNTY] = UnitKeys.of(k)
+            check_attributed(layer, year, keys[COUNTY], ids, areas, self.report,
+                             field_name=code_column)
         if TOWNSHIP in self.base_levels:
-            k = np.where(pd.isna(pd.Series(county, dtype=object)).to_numpy(), None, township)
-            check_attributed(layer, year, k, ids, areas, self.report, field_name=code_column,
-                             what="features (township level)")
-            keys[TOWNSHIP] = k
+            keys[TOWNSHIP] = UnitKeys.of(township)
+            check_attributed(layer, year, keys[TOWNSHIP], ids, areas, self.report,
+                             field_name=code_column, what="features (township level)")
         return keys
 
     def _code_keys(self, frame, code_column: str, layer: str, year: int, ids, amounts):

@@ -213,8 +213,7 @@ def bf_flows(prev, now, piece_geometry, piece_crs, piece_ids, new_construction: 
     occupied = np.zeros(len(prev.bsm))
     pair_piece = pair_bf = np.empty(0, dtype=np.intp)
     if len(selected) and len(prev_geoms):
-        tree = shapely.STRtree(prev_geoms)
-        piece_idx, bf_idx = tree.query(pieces[selected], predicate="intersects")
+        piece_idx, bf_idx = prev.tree.query(pieces[selected], predicate="intersects")
         if len(piece_idx):
             overlap = shapely.area(overlaps(pieces[selected][piece_idx], prev_geoms[bf_idx]))
             parcel_area = shapely.area(prev_geoms[bf_idx])
@@ -228,11 +227,10 @@ def bf_flows(prev, now, piece_geometry, piece_crs, piece_ids, new_construction: 
     new = np.flatnonzero(~known)
     redesignated = np.zeros(len(now.bsm))
     if len(new):
-        covered, _, _ = covered_share(now_geoms[new], prev_geoms)
+        covered, _, _ = covered_share(now_geoms[new], prev_geoms, tree=prev.tree)
         redesignated[new] = (1.0 - covered) * now.area_m2[new]
 
-    prev_ids = prefixed("JBNTTB", prev.bsm)
-    now_ids = prefixed("JBNTTB", now.bsm)
+    prev_ids, now_ids = prev.ids, now.ids
     values, evidence = {}, {}
     for level in prev.keys:
         if level not in now.keys:

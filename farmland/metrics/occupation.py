@@ -168,7 +168,8 @@ def _covered_by(a, b) -> np.ndarray:
     return covered
 
 
-def covered_share(targets, covers, keep=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def covered_share(targets, covers, keep=None, tree=None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Share of each target's planar area covered by the union of the covers it intersects.
 
     Parameters
@@ -176,6 +177,8 @@ def covered_share(targets, covers, keep=None) -> tuple[np.ndarray, np.ndarray, n
     targets, covers : array-like of shapely geometries, same CRS
     keep : callable(target_index, cover_index) -> bool array, optional
         Filter on candidate pairs (e.g. the approval was in force at the change date).
+    tree : shapely.STRtree, optional
+        The tree of ``covers``, when the caller has it already.
 
     Returns
     -------
@@ -195,7 +198,7 @@ def covered_share(targets, covers, keep=None) -> tuple[np.ndarray, np.ndarray, n
     empty = np.empty(0, dtype=np.intp)
     if len(targets) == 0 or len(covers) == 0:
         return share, empty, empty
-    tree = shapely.STRtree(covers)
+    tree = tree if tree is not None else shapely.STRtree(covers)
     t, c = tree.query(targets, predicate="intersects")
     if keep is not None and len(t):
         mask = np.asarray(keep(t, c), dtype=bool)

@@ -12,6 +12,8 @@ layer that is not there makes every figure computed from it empty, data contract
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -124,12 +126,52 @@ def components_of(group: str) -> list[str]:
     return list(COMPONENT_GROUPS[group])
 
 
-def group_sums(keys: np.ndarray, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+@dataclass(frozen=True)
+class UnitKeys:
+    """Unit code per row with its factorization, made once per layer and level.
+
+    The attribution check and every per-unit sum of a layer group by the same keys; factorizing
+    a few hundred thousand text keys again for each of them was a good part of a run. Indexing
+    and ``numpy.asarray`` give the plain keys, so evidence and snapshots use it as the array.
+
+    Attributes
+    ----------
+    values : ndarray of object
+        Unit code per row (None = unattributed).
+    codes : ndarray of int
+        Position of each row's unit in ``units``; -1 where None.
+    units : ndarray of object
+        The distinct unit codes, sorted.
+    """
+
+    values: np.ndarray
+    codes: np.ndarray
+    units: np.ndarray
+
+    @classmethod
+    def of(cls, keys) -> UnitKeys:
+        if isinstance(keys, UnitKeys):
+            return keys
+        values = np.asarray(keys, dtype=object)
+        codes, units = pd.factorize(pd.Series(values, dtype=object), sort=True)
+        return cls(values=values, codes=codes, units=np.asarray(units, dtype=object))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, index):
+        return self.values[index]
+
+    def __array__(self, dtype=None, copy=None):
+        return np.array(self.values, dtype=dtype, copy=copy)
+
+
+def group_sums(keys, columns: dict[str, np.ndarray]) -> pd.DataFrame:
     """Sum each column by unit key with ``np.bincount`` (no per-row Python).
 
     Parameters
     ----------
-    keys : ndarray of object
+    keys : ndarray of object or UnitKeys
         Unit code per row; None rows are left out (they were reported when attributed).
     columns : dict of name → ndarray of float
         Values per row; NaN is treated as 0 (callers fill missing areas before).
@@ -139,15 +181,21 @@ def group_sums(keys: np.ndarray, columns: dict[str, np.ndarray]) -> pd.DataFrame
     DataFrame
         Index: the unit codes found (``unit``), one column per input column.
     """
-    codes, uniques = pd.factorize(pd.Series(keys, dtype=object), sort=True)
-    ok = codes >= 0
+    keys = UnitKeys.of(keys)
+    codes = keys.codes
+    # Every row attributed is the rule: the rows are then summed as they are, not copied out.
+    every = bool((codes >= 0).all())
+    ok = slice(None) if every else codes >= 0
+    codes = codes[ok]
     out = {}
     for name, values in columns.items():
-        values = np.nan_to_num(np.asarray(values, dtype="float64"))
+        values = np.asarray(values, dtype="float64")
         if np.ndim(values) == 0:
-            values = np.full(len(codes), float(values))
-        out[name] = np.bincount(codes[ok], weights=values[ok], minlength=len(uniques))
-    return pd.DataFrame(out, index=pd.Index(np.asarray(uniques, dtype=object), name="unit"))
+            values = np.full(len(keys), float(np.nan_to_num(values)))
+        elif not np.isfinite(values).all():  # areas are finite but for a few: one pass to tell
+            values = np.nan_to_num(values)
+        out[name] = np.bincount(codes, weights=values[ok], minlength=len(keys.units))
+    return pd.DataFrame(out, index=pd.Index(keys.units, name="unit"))
 
 
 def evidence_rows(keys: np.ndarray, ids, metrics, mask=None) -> pd.DataFrame:

@@ -13,13 +13,15 @@ explain a ledger that does not close.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from ..landclass import LandClassTable, describe_unknown, normalize_codes
 from ..report import Report
-from .parts import group_sums
+from .parts import group_sums, prefixed
 
 DLTB_COLUMNS = ["BSM", "DLBM", "ZLDWDM", "TBMJ", "KCXS", "KCMJ", "XZDWMJ", "LXDWMJ", "TBDLMJ",
                 "GDDB", "CZCSXM"]
@@ -58,7 +60,11 @@ class ParcelSnapshot:
 
 @dataclass
 class BasicFarmlandSnapshot:
-    """One JBNTTB year end: per-unit sums plus what the year-on-year overlays need."""
+    """One JBNTTB year end: per-unit sums plus what the year-on-year overlays need.
+
+    A year end is overlaid twice (with the year before, then with the year after): its evidence
+    ids and the tree of its parcels are made once, when first asked for.
+    """
 
     year: int
     values: dict[str, pd.DataFrame]
@@ -67,6 +73,16 @@ class BasicFarmlandSnapshot:
     area_m2: np.ndarray
     geometry: np.ndarray | None
     crs: object
+
+    @cached_property
+    def ids(self) -> np.ndarray:
+        """Evidence ids ``JBNTTB:<BSM>``."""
+        return prefixed("JBNTTB", self.bsm)
+
+    @cached_property
+    def tree(self) -> shapely.STRtree:
+        """The parcels' ``shapely.STRtree`` (in ``crs``)."""
+        return shapely.STRtree(self.geometry)
 
 
 def _number(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -93,16 +109,26 @@ def parcel_snapshot(frame: pd.DataFrame, year: int, keys: dict[str, np.ndarray],
     """
     n = len(frame)
     dlbm = frame["DLBM"]
-    group = land_classes.group_of(dlbm)
-    scheme = land_classes.scheme_of(dlbm)
+    # Every class lookup and test is made once per distinct code and spread to the parcels.
+    position, distinct = _distinct(dlbm)
+    group_of_code = land_classes.group_of(distinct)
+    scheme_of_code = land_classes.scheme_of(distinct)
     ids = frame["BSM"].to_numpy(dtype=object)
 
-    unknown = land_classes.unknown_codes(dlbm)
-    if len(unknown):
+    def of_group(name: str) -> np.ndarray:
+        return (group_of_code == name)[position]
+
+    def of_scheme(name: str) -> np.ndarray:
+        return (scheme_of_code == name)[position]
+
+    # unknown_codes counts the codes the table does not know: only worth it when there are some.
+    unknown_group = of_group("unknown")
+    if unknown_group.any():
+        unknown = land_classes.unknown_codes(dlbm)
         report.warning("DLTB", "unknown-code", f"land-class codes not in the land-class table: "
                        f"{describe_unknown(unknown)}. Their parcels count in no group's metrics "
                        "(group_unknown_mu); fix the codes or report the table gap.", year=year,
-                       field="DLBM", ids=ids[group == "unknown"])
+                       field="DLBM", ids=ids[unknown_group])
 
     tbmj = _number(frame, "TBMJ")
     if np.isnan(tbmj).any():
@@ -110,7 +136,7 @@ def parcel_snapshot(frame: pd.DataFrame, year: int, keys: dict[str, np.ndarray],
                        "fill TBMJ (statutory ellipsoidal area, m²).", year=year, field="TBMJ",
                        ids=ids[np.isnan(tbmj)])
         tbmj = np.nan_to_num(tbmj)
-    arable = group == "arable"
+    arable = of_group("arable")
     tbdlmj = _number(frame, "TBDLMJ")
     missing = np.isnan(tbdlmj)
     if missing.any():
@@ -126,14 +152,13 @@ def parcel_snapshot(frame: pd.DataFrame, year: int, keys: dict[str, np.ndarray],
     arable_m2 = np.where(arable, tbdlmj, 0.0)
     gddb = _number(frame, "GDDB")
     graded = arable & (gddb >= GRADE_MIN) & (gddb <= GRADE_MAX)
-    construction = group == "construction"
-    # Codes cleaned once per distinct value (normalize_codes), not once per parcel; upper-casing
+    construction = of_group("construction")
+    # Codes cleaned and looked for once per distinct value, not once per parcel; upper-casing
     # the 二调 codes as well changes nothing, since the codes looked for are digits only.
     urban = np.zeros(n, dtype=bool)
     if "CZCSXM" in frame:
-        czcsxm = normalize_codes(frame["CZCSXM"])
-        urban |= (scheme == "sandiao") & czcsxm.isin(URBAN_INDUSTRIAL_CZCSXM).to_numpy()
-    urban |= (scheme == "erdiao") & normalize_codes(dlbm).isin(URBAN_INDUSTRIAL_ERDIAO).to_numpy()
+        urban |= of_scheme("sandiao") & _code_in(frame["CZCSXM"], URBAN_INDUSTRIAL_CZCSXM)
+    urban |= of_scheme("erdiao") & _code_in(dlbm, URBAN_INDUSTRIAL_ERDIAO, position, distinct)
     urban &= construction
 
     columns = {
@@ -141,11 +166,11 @@ def parcel_snapshot(frame: pd.DataFrame, year: int, keys: dict[str, np.ndarray],
         "grade_weighted_m2": np.where(graded, gddb * tbdlmj, 0.0),
         "graded_m2": np.where(graded, tbdlmj, 0.0),
         "total_m2": tbmj,
-        **{f"group_{g}_m2": np.where(group == g, tbmj, 0.0)
+        **{f"group_{g}_m2": np.where(of_group(g), tbmj, 0.0)
            for g in ("arable", "agricultural", "construction", "unused", "unknown")},
         "urban_industrial_m2": np.where(urban, tbdlmj, 0.0),
-        "dltb_erdiao_n": (scheme == "erdiao").astype("float64"),
-        "dltb_sandiao_n": (scheme == "sandiao").astype("float64"),
+        "dltb_erdiao_n": of_scheme("erdiao").astype("float64"),
+        "dltb_sandiao_n": of_scheme("sandiao").astype("float64"),
     }
     values = {level: group_sums(key, columns) for level, key in keys.items()}
     for level, table in values.items():
@@ -160,6 +185,23 @@ def parcel_snapshot(frame: pd.DataFrame, year: int, keys: dict[str, np.ndarray],
     for level, key in keys.items():
         arable_frame[level] = key[arable]
     return ParcelSnapshot(year=year, values=values, arable=arable_frame)
+
+
+def _distinct(codes) -> tuple[np.ndarray, np.ndarray]:
+    """``(position, distinct)``: the distinct raw codes plus a last None for missing ones, and
+    each row's position among them (``distinct[position]`` is the column). A snapshot has a few
+    dozen land-class codes among hundreds of thousands of parcels."""
+    inverse, uniques = pd.factorize(pd.Series(codes, copy=False))
+    distinct = np.append(np.asarray(uniques, dtype=object), None)
+    return np.where(inverse < 0, len(distinct) - 1, inverse), distinct
+
+
+def _code_in(codes, wanted, position=None, distinct=None) -> np.ndarray:
+    """True where the cleaned code (:func:`normalize_codes`) is one of ``wanted``; tested on the
+    distinct codes (``position``, ``distinct`` from :func:`_distinct` when already made)."""
+    if position is None:
+        position, distinct = _distinct(codes)
+    return normalize_codes(distinct).isin(wanted).to_numpy()[position]
 
 
 def _warn_mixed_scheme(layer: str, year, table: pd.DataFrame, prefix: str, report: Report,
@@ -186,11 +228,14 @@ def bf_snapshot(frame: pd.DataFrame, year: int, keys: dict[str, np.ndarray],
                        "counted as TBMJ − KCMJ; fill YJJBNTMJ at the source.", year=year,
                        field="YJJBNTMJ", ids=ids[missing])
     if "DLBM" in frame:
-        scheme = land_classes.scheme_of(frame["DLBM"])
+        position, distinct = _distinct(frame["DLBM"])  # looked up per distinct code
+        scheme_of_code = land_classes.scheme_of(distinct)
     else:
-        scheme = np.full(len(frame), "unknown", dtype=object)
-    columns = {"bf_m2": area, "bf_erdiao_n": (scheme == "erdiao").astype("float64"),
-               "bf_sandiao_n": (scheme == "sandiao").astype("float64")}
+        position = np.zeros(len(frame), dtype=np.intp)
+        scheme_of_code = np.array(["unknown"], dtype=object)
+    columns = {"bf_m2": area,
+               "bf_erdiao_n": (scheme_of_code == "erdiao")[position].astype("float64"),
+               "bf_sandiao_n": (scheme_of_code == "sandiao")[position].astype("float64")}
     values = {level: group_sums(key, columns) for level, key in keys.items()}
     geometry = None
     crs = None
