@@ -193,25 +193,55 @@ def _units_overlap(ws, xzq, codes, report):
                      ids=sorted({c for a, b, _ in found for c in (a, b)}))
 
 
+class _Distinct:
+    """A text column factorized once: its distinct values and each feature's position among them.
+
+    Text columns hold one shared ``str`` per distinct value (``farmland.layers._as_text``): a
+    snapshot has 300 000 parcels but a few thousand unit codes and a few dozen land classes, so a
+    test of the text runs on ``values`` and ``per_feature`` maps it back, instead of string
+    operations on every parcel. Missing values share the last slot, which holds None.
+    """
+
+    def __init__(self, column: pd.Series):
+        inverse, uniques = pd.factorize(column)
+        self.values = np.append(np.asarray(uniques, dtype=object), None)
+        self.inverse = np.where(inverse < 0, len(uniques), inverse)
+
+    def per_feature(self, per_value: np.ndarray) -> np.ndarray:
+        return np.asarray(per_value)[self.inverse]
+
+
+class _UnitCodes(_Distinct):
+    """A unit-code column (ZLDWDM, XZQDM …) with the county (first six characters, "" where
+    missing) of each distinct code: one layer's several tests of the county share one slicing."""
+
+    def __init__(self, column: pd.Series):
+        super().__init__(column)
+        self.counties = np.array([str(code)[:6] for code in self.values[:-1]] + [""], dtype=object)
+
+    def present(self) -> set[str]:
+        """The counties of the features that have a code."""
+        return set(self.counties[:-1])
+
+
 def county_codes(codes: pd.Series) -> pd.Series:
     """The county part of unit codes (their first six characters; "" where missing).
 
     Sliced once per distinct code: a snapshot has a million parcels but a few thousand codes, and
     slicing every string in Python took 16 s of a 1M-parcel validation.
     """
-    inverse, uniques = pd.factorize(codes)
-    sliced = np.array([str(code)[:6] for code in uniques] + [""], dtype=object)  # -1 (missing) → ""
-    return pd.Series(sliced[inverse], index=codes.index, dtype=object)
+    units = _UnitCodes(codes)
+    return pd.Series(units.per_feature(units.counties), index=codes.index, dtype=object)
 
 
-def _unit_mismatch(codes: pd.Series, ids: pd.Series, unit_codes, report: Report, layer: str, year,
+def _unit_mismatch(units: _UnitCodes, ids: pd.Series, unit_codes, report: Report, layer: str, year,
                    field: str, severity: str = "error"):
     if unit_codes is None:
         return
-    prefix = county_codes(codes)
-    bad = ~prefix.isin(unit_codes)
+    unknown = ~pd.Series(units.counties).isin(unit_codes).to_numpy()  # per distinct code
+    bad = units.per_feature(unknown)
     if bad.any():
-        values = sorted(prefix[bad].unique())
+        values = sorted(set(units.counties[np.unique(units.inverse[bad])]))
         report.add(
             severity, layer, "unknown-unit",
             f"{int(bad.sum())} features have {field} matching no unit in XZQ (county codes "
@@ -322,8 +352,9 @@ def _check_dltb(store, year, report, unit_codes, say, check_areas, checked: _Che
     _ids_checks(frame, "BSM", "DLTB", year, report)
     _code_checks(ws, frame["DLBM"], ids, "DLTB", "DLBM", year, report)
     _area_checks(frame, ids, year, report)
-    _unit_mismatch(frame["ZLDWDM"], ids, unit_codes, report, "DLTB", year, "ZLDWDM")
-    bad_len = frame["ZLDWDM"].notna() & (frame["ZLDWDM"].str.len() != 19)
+    units = _UnitCodes(frame["ZLDWDM"])
+    _unit_mismatch(units, ids, unit_codes, report, "DLTB", year, "ZLDWDM")
+    bad_len = units.per_feature([len(code) != 19 for code in units.values[:-1]] + [False])
     if bad_len.any():
         report.warning("DLTB", "code-length", "ZLDWDM should have 19 characters (county 6 + township 3 + "
                        "village 3 + 7); township figures use its first 9.", year=year, field="ZLDWDM",
@@ -345,18 +376,28 @@ def _check_dltb(store, year, report, unit_codes, say, check_areas, checked: _Che
                                                        checked.area_gaps, own)
         checked.fingerprints = fingerprints
     _attach_files(report, start, frame, "BSM", store.ws.source("DLTB"))
-    _one_source_per_county(frame, "DLTB", year, report)
-    return set(county_codes(frame["ZLDWDM"].dropna()).unique())
+    _one_source_per_county(frame, units, "DLTB", year, report)
+    return units.present()
 
 
-def _one_source_per_county(frame, layer, year, report):
+def _one_source_per_county(frame, units: _UnitCodes, layer, year, report):
     """Two files holding parcels of one county (a database copied beside the original) count it twice."""
     if SOURCE_COLUMN not in frame or frame[SOURCE_COLUMN].nunique() < 2:
         return
-    county = county_codes(frame["ZLDWDM"])
-    files = frame.groupby(county.to_numpy())[SOURCE_COLUMN].agg(lambda v: sorted(set(map(str, v))))
-    for code, names in files.items():
-        if code and len(names) > 1:
+    # The distinct (county, file) pairs, from integer codes: a county in more than one is suspect.
+    county, counties = pd.factorize(units.counties)
+    county = units.per_feature(county)
+    files = pd.Categorical(frame[SOURCE_COLUMN])
+    file_names = np.array([str(name) for name in files.categories] + ["nan"], dtype=object)
+    pairs = np.unique(county.astype(np.int64) * (len(file_names) + 1) + files.codes + 1)
+    pair_county, pair_file = np.divmod(pairs, len(file_names) + 1)
+    shared = np.flatnonzero(np.bincount(pair_county, minlength=len(counties)) > 1)
+    for k in sorted(shared, key=lambda k: counties[k]):
+        code = counties[k]
+        if not code:
+            continue
+        names = sorted(set(file_names[pair_file[pair_county == k] - 1]))  # -1: a file of NaN
+        if len(names) > 1:
             report.error(layer, "duplicate-source", f"county {code} has parcels in {len(names)} files "
                          f"({', '.join(names[:4])}); its area would be counted once per file. Keep one "
                          "database per county (remove the copy).", year=year, field="ZLDWDM", ids=[code])
@@ -691,10 +732,11 @@ def _check_basic_farmland(store, year, report, unit_codes, say):
             if over.any():
                 report.error("JBNTTB", "net-area-exceeds-area", "YJJBNTMJ (net basic-farmland area) exceeds "
                              "the parcel area TBMJ.", year=year, field="YJJBNTMJ", ids=ids[over])
-    _unit_mismatch(frame["ZLDWDM"], ids, unit_codes, report, "JBNTTB", year, "ZLDWDM")
+    units = _UnitCodes(frame["ZLDWDM"])
+    _unit_mismatch(units, ids, unit_codes, report, "JBNTTB", year, "ZLDWDM")
     _attach_files(report, start, frame, "BSM", store.ws.source("JBNTTB"))
-    _one_source_per_county(frame, "JBNTTB", year, report)
-    return set(county_codes(frame["ZLDWDM"].dropna()).unique())
+    _one_source_per_county(frame, units, "JBNTTB", year, report)
+    return units.present()
 
 
 def _check_changes(store, year, report, unit_codes, say):
@@ -723,7 +765,7 @@ def _check_changes(store, year, report, unit_codes, say):
         if off.any():
             report.warning("DLTBGXGC", "date-outside-year", f"GXSJ falls outside {year}; change records "
                            "of a year should be dated in it.", year=year, field="GXSJ", ids=ids[off])
-    _unit_mismatch(frame["BGQZLDWDM"], ids, unit_codes, report, "DLTBGXGC", year, "BGQZLDWDM")
+    _unit_mismatch(_UnitCodes(frame["BGQZLDWDM"]), ids, unit_codes, report, "DLTBGXGC", year, "BGQZLDWDM")
 
 
 def _check_enforcement(store, year, report, unit_codes, say):
@@ -771,7 +813,7 @@ def _check_enforcement(store, year, report, unit_codes, say):
     if over.any():
         report.error("WPZF", "arable-exceeds-new-construction", "ZYGDMJ (arable occupied) exceeds XZJSYDMJ "
                      "(new construction land).", year=year, field="ZYGDMJ", ids=ids[over])
-    _unit_mismatch(frame["XZQDM"], ids, unit_codes, report, "WPZF", year, "XZQDM")
+    _unit_mismatch(_UnitCodes(frame["XZQDM"]), ids, unit_codes, report, "WPZF", year, "XZQDM")
 
 
 def _check_approvals(store, report, unit_codes, say):
@@ -789,7 +831,7 @@ def _check_approvals(store, report, unit_codes, say):
                      field="PZRQ", ids=ids[missing])
     _no_negative(frame, ("PZMJ", "ZYGDMJ"), ids, "JSYDSP", None, report)
     if "XZQDM" in frame:
-        _unit_mismatch(frame["XZQDM"], ids, unit_codes, report, "JSYDSP", None, "XZQDM", "warning")
+        _unit_mismatch(_UnitCodes(frame["XZQDM"]), ids, unit_codes, report, "JSYDSP", None, "XZQDM", "warning")
 
 
 def _check_hsf(store, report, unit_codes, say):
@@ -815,7 +857,7 @@ def _check_hsf(store, report, unit_codes, say):
                        "these projects count in no assessed year.", field="JSNF", ids=ids[outside])
     _no_negative(frame, ("JSMJ",), ids, "GBZNT", None, report, positive=("JSMJ",), required=("JSMJ",))
     _magnitude_check(frame, "JSMJ", ids, "GBZNT", None, report)
-    _unit_mismatch(frame["XZQDM"], ids, unit_codes, report, "GBZNT", None, "XZQDM")
+    _unit_mismatch(_UnitCodes(frame["XZQDM"]), ids, unit_codes, report, "GBZNT", None, "XZQDM")
 
 
 def _check_years(frame, ws, layer, report, ids):
@@ -850,7 +892,7 @@ def _check_tables(store, report, unit_codes, say):
                          "each would be counted again. Delete the repeats (or tell them apart, e.g. by "
                          "project).", ids=rows[repeated])
         if "xzqdm" in frame:
-            _unit_mismatch(frame["xzqdm"], rows, unit_codes, report, layer, None, "xzqdm")
+            _unit_mismatch(_UnitCodes(frame["xzqdm"]), rows, unit_codes, report, layer, None, "xzqdm")
         if layer == "ZBPH":
             bad = ~frame["kind"].isin(ZBPH_KINDS)
             if bad.any():

@@ -271,3 +271,32 @@ def test_county_codes_are_the_first_six_characters_and_blank_where_missing():
     assert county_codes(codes).tolist() == ["371521", "", "371502", "37152", "371521"]
     assert county_codes(codes).index.tolist() == [5, 6, 7, 8, 9]
     assert county_codes(pd.Series([], dtype=object)).tolist() == []
+
+
+# The attribute checks work on the distinct values of text columns; these pin what they report.
+
+def _report():
+    from farmland.report import Report
+
+    return Report(strict=False)
+
+
+def test_zldwdm_length_and_one_source_per_county(ws):
+    from farmland.layers import SOURCE_COLUMN
+
+    def two_files(frame):
+        frame["ZLDWDM"] = ["3715021010010000000", "37150210100100", "3715211020010000000", None]
+    _rewrite_dltb(ws, 2017, two_files)
+    from farmland.load import LayerStore
+    from farmland.validate import _one_source_per_county, _UnitCodes
+    from farmland.workspace import Workspace
+
+    report = validate_workspace(ws)
+    short = [f for f in report.warnings if f.check == "code-length"]
+    assert len(short) == 1 and short[0].year == 2017 and short[0].ids == ("20170002",)
+    frame = LayerStore(Workspace.load(ws), cache=None).layer("DLTB", 2017)
+    frame[SOURCE_COLUMN] = pd.Categorical(["b.gpkg", "a.gpkg", "a.gpkg", "c.gpkg"])
+    report = _report()
+    _one_source_per_county(frame, _UnitCodes(frame["ZLDWDM"]), "DLTB", 2017, report)
+    (found,) = report.findings  # county "" (the parcel without a code) is not one
+    assert found.check == "duplicate-source" and found.ids == ("371502",) and "(a.gpkg, b.gpkg)" in found.message
