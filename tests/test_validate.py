@@ -281,6 +281,20 @@ def _report():
     return Report(strict=False)
 
 
+def test_code_checks_name_unknown_codes_and_the_other_scheme(ws):
+    from farmland.validate import _code_checks
+    from farmland.workspace import Workspace
+
+    codes = pd.Series(["0101", "011", None, " 0101", "0199", "012", "0101"], name="DLBM", dtype=object)
+    ids = pd.Series([f"p{i}" for i in range(len(codes))])
+    report = _report()
+    _code_checks(Workspace.load(ws), codes, ids, "DLTB", "DLBM", 2020, report)
+    unknown, other = report.findings
+    assert unknown.check == "unknown-code" and unknown.ids == ("p2", "p4") and "'' ×1, '0199' ×1" in unknown.message
+    assert other.check == "scheme-mismatch" and other.ids == ("p1", "p5")
+    assert other.message.startswith("2 DLBM codes belong to the erdiao scheme")
+
+
 def test_zldwdm_length_and_one_source_per_county(ws):
     from farmland.layers import SOURCE_COLUMN
 
