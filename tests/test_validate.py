@@ -281,6 +281,26 @@ def _report():
     return Report(strict=False)
 
 
+@pytest.mark.parametrize(
+    "values, missing, repeated",
+    [
+        (["a", "b", "c"], 0, ()),
+        (["", "a", "b"], 1, ()),  # sorted: only the first can be blank
+        ([None], 1, ()),  # a lone id is "increasing" even when missing
+        (["b", None, "a", "", "a"], 2, ("a",)),
+        (["a", "a", "b", "c"], 0, ("a",)),
+    ],
+)
+def test_ids_checks_count_blank_and_repeated_ids(values, missing, repeated):
+    from farmland.validate import _ids_checks
+
+    report = _report()
+    _ids_checks(pd.DataFrame({"BSM": pd.Series(values, dtype=object)}), "BSM", "DLTB", 2017, report)
+    found = {f.check: f for f in report.findings}
+    assert (found["missing-id"].count if "missing-id" in found else 0) == missing
+    assert (found["duplicate-id"].ids if "duplicate-id" in found else ()) == repeated
+
+
 def test_code_checks_name_unknown_codes_and_the_other_scheme(ws):
     from farmland.validate import _code_checks
     from farmland.workspace import Workspace
