@@ -433,29 +433,29 @@ def _attach_files(report: Report, start: int, frame, id_field: str, source) -> N
 
 def _no_negative(frame, fields, ids, layer, year, report, *, positive=(), required=()):
     """Area fields: NULL (where ``required``), ±inf, negative, zero (where ``positive``) are errors."""
-    for field in fields:
-        if field not in frame:
+    for column in fields:
+        if column not in frame:
             continue
-        values = frame[field]
-        blank = values.isna() if field in required else pd.Series(False, index=frame.index)
+        values = frame[column]
+        blank = values.isna() if column in required else pd.Series(False, index=frame.index)
         if blank.any():
-            report.error(layer, "missing-value", f"{field} is empty (NULL) for {int(blank.sum())} features; a "
+            report.error(layer, "missing-value", f"{column} is empty (NULL) for {int(blank.sum())} features; a "
                          "figure computed from it would silently count them as 0. Fill it at the source.",
-                         year=year, field=field, ids=ids[blank.to_numpy()])
+                         year=year, field=column, ids=ids[blank.to_numpy()])
         infinite = np.isinf(values.to_numpy(dtype="float64", na_value=np.nan))
         if infinite.any():
-            report.error(layer, "non-finite", f"{field} is infinite for {int(infinite.sum())} features; fix "
-                         "them at the source.", year=year, field=field, ids=ids[infinite])
-        if field in positive:
+            report.error(layer, "non-finite", f"{column} is infinite for {int(infinite.sum())} features; fix "
+                         "them at the source.", year=year, field=column, ids=ids[infinite])
+        if column in positive:
             zero = values == 0
             if zero.any():
-                report.error(layer, "zero-area", f"{field} is 0 for {int(zero.sum())} features, which cannot "
+                report.error(layer, "zero-area", f"{column} is 0 for {int(zero.sum())} features, which cannot "
                              "be: a feature with no area drops out of every total. Fix it at the source.",
-                             year=year, field=field, ids=ids[zero.to_numpy()])
+                             year=year, field=column, ids=ids[zero.to_numpy()])
         negative = values < 0
         if negative.any():
-            report.error(layer, "negative-area", f"{field} is negative for {int(negative.sum())} features; "
-                         "areas cannot be below zero. Fix them at the source.", year=year, field=field,
+            report.error(layer, "negative-area", f"{column} is negative for {int(negative.sum())} features; "
+                         "areas cannot be below zero. Fix them at the source.", year=year, field=column,
                          ids=ids[negative])
 
 
@@ -980,12 +980,12 @@ def _check_targets(store, report, unit_codes):
     if targets is None:
         return
     rows = "row " + targets["row"].astype(str)
-    for field in ("arable_target_mu", "basic_farmland_target_mu"):
-        missing = targets[field].isna()
+    for column in ("arable_target_mu", "basic_farmland_target_mu"):
+        missing = targets[column].isna()
         if missing.any():
-            report.error("TARGETS", "missing-target", f"{field} is empty; every unit needs its targets in 亩.",
-                         field=field, ids=rows[missing])
-        _no_negative(targets, (field,), rows, "TARGETS", None, report)
+            report.error("TARGETS", "missing-target", f"{column} is empty; every unit needs its targets in 亩.",
+                         field=column, ids=rows[missing])
+        _no_negative(targets, (column,), rows, "TARGETS", None, report)
     blank = targets["xzqdm"].isna()
     if blank.any():
         report.error("TARGETS", "missing-code", "rows without xzqdm: every target row needs the unit's code.",
@@ -1020,15 +1020,15 @@ def _check_city_targets(ws, targets, unit_codes, report: Report) -> None:
         counties &= targets["xzqdm"].isin(unit_codes)
     else:
         counties &= targets["xzqdm"].str.len() == 6
-    for field, city in ws.city_targets.items():
-        total = float(targets.loc[counties, field].sum())
+    for column, city in ws.city_targets.items():
+        total = float(targets.loc[counties, column].sum())
         gap = total - city
         if abs(gap) > CITY_TARGET_TOLERANCE_MU:
-            report.warning("TARGETS", "city-target-mismatch", f"the county {field} add up to "
+            report.warning("TARGETS", "city-target-mismatch", f"the county {column} add up to "
                            f"{total:,.2f} 亩 ({total / 1e4:,.4f} 万亩), {abs(gap):,.2f} 亩 "
                            f"({abs(gap) / 1e4:,.4f} 万亩) {'above' if gap > 0 else 'below'} the city's "
-                           f"{city:,.2f} 亩 ({city / 1e4:,.4f} 万亩; [city] {field} in farmland.toml). "
-                           "Check the county split in targets.csv or the city figure.", field=field)
+                           f"{city:,.2f} 亩 ({city / 1e4:,.4f} 万亩; [city] {column} in farmland.toml). "
+                           "Check the county split in targets.csv or the city figure.", field=column)
 
 
 def _check_landcover(store, year, report, say):
