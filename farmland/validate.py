@@ -470,9 +470,10 @@ def _ids_checks(frame, field, layer, year, report) -> pd.Series:
         # sort among strings; a lone id would pass as "increasing") and only the first can be "".
         blank_count, dup, labelled = int(ids.iloc[0] == ""), ids.iloc[:0], ids
     else:
-        blank = ids.isna() | (ids == "")
+        # numpy's == on the object array: the Series operator took ten times as long
+        blank = ids.isna().to_numpy() | (ids.to_numpy(dtype=object) == "")
         blank_count = int(blank.sum())
-        dup = ids[ids.duplicated(keep=False) & ~blank]
+        dup = ids[ids.duplicated(keep=False).to_numpy() & ~blank]
         labelled = ids.fillna(f"(no {field})")
     if blank_count:
         report.error(layer, "missing-id", f"{blank_count} features have no {field}; every feature "
