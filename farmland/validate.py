@@ -193,25 +193,64 @@ def _units_overlap(ws, xzq, codes, report):
                      ids=sorted({c for a, b, _ in found for c in (a, b)}))
 
 
+class _Distinct:
+    """A text column factorized once: its distinct values and each feature's position among them.
+
+    Text columns hold one shared ``str`` per distinct value (``farmland.layers._as_text``): a
+    snapshot has 300 000 parcels but a few thousand unit codes and a few dozen land classes, so a
+    test of the text runs on ``values`` and ``per_feature`` maps it back, instead of string
+    operations on every parcel. Missing values share the last slot, which holds None.
+    """
+
+    def __init__(self, column: pd.Series):
+        inverse, uniques = pd.factorize(column)
+        self.index = column.index
+        self.name = column.name
+        self.values = np.append(np.asarray(uniques, dtype=object), None)
+        self.inverse = np.where(inverse < 0, len(uniques), inverse)
+
+    def per_feature(self, per_value: np.ndarray) -> np.ndarray:
+        return np.asarray(per_value)[self.inverse]
+
+    def categorical(self) -> pd.Series:
+        """The column as a categorical: functions that factorize it again (land-class lookups) then
+        read the codes instead of hashing every string."""
+        codes = np.where(self.inverse == len(self.values) - 1, -1, self.inverse)
+        return pd.Series(pd.Categorical.from_codes(codes, self.values[:-1]), index=self.index,
+                         name=self.name)
+
+
+class _UnitCodes(_Distinct):
+    """A unit-code column (ZLDWDM, XZQDM …) with the county (first six characters, "" where
+    missing) of each distinct code: one layer's several tests of the county share one slicing."""
+
+    def __init__(self, column: pd.Series):
+        super().__init__(column)
+        self.counties = np.array([str(code)[:6] for code in self.values[:-1]] + [""], dtype=object)
+
+    def present(self) -> set[str]:
+        """The counties of the features that have a code."""
+        return set(self.counties[:-1])
+
+
 def county_codes(codes: pd.Series) -> pd.Series:
     """The county part of unit codes (their first six characters; "" where missing).
 
     Sliced once per distinct code: a snapshot has a million parcels but a few thousand codes, and
     slicing every string in Python took 16 s of a 1M-parcel validation.
     """
-    inverse, uniques = pd.factorize(codes)
-    sliced = np.array([str(code)[:6] for code in uniques] + [""], dtype=object)  # -1 (missing) → ""
-    return pd.Series(sliced[inverse], index=codes.index, dtype=object)
+    units = _UnitCodes(codes)
+    return pd.Series(units.per_feature(units.counties), index=codes.index, dtype=object)
 
 
-def _unit_mismatch(codes: pd.Series, ids: pd.Series, unit_codes, report: Report, layer: str, year,
+def _unit_mismatch(units: _UnitCodes, ids: pd.Series, unit_codes, report: Report, layer: str, year,
                    field: str, severity: str = "error"):
     if unit_codes is None:
         return
-    prefix = county_codes(codes)
-    bad = ~prefix.isin(unit_codes)
+    unknown = ~pd.Series(units.counties).isin(unit_codes).to_numpy()  # per distinct code
+    bad = units.per_feature(unknown)
     if bad.any():
-        values = sorted(prefix[bad].unique())
+        values = sorted(set(units.counties[np.unique(units.inverse[bad])]))
         report.add(
             severity, layer, "unknown-unit",
             f"{int(bad.sum())} features have {field} matching no unit in XZQ (county codes "
@@ -318,12 +357,12 @@ def _check_dltb(store, year, report, unit_codes, say, check_areas, checked: _Che
                      "source file.", year=year)
         return set()
     start = len(report.findings)
-    ids = frame["BSM"].fillna("(no BSM)")
-    _ids_checks(frame, "BSM", "DLTB", year, report)
+    ids = _ids_checks(frame, "BSM", "DLTB", year, report)
     _code_checks(ws, frame["DLBM"], ids, "DLTB", "DLBM", year, report)
     _area_checks(frame, ids, year, report)
-    _unit_mismatch(frame["ZLDWDM"], ids, unit_codes, report, "DLTB", year, "ZLDWDM")
-    bad_len = frame["ZLDWDM"].notna() & (frame["ZLDWDM"].str.len() != 19)
+    units = _UnitCodes(frame["ZLDWDM"])
+    _unit_mismatch(units, ids, unit_codes, report, "DLTB", year, "ZLDWDM")
+    bad_len = units.per_feature([len(code) != 19 for code in units.values[:-1]] + [False])
     if bad_len.any():
         report.warning("DLTB", "code-length", "ZLDWDM should have 19 characters (county 6 + township 3 + "
                        "village 3 + 7); township figures use its first 9.", year=year, field="ZLDWDM",
@@ -345,18 +384,28 @@ def _check_dltb(store, year, report, unit_codes, say, check_areas, checked: _Che
                                                        checked.area_gaps, own)
         checked.fingerprints = fingerprints
     _attach_files(report, start, frame, "BSM", store.ws.source("DLTB"))
-    _one_source_per_county(frame, "DLTB", year, report)
-    return set(county_codes(frame["ZLDWDM"].dropna()).unique())
+    _one_source_per_county(frame, units, "DLTB", year, report)
+    return units.present()
 
 
-def _one_source_per_county(frame, layer, year, report):
+def _one_source_per_county(frame, units: _UnitCodes, layer, year, report):
     """Two files holding parcels of one county (a database copied beside the original) count it twice."""
     if SOURCE_COLUMN not in frame or frame[SOURCE_COLUMN].nunique() < 2:
         return
-    county = county_codes(frame["ZLDWDM"])
-    files = frame.groupby(county.to_numpy())[SOURCE_COLUMN].agg(lambda v: sorted(set(map(str, v))))
-    for code, names in files.items():
-        if code and len(names) > 1:
+    # The distinct (county, file) pairs, from integer codes: a county in more than one is suspect.
+    county, counties = pd.factorize(units.counties)
+    county = units.per_feature(county)
+    files = pd.Categorical(frame[SOURCE_COLUMN])
+    file_names = np.array([str(name) for name in files.categories] + ["nan"], dtype=object)
+    pairs = np.unique(county.astype(np.int64) * (len(file_names) + 1) + files.codes + 1)
+    pair_county, pair_file = np.divmod(pairs, len(file_names) + 1)
+    shared = np.flatnonzero(np.bincount(pair_county, minlength=len(counties)) > 1)
+    for k in sorted(shared, key=lambda k: counties[k]):
+        code = counties[k]
+        if not code:
+            continue
+        names = sorted(set(file_names[pair_file[pair_county == k] - 1]))  # -1: a file of NaN
+        if len(names) > 1:
             report.error(layer, "duplicate-source", f"county {code} has parcels in {len(names)} files "
                          f"({', '.join(names[:4])}); its area would be counted once per file. Keep one "
                          "database per county (remove the copy).", year=year, field="ZLDWDM", ids=[code])
@@ -384,50 +433,64 @@ def _attach_files(report: Report, start: int, frame, id_field: str, source) -> N
 
 def _no_negative(frame, fields, ids, layer, year, report, *, positive=(), required=()):
     """Area fields: NULL (where ``required``), ±inf, negative, zero (where ``positive``) are errors."""
-    for field in fields:
-        if field not in frame:
+    for column in fields:
+        if column not in frame:
             continue
-        values = frame[field]
-        blank = values.isna() if field in required else pd.Series(False, index=frame.index)
+        values = frame[column]
+        blank = values.isna() if column in required else pd.Series(False, index=frame.index)
         if blank.any():
-            report.error(layer, "missing-value", f"{field} is empty (NULL) for {int(blank.sum())} features; a "
+            report.error(layer, "missing-value", f"{column} is empty (NULL) for {int(blank.sum())} features; a "
                          "figure computed from it would silently count them as 0. Fill it at the source.",
-                         year=year, field=field, ids=ids[blank.to_numpy()])
+                         year=year, field=column, ids=ids[blank.to_numpy()])
         infinite = np.isinf(values.to_numpy(dtype="float64", na_value=np.nan))
         if infinite.any():
-            report.error(layer, "non-finite", f"{field} is infinite for {int(infinite.sum())} features; fix "
-                         "them at the source.", year=year, field=field, ids=ids[infinite])
-        if field in positive:
+            report.error(layer, "non-finite", f"{column} is infinite for {int(infinite.sum())} features; fix "
+                         "them at the source.", year=year, field=column, ids=ids[infinite])
+        if column in positive:
             zero = values == 0
             if zero.any():
-                report.error(layer, "zero-area", f"{field} is 0 for {int(zero.sum())} features, which cannot "
+                report.error(layer, "zero-area", f"{column} is 0 for {int(zero.sum())} features, which cannot "
                              "be: a feature with no area drops out of every total. Fix it at the source.",
-                             year=year, field=field, ids=ids[zero.to_numpy()])
+                             year=year, field=column, ids=ids[zero.to_numpy()])
         negative = values < 0
         if negative.any():
-            report.error(layer, "negative-area", f"{field} is negative for {int(negative.sum())} features; "
-                         "areas cannot be below zero. Fix them at the source.", year=year, field=field,
+            report.error(layer, "negative-area", f"{column} is negative for {int(negative.sum())} features; "
+                         "areas cannot be below zero. Fix them at the source.", year=year, field=column,
                          ids=ids[negative])
 
 
-def _ids_checks(frame, field, layer, year, report):
+def _ids_checks(frame, field, layer, year, report) -> pd.Series:
+    """Missing and repeated ids; return the ids to name features by in findings ("(no BSM)" where
+    missing)."""
     ids = frame[field]
-    blank = ids.isna() | (ids == "")
-    if blank.any():
-        report.error(layer, "missing-id", f"{int(blank.sum())} features have no {field}; every feature "
-                     "needs its unique id.", year=year, field=field, count=int(blank.sum()))
-    dup = ids[ids.duplicated(keep=False) & ~blank]
+    index = pd.Index(ids)
+    if len(ids) > 1 and index.is_monotonic_increasing and index.is_unique:
+        # Strictly increasing, as ids delivered county by county usually are: one pass of comparisons
+        # instead of hashing every id shows that none repeats, none is missing (None and NaN do not
+        # sort among strings; a lone id would pass as "increasing") and only the first can be "".
+        blank_count, dup, labelled = int(ids.iloc[0] == ""), ids.iloc[:0], ids
+    else:
+        # numpy's == on the object array: the Series operator took ten times as long
+        blank = ids.isna().to_numpy() | (ids.to_numpy(dtype=object) == "")
+        blank_count = int(blank.sum())
+        dup = ids[ids.duplicated(keep=False).to_numpy() & ~blank]
+        labelled = ids.fillna(f"(no {field})")
+    if blank_count:
+        report.error(layer, "missing-id", f"{blank_count} features have no {field}; every feature "
+                     "needs its unique id.", year=year, field=field, count=blank_count)
     if len(dup):
         report.error(layer, "duplicate-id", f"{dup.nunique()} {field} values occur more than once "
                      f"({len(dup)} features); ids must be unique within a year (check for a county "
                      "delivered twice).", year=year, field=field, ids=sorted(dup.unique()))
+    return labelled
 
 
 def _code_checks(ws, codes, ids, layer, field, year, report):
     table = ws.land_classes
-    unknown = table.unknown_codes(codes)
+    distinct = _Distinct(codes)  # a few dozen land classes: each looked up once
+    unknown = table.unknown_codes(distinct.categorical())
     if len(unknown):
-        mask = ~table.is_known(codes)
+        mask = distinct.per_feature(~table.is_known(distinct.values))
         report.error(
             layer, "unknown-code",
             f"{int(unknown.sum())} features have {field} codes not in the land-class table "
@@ -436,15 +499,15 @@ def _code_checks(ws, codes, ids, layer, field, year, report):
             year=year, field=field, ids=ids[mask],
         )
     expected = scheme_for_year(year)
-    schemes = pd.Series(table.scheme_of(codes))
-    other = schemes[(schemes != expected) & (schemes != "unknown")]
-    if len(other):
+    schemes = table.scheme_of(distinct.values)
+    other = distinct.per_feature((schemes != expected) & (schemes != "unknown"))
+    if other.any():
+        first = schemes[distinct.inverse[np.argmax(other)]]
         report.warning(
             layer, "scheme-mismatch",
-            f"{len(other)} {field} codes belong to the {other.iloc[0]} scheme, but {year} data are "
+            f"{int(other.sum())} {field} codes belong to the {first} scheme, but {year} data are "
             f"expected in the {expected} scheme (三调 codes from 2019-12-31). Mixed schemes in one "
-            "snapshot usually mean a crosswalk was missed.", year=year, field=field,
-            ids=ids[(schemes != expected).to_numpy() & (schemes != "unknown").to_numpy()],
+            "snapshot usually mean a crosswalk was missed.", year=year, field=field, ids=ids[other],
         )
 
 
@@ -456,8 +519,11 @@ def _magnitude_check(frame, field, ids, layer, year, report):
     """
     if field not in frame or "geometry" not in frame:
         return
-    geometric = pd.Series(shapely.area(frame.geometry.values), index=frame.index).fillna(0.0)
-    stored = frame[field].where(np.isfinite(frame[field]), np.nan)
+    # numpy, not pandas, per file: the same sums (NaN and ±inf count as 0) without a Series mask each.
+    geometric = shapely.area(frame.geometry.values)
+    geometric[np.isnan(geometric)] = 0.0
+    stored = frame[field].to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    stored[~np.isfinite(stored)] = 0.0
     sources = _sources(frame)
     codes = sources.codes
     for code, source in sorted(enumerate(sources.categories), key=lambda item: item[1]):
@@ -487,7 +553,8 @@ def _area_checks(frame, ids, year, report):
                          f"{int(bad.sum())} parcels; it is a fraction of the parcel.", year=year, field="KCXS",
                          ids=ids[bad])
     if "GDDB" in frame:
-        bad = frame["GDDB"].notna() & ~frame["GDDB"].isin(range(1, 16))
+        grade = frame["GDDB"]
+        bad = grade.notna() & ~(grade.between(1, 15) & (grade == np.floor(grade)))  # isin(1…15), cheaper
         if bad.any():
             report.error("DLTB", "bad-grade", f"GDDB (耕地等别) is not a whole grade 1–15 for {int(bad.sum())} "
                          "parcels; the weighted quality grade would be wrong.", year=year, field="GDDB",
@@ -677,9 +744,8 @@ def _check_basic_farmland(store, year, report, unit_codes, say):
     frame = store.layer("JBNTTB", year, report=report, geometry=True)
     if frame is None:
         return
-    ids = frame["BSM"].fillna("(no BSM)")
     start = len(report.findings)
-    _ids_checks(frame, "BSM", "JBNTTB", year, report)
+    ids = _ids_checks(frame, "BSM", "JBNTTB", year, report)
     if "DLBM" in frame:
         _code_checks(ws, frame["DLBM"], ids, "JBNTTB", "DLBM", year, report)
     if "YJJBNTMJ" in frame:
@@ -691,10 +757,11 @@ def _check_basic_farmland(store, year, report, unit_codes, say):
             if over.any():
                 report.error("JBNTTB", "net-area-exceeds-area", "YJJBNTMJ (net basic-farmland area) exceeds "
                              "the parcel area TBMJ.", year=year, field="YJJBNTMJ", ids=ids[over])
-    _unit_mismatch(frame["ZLDWDM"], ids, unit_codes, report, "JBNTTB", year, "ZLDWDM")
+    units = _UnitCodes(frame["ZLDWDM"])
+    _unit_mismatch(units, ids, unit_codes, report, "JBNTTB", year, "ZLDWDM")
     _attach_files(report, start, frame, "BSM", store.ws.source("JBNTTB"))
-    _one_source_per_county(frame, "JBNTTB", year, report)
-    return set(county_codes(frame["ZLDWDM"].dropna()).unique())
+    _one_source_per_county(frame, units, "JBNTTB", year, report)
+    return units.present()
 
 
 def _check_changes(store, year, report, unit_codes, say):
@@ -723,7 +790,7 @@ def _check_changes(store, year, report, unit_codes, say):
         if off.any():
             report.warning("DLTBGXGC", "date-outside-year", f"GXSJ falls outside {year}; change records "
                            "of a year should be dated in it.", year=year, field="GXSJ", ids=ids[off])
-    _unit_mismatch(frame["BGQZLDWDM"], ids, unit_codes, report, "DLTBGXGC", year, "BGQZLDWDM")
+    _unit_mismatch(_UnitCodes(frame["BGQZLDWDM"]), ids, unit_codes, report, "DLTBGXGC", year, "BGQZLDWDM")
 
 
 def _check_enforcement(store, year, report, unit_codes, say):
@@ -742,8 +809,7 @@ def _check_enforcement(store, year, report, unit_codes, say):
         return
     if "{year}" not in ws.layers["WPZF"].template:
         frame = frame[frame["JCNF"] == year]
-    ids = frame["JCBH"].fillna("(no JCBH)")
-    _ids_checks(frame, "JCBH", "WPZF", year, report)
+    ids = _ids_checks(frame, "JCBH", "WPZF", year, report)
     off = frame["JCNF"] != year
     if off.any():
         report.error("WPZF", "year-mismatch", f"JCNF differs from {year} in the {year} file.", year=year,
@@ -771,7 +837,7 @@ def _check_enforcement(store, year, report, unit_codes, say):
     if over.any():
         report.error("WPZF", "arable-exceeds-new-construction", "ZYGDMJ (arable occupied) exceeds XZJSYDMJ "
                      "(new construction land).", year=year, field="ZYGDMJ", ids=ids[over])
-    _unit_mismatch(frame["XZQDM"], ids, unit_codes, report, "WPZF", year, "XZQDM")
+    _unit_mismatch(_UnitCodes(frame["XZQDM"]), ids, unit_codes, report, "WPZF", year, "XZQDM")
 
 
 def _check_approvals(store, report, unit_codes, say):
@@ -789,7 +855,7 @@ def _check_approvals(store, report, unit_codes, say):
                      field="PZRQ", ids=ids[missing])
     _no_negative(frame, ("PZMJ", "ZYGDMJ"), ids, "JSYDSP", None, report)
     if "XZQDM" in frame:
-        _unit_mismatch(frame["XZQDM"], ids, unit_codes, report, "JSYDSP", None, "XZQDM", "warning")
+        _unit_mismatch(_UnitCodes(frame["XZQDM"]), ids, unit_codes, report, "JSYDSP", None, "XZQDM", "warning")
 
 
 def _check_hsf(store, report, unit_codes, say):
@@ -815,7 +881,7 @@ def _check_hsf(store, report, unit_codes, say):
                        "these projects count in no assessed year.", field="JSNF", ids=ids[outside])
     _no_negative(frame, ("JSMJ",), ids, "GBZNT", None, report, positive=("JSMJ",), required=("JSMJ",))
     _magnitude_check(frame, "JSMJ", ids, "GBZNT", None, report)
-    _unit_mismatch(frame["XZQDM"], ids, unit_codes, report, "GBZNT", None, "XZQDM")
+    _unit_mismatch(_UnitCodes(frame["XZQDM"]), ids, unit_codes, report, "GBZNT", None, "XZQDM")
 
 
 def _check_years(frame, ws, layer, report, ids):
@@ -850,7 +916,7 @@ def _check_tables(store, report, unit_codes, say):
                          "each would be counted again. Delete the repeats (or tell them apart, e.g. by "
                          "project).", ids=rows[repeated])
         if "xzqdm" in frame:
-            _unit_mismatch(frame["xzqdm"], rows, unit_codes, report, layer, None, "xzqdm")
+            _unit_mismatch(_UnitCodes(frame["xzqdm"]), rows, unit_codes, report, layer, None, "xzqdm")
         if layer == "ZBPH":
             bad = ~frame["kind"].isin(ZBPH_KINDS)
             if bad.any():
@@ -915,12 +981,12 @@ def _check_targets(store, report, unit_codes):
     if targets is None:
         return
     rows = "row " + targets["row"].astype(str)
-    for field in ("arable_target_mu", "basic_farmland_target_mu"):
-        missing = targets[field].isna()
+    for column in ("arable_target_mu", "basic_farmland_target_mu"):
+        missing = targets[column].isna()
         if missing.any():
-            report.error("TARGETS", "missing-target", f"{field} is empty; every unit needs its targets in 亩.",
-                         field=field, ids=rows[missing])
-        _no_negative(targets, (field,), rows, "TARGETS", None, report)
+            report.error("TARGETS", "missing-target", f"{column} is empty; every unit needs its targets in 亩.",
+                         field=column, ids=rows[missing])
+        _no_negative(targets, (column,), rows, "TARGETS", None, report)
     blank = targets["xzqdm"].isna()
     if blank.any():
         report.error("TARGETS", "missing-code", "rows without xzqdm: every target row needs the unit's code.",
@@ -955,15 +1021,15 @@ def _check_city_targets(ws, targets, unit_codes, report: Report) -> None:
         counties &= targets["xzqdm"].isin(unit_codes)
     else:
         counties &= targets["xzqdm"].str.len() == 6
-    for field, city in ws.city_targets.items():
-        total = float(targets.loc[counties, field].sum())
+    for column, city in ws.city_targets.items():
+        total = float(targets.loc[counties, column].sum())
         gap = total - city
         if abs(gap) > CITY_TARGET_TOLERANCE_MU:
-            report.warning("TARGETS", "city-target-mismatch", f"the county {field} add up to "
+            report.warning("TARGETS", "city-target-mismatch", f"the county {column} add up to "
                            f"{total:,.2f} 亩 ({total / 1e4:,.4f} 万亩), {abs(gap):,.2f} 亩 "
                            f"({abs(gap) / 1e4:,.4f} 万亩) {'above' if gap > 0 else 'below'} the city's "
-                           f"{city:,.2f} 亩 ({city / 1e4:,.4f} 万亩; [city] {field} in farmland.toml). "
-                           "Check the county split in targets.csv or the city figure.", field=field)
+                           f"{city:,.2f} 亩 ({city / 1e4:,.4f} 万亩; [city] {column} in farmland.toml). "
+                           "Check the county split in targets.csv or the city figure.", field=column)
 
 
 def _check_landcover(store, year, report, say):

@@ -271,3 +271,66 @@ def test_county_codes_are_the_first_six_characters_and_blank_where_missing():
     assert county_codes(codes).tolist() == ["371521", "", "371502", "37152", "371521"]
     assert county_codes(codes).index.tolist() == [5, 6, 7, 8, 9]
     assert county_codes(pd.Series([], dtype=object)).tolist() == []
+
+
+# The attribute checks work on the distinct values of text columns; these pin what they report.
+
+def _report():
+    from farmland.report import Report
+
+    return Report(strict=False)
+
+
+@pytest.mark.parametrize(
+    "values, missing, repeated",
+    [
+        (["a", "b", "c"], 0, ()),
+        (["", "a", "b"], 1, ()),  # sorted: only the first can be blank
+        ([None], 1, ()),  # a lone id is "increasing" even when missing
+        (["b", None, "a", "", "a"], 2, ("a",)),
+        (["a", "a", "b", "c"], 0, ("a",)),
+    ],
+)
+def test_ids_checks_count_blank_and_repeated_ids(values, missing, repeated):
+    from farmland.validate import _ids_checks
+
+    report = _report()
+    _ids_checks(pd.DataFrame({"BSM": pd.Series(values, dtype=object)}), "BSM", "DLTB", 2017, report)
+    found = {f.check: f for f in report.findings}
+    assert (found["missing-id"].count if "missing-id" in found else 0) == missing
+    assert (found["duplicate-id"].ids if "duplicate-id" in found else ()) == repeated
+
+
+def test_code_checks_name_unknown_codes_and_the_other_scheme(ws):
+    from farmland.validate import _code_checks
+    from farmland.workspace import Workspace
+
+    codes = pd.Series(["0101", "011", None, " 0101", "0199", "012", "0101"], name="DLBM", dtype=object)
+    ids = pd.Series([f"p{i}" for i in range(len(codes))])
+    report = _report()
+    _code_checks(Workspace.load(ws), codes, ids, "DLTB", "DLBM", 2020, report)
+    unknown, other = report.findings
+    assert unknown.check == "unknown-code" and unknown.ids == ("p2", "p4") and "'' ×1, '0199' ×1" in unknown.message
+    assert other.check == "scheme-mismatch" and other.ids == ("p1", "p5")
+    assert other.message.startswith("2 DLBM codes belong to the erdiao scheme")
+
+
+def test_zldwdm_length_and_one_source_per_county(ws):
+    from farmland.layers import SOURCE_COLUMN
+
+    def two_files(frame):
+        frame["ZLDWDM"] = ["3715021010010000000", "37150210100100", "3715211020010000000", None]
+    _rewrite_dltb(ws, 2017, two_files)
+    from farmland.load import LayerStore
+    from farmland.validate import _one_source_per_county, _UnitCodes
+    from farmland.workspace import Workspace
+
+    report = validate_workspace(ws)
+    short = [f for f in report.warnings if f.check == "code-length"]
+    assert len(short) == 1 and short[0].year == 2017 and short[0].ids == ("20170002",)
+    frame = LayerStore(Workspace.load(ws), cache=None).layer("DLTB", 2017)
+    frame[SOURCE_COLUMN] = pd.Categorical(["b.gpkg", "a.gpkg", "a.gpkg", "c.gpkg"])
+    report = _report()
+    _one_source_per_county(frame, _UnitCodes(frame["ZLDWDM"]), "DLTB", 2017, report)
+    (found,) = report.findings  # county "" (the parcel without a code) is not one
+    assert found.check == "duplicate-source" and found.ids == ("371502",) and "(a.gpkg, b.gpkg)" in found.message
