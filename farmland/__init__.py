@@ -32,5 +32,6 @@ __all__ = [
     "OutputError",
     "RuleError",
     "Workspace",
+    "WorkspaceError",
     "__version__",
 ]

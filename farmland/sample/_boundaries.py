@@ -16,7 +16,7 @@ import pyproj
 import shapely
 
 from ..errors import DataFileError
-from ._tables import COUNTIES, CountySpec
+from ._tables import COUNTIES
 
 
 def _cnmaps_root() -> Path:

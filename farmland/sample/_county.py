@@ -320,7 +320,7 @@ class CountySimulation:
         re-surveyed into the 4-digit classes by weighted draw, keeping their settlement code.
         Arable codes map one-to-one, so the arable total does not move at the break.
         """
-        P, rng = self.parcels, self.rng
+        P = self.parcels
         new = self.table.crosswalk(P.dlbm).astype(object)
         for old, (options, weights) in T.SETTLEMENT_CROSSWALK.items():
             mask = P.dlbm == old
@@ -492,7 +492,7 @@ class CountySimulation:
 
     def _apply(self, year, scheme, orders: _Orders, pieces: dict) -> dict:
         """Apply the year's orders to the snapshot and emit change records and city rows."""
-        P, table, rng = self.parcels, self.table, self.rng
+        P, table = self.parcels, self.table
         o = orders.frame()
         k = len(o)
         parent = o["parent"].to_numpy(np.intp)  # an empty year's frame would give floats
