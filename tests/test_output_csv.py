@@ -30,7 +30,7 @@ def reference_write_csv(frame: pd.DataFrame, path) -> None:
     frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
 
 
-AWKWARD = [",", '"', "\n", "\r", "\t", "=", "+", "-", "@", " ", "'", ".", "e", "1", "聊", "城", "区", "；", "\x00"]
+AWKWARD = [",", '"', "\n", "\r", "\t", "=", "+", "-", "@", " ", "'", ".", "e", "1", "聊", "城", "区", "；", "\x00", "\x0b", "\ufffe", "&", "<", ">"]
 texts = st.text(alphabet=st.one_of(st.sampled_from(AWKWARD), st.characters(exclude_categories=("Cs",))),
                 max_size=12) | st.sampled_from(["", "=HYPERLINK(\"http://x\",\"点我\")", "-12.5", "+3", "1e5", "nan",
                                                 "a,b", 'say "hi"', "two\nlines", "cr\r", " lead", "trail "])
@@ -129,3 +129,28 @@ def test_float_text_is_numpy_astype_str(seed):
     expected = values.astype(str).astype(object)
     expected[np.isnan(values)] = ""
     assert _float_text(values).to_pylist() == expected.tolist()
+
+
+def reference_sheet_xml(frame: pd.DataFrame, labels: list[str]) -> str:
+    """``xlsx.sheet_xml`` as it was before it wrote column by column: every cell by ``_cell``."""
+    from farmland.xlsx import _ILLEGAL, _MAIN, _cell, _text, column_letters
+
+    rows = [str(r) for r in range(2, len(frame) + 2)]
+    letters = [column_letters(i) for i in range(len(labels))]
+    header = "".join(_text(f"{col}1", str(label)) for col, label in zip(letters, labels, strict=True))
+    columns = [[_cell(col + row, value) for value, row in zip(frame.iloc[:, i].to_numpy(dtype=object), rows)]
+               for i, col in enumerate(letters)]
+    body = [f'<row r="{row}">{"".join(cells)}</row>' for row, cells in zip(rows, zip(*columns))]
+    last = f"{letters[-1] if letters else 'A'}{len(frame) + 1}"
+    xml = (f'<worksheet xmlns="{_MAIN}"><dimension ref="A1:{last}"/><sheetData><row r="1">{header}</row>'
+           f'{"".join(body)}</sheetData></worksheet>')
+    return _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", xml)
+
+
+@settings(max_examples=200)
+@given(frames())
+def test_sheet_xml_is_the_cell_by_cell_writer_it_replaced(frame):
+    from farmland.xlsx import sheet_xml
+
+    labels = [str(c) for c in frame.columns]
+    assert sheet_xml(frame, labels) == reference_sheet_xml(frame, labels)
