@@ -115,7 +115,13 @@ def sheet_xml(frame: pd.DataFrame, labels: list[str]) -> str:
     # Only cell text can hold characters XML cannot (the markup has none).
     header = _ILLEGAL.sub(_excel_escape, header)
     body = ""
-    if len(frame) and letters:
+    if letters and len(frame) < COLUMNWISE_ROWS:  # a small sheet: cell by cell costs less than Arrow's calls
+        rows = [str(r) for r in range(2, len(frame) + 2)]
+        columns = [[_cell(col + row, value) for value, row in zip(frame.iloc[:, i].to_numpy(dtype=object), rows)]
+                   for i, col in enumerate(letters)]
+        body = _ILLEGAL.sub(_excel_escape, "".join(f'<row r="{row}">{"".join(cells)}</row>'
+                                                   for row, cells in zip(rows, zip(*columns))))
+    elif len(frame) and letters:
         rows = pc.cast(pa.array(np.arange(2, len(frame) + 2)), pa.large_string())
         cells = [_column_cells(frame.iloc[:, i], col, rows) for i, col in enumerate(letters)]
         lines = pc.binary_join_element_wise(_S('<row r="'), rows, _S('">'), *cells, _S("</row>"), _S(""))
@@ -124,6 +130,10 @@ def sheet_xml(frame: pd.DataFrame, labels: list[str]) -> str:
     last = f"{letters[-1] if letters else 'A'}{len(frame) + 1}"
     return (f'<worksheet xmlns="{_MAIN}"><dimension ref="A1:{last}"/><sheetData><row r="1">{header}</row>'
             f'{body}</sheetData></worksheet>')
+
+
+COLUMNWISE_ROWS = 1000
+"""Sheets of at least this many rows are made a column at a time."""
 
 
 def _excel_escape(match) -> str:

@@ -148,9 +148,13 @@ def reference_sheet_xml(frame: pd.DataFrame, labels: list[str]) -> str:
 
 
 @settings(max_examples=200)
-@given(frames())
-def test_sheet_xml_is_the_cell_by_cell_writer_it_replaced(frame):
-    from farmland.xlsx import sheet_xml
+@given(frames(), st.sampled_from([0, 1000]))
+def test_sheet_xml_is_the_cell_by_cell_writer_it_replaced(frame, columnwise_rows):
+    from farmland import xlsx
 
     labels = [str(c) for c in frame.columns]
-    assert sheet_xml(frame, labels) == reference_sheet_xml(frame, labels)
+    before, xlsx.COLUMNWISE_ROWS = xlsx.COLUMNWISE_ROWS, columnwise_rows  # 0: column by column
+    try:
+        assert xlsx.sheet_xml(frame, labels) == reference_sheet_xml(frame, labels)
+    finally:
+        xlsx.COLUMNWISE_ROWS = before
