@@ -427,8 +427,11 @@ def _float_text(values: np.ndarray) -> np.ndarray:
     other = finite & (values != 0) & ((size < 1e-4) | (size >= 1e15))
     other |= pc.match_substring(text, "e").to_numpy(zero_copy_only=False)
     whole = finite & ~pc.match_substring(text, ".").to_numpy(zero_copy_only=False)
-    text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, _text(".0"), _text("")), text)
-    text = pc.if_else(pa.array(np.isnan(values)), _text(""), text)
+    if whole.any():
+        text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, _text(".0"), _text("")), text)
+    missing = np.isnan(values)
+    if missing.any():
+        text = pc.if_else(pa.array(missing), _text(""), text)
     if other.any():
         fixed = values[other].astype(str)
         text = pc.replace_with_mask(text, pa.array(other), pa.array(fixed, type=pa.large_string()))
