@@ -17,7 +17,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import OutputError
 
@@ -249,6 +252,29 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
     CR, such as a unit name ``=HYPERLINK(...)`` from input data) is written with a leading ``'``,
     as spreadsheet guidance (OWASP "CSV injection") advises; numbers are untouched.
     """
+    labels = [_formula_safe(str(c)) for c in frame.columns]
+    if not frame.columns.is_unique or any(
+            pd.api.types.is_string_dtype(values) and values.dtype != object
+            and not isinstance(values.dtype, pd.StringDtype)
+            for _, values in frame.items()):  # rare kinds (categories, Arrow strings): made safe as pandas columns
+        write_frame_csv(_formula_safe_frame(frame), path, labels=labels)
+        return
+    columns = {}
+    for i, column in enumerate(frame.columns):
+        values = frame.iloc[:, i]
+        if pd.api.types.is_object_dtype(values):
+            text = _text_column(values.to_numpy())
+            if text is None:  # not all text: cell by cell (and the dtype pandas infers), as always
+                columns[i] = values.map(_formula_safe)
+            else:
+                columns[i] = _arrow_formula_safe(text)
+        elif isinstance(values.dtype, pd.StringDtype):
+            columns[i] = _arrow_formula_safe(_arrow_text(values))
+    write_frame_csv(frame, path, columns=columns, labels=labels)
+
+
+def _formula_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with :func:`_formula_safe` text cells, made with pandas column by column."""
     frame = frame.copy()
     for column in frame.columns:
         values = frame[column]
@@ -259,8 +285,157 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
             risky = values.str.startswith(_FORMULA_START).fillna(False).to_numpy(dtype=bool)
             if risky.any():
                 frame.loc[risky, column] = values[risky].map(_formula_safe)
-    frame.columns = [_formula_safe(str(c)) for c in frame.columns]
-    frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+    return frame
+
+
+def write_frame_csv(frame: pd.DataFrame, path: str | os.PathLike, *, columns: dict | None = None,
+                    labels: list[str] | None = None) -> None:
+    """Exactly the bytes of ``frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\\n")``,
+    made a column at a time (pandas formats and quotes every cell in Python).
+
+    ``columns`` may replace some of ``frame``'s columns (by position) with a Series or a pyarrow
+    string array of the cells' text (missing cells null); ``labels`` replace the header. A column
+    of a kind not handled here (dates, sparse, nullable floats, ...) and a frame whose header is
+    not text make the whole table go through pandas.
+    """
+    header = list(frame.columns) if labels is None else labels
+    cells = None
+    if len(header) and all(type(label) is str for label in header):
+        cells = []
+        for i in range(len(header)):
+            given = (columns or {}).get(i)
+            cells.append(_csv_cells(frame.iloc[:, i] if given is None else given))
+            if cells[-1] is None:
+                cells = None
+                break
+    if cells is None:
+        if columns:
+            frame = frame.copy()
+            for i, values in columns.items():
+                frame.isetitem(i, values.to_numpy(zero_copy_only=False) if isinstance(values, pa.Array) else values)
+        if labels is not None:
+            frame.columns = labels
+        frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+        return
+    import csv
+    import io
+
+    first = io.StringIO()
+    csv.writer(first, lineterminator="\n").writerow(header)
+    if len(cells) == 1:  # the csv module quotes a record that would otherwise be an empty line
+        cells[0] = pc.if_else(pc.equal(cells[0], _text("")), _text('""'), cells[0])
+    lines = pc.binary_join_element_wise(*cells, _text(","))
+    lines = pc.binary_join_element_wise(lines, _text(""), _text("\n"))  # each line and its end
+    with open(path, "wb") as fh:
+        fh.write(("\ufeff" + first.getvalue()).encode("utf-8"))
+        if len(lines):
+            offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset:lines.offset + len(lines) + 1]
+            fh.write(memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]])
+
+
+_CSV_SPECIAL = '[,"\n]'
+"""What makes Python's csv module (as pandas calls it) quote a field."""
+
+
+def _csv_cells(values):
+    """A column's CSV fields as a large_string array, as pandas and the csv module write them;
+    None for a kind of column not handled here."""
+    if isinstance(values, pa.Array):
+        return _quoted(values.fill_null(_text("")))
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype):
+        array = values.to_numpy()
+        if dtype == np.float64:
+            return _float_text(array)
+        if dtype.kind in "iu":
+            return pc.cast(pa.array(array), pa.large_string())
+        if dtype.kind == "b":
+            return pc.if_else(pa.array(array), _text("True"), _text("False"))
+        if dtype.kind == "O":
+            text = _text_column(array)
+            if text is None:  # mixed objects: each as the csv module writes it
+                missing = pd.isna(array)
+                text = pa.array(["" if gone else value if isinstance(value, str) else repr(value)
+                                 if isinstance(value, float) else str(value)
+                                 for value, gone in zip(array.tolist(), missing.tolist())], type=pa.large_string())
+            return _quoted(text.fill_null(_text("")))
+        return None
+    if isinstance(dtype, pd.StringDtype):
+        return _quoted(_arrow_text(values).fill_null(_text("")))
+    if isinstance(dtype, (pd.CategoricalDtype, pd.BooleanDtype)) or dtype.kind in "iu":
+        if isinstance(dtype, pd.CategoricalDtype) and dtype.categories.dtype.kind not in "OUSifb":
+            return None
+        # pandas writes these extension columns as their values' objects (nullable integers and
+        # booleans, categories); missing ones are empty.
+        array = np.asarray(values.array.astype(object))
+        array[pd.isna(values.array)] = None
+        return _csv_cells(pd.Series(array, dtype=object, copy=False))
+    return None
+
+
+def _text(value: str):
+    return pa.scalar(value, pa.large_string())
+
+
+def _text_column(array: np.ndarray):
+    """An object array of text and missing values as a large_string array (missing: null); None
+    when it holds anything else."""
+    if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
+        return None
+    missing = pd.isna(array)
+    try:
+        return pa.array(array, type=pa.large_string(), mask=missing)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+
+
+def _arrow_text(values: pd.Series):
+    """A pandas string column as a large_string array (missing: null)."""
+    array = pa.array(values.array)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array.cast(pa.large_string())
+
+
+def _arrow_formula_safe(text):
+    """:func:`_formula_safe` of every cell of a string array; only cells that may be formulas are visited."""
+    risky = pc.fill_null(pc.match_substring_regex(text, "^[=+\\-@\t\r]"), False)
+    if not pc.any(risky).as_py():
+        return text
+    risky = risky.to_numpy(zero_copy_only=False)
+    index = np.flatnonzero(risky)
+    fixed = [_formula_safe(v) for v in text.take(pa.array(index)).to_pylist()]
+    return pc.replace_with_mask(text, pa.array(risky), pa.array(fixed, type=text.type))
+
+
+def _quoted(text):
+    """Fields with a comma, quote or newline in double quotes (quotes doubled), as the csv module does."""
+    special = pc.match_substring_regex(text, _CSV_SPECIAL)
+    if not pc.any(special).as_py():
+        return text
+    quoted = pc.binary_join_element_wise(_text('"'), pc.replace_substring(text, '"', '""'), _text('"'), _text(""))
+    return pc.if_else(special, quoted, text)
+
+
+def _float_text(values: np.ndarray) -> np.ndarray:
+    """``values.astype(str)`` (what pandas writes for a float64 column; NaN empty), made by Arrow's
+    shortest round-trip formatting, which gives the same digits: only its notation differs (``1``
+    for ``1.0``, positional tiny and scientific large numbers), fixed here or left to numpy."""
+    text = pc.cast(pa.array(values), pa.large_string())
+    finite = np.isfinite(values)
+    size = np.abs(values)
+    other = finite & (values != 0) & ((size < 1e-4) | (size >= 1e15))
+    other |= pc.match_substring(text, "e").to_numpy(zero_copy_only=False)
+    whole = finite & ~pc.match_substring(text, ".").to_numpy(zero_copy_only=False)
+    if whole.any():
+        text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, _text(".0"), _text("")), text)
+    missing = np.isnan(values)
+    if missing.any():
+        text = pc.if_else(pa.array(missing), _text(""), text)
+    if other.any():
+        fixed = values[other].astype(str)
+        text = pc.replace_with_mask(text, pa.array(other), pa.array(fixed, type=pa.large_string()))
+    return text
 
 
 def write_excel(sheets: dict[str, pd.DataFrame], path: Path, *, headers: dict[str, str] | None = None) -> None:

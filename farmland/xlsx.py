@@ -26,6 +26,8 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -36,6 +38,8 @@ _XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
 #: What XML 1.0 cannot hold: controls other than tab, LF and CR, and U+FFFE/U+FFFF.
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_ILLEGAL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{fffe}\x{ffff}]"
+"""The same for Arrow's (RE2) regular expressions."""
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
 _STYLES = (
@@ -100,18 +104,95 @@ def _cell(ref: str, value) -> str:
 
 
 def sheet_xml(frame: pd.DataFrame, labels: list[str]) -> str:
-    """The worksheet part of ``frame`` under a header row of ``labels``."""
-    rows = [str(r) for r in range(2, len(frame) + 2)]
+    """The worksheet part of ``frame`` under a header row of ``labels``.
+
+    Made a column at a time with pyarrow: a column of text, integers, booleans or floats is
+    written at once (floats by ``.16g`` in one pass); a column of mixed objects cell by cell
+    (:func:`_cell`). Either way the bytes are those of the cell-by-cell writer.
+    """
     letters = [column_letters(i) for i in range(len(labels))]
     header = "".join(_text(f"{col}1", str(label)) for col, label in zip(letters, labels, strict=True))
-    columns = [[_cell(col + row, value) for value, row in zip(frame.iloc[:, i].to_numpy(dtype=object), rows)]
-               for i, col in enumerate(letters)]
-    body = [f'<row r="{row}">{"".join(cells)}</row>' for row, cells in zip(rows, zip(*columns))]
+    # Only cell text can hold characters XML cannot (the markup has none).
+    header = _ILLEGAL.sub(_excel_escape, header)
+    body = ""
+    if letters and len(frame) < COLUMNWISE_ROWS:  # a small sheet: cell by cell costs less than Arrow's calls
+        rows = [str(r) for r in range(2, len(frame) + 2)]
+        columns = [[_cell(col + row, value) for value, row in zip(frame.iloc[:, i].to_numpy(dtype=object), rows)]
+                   for i, col in enumerate(letters)]
+        body = _ILLEGAL.sub(_excel_escape, "".join(f'<row r="{row}">{"".join(cells)}</row>'
+                                                   for row, cells in zip(rows, zip(*columns))))
+    elif len(frame) and letters:
+        rows = pc.cast(pa.array(np.arange(2, len(frame) + 2)), pa.large_string())
+        cells = [_column_cells(frame.iloc[:, i], col, rows) for i, col in enumerate(letters)]
+        lines = pc.binary_join_element_wise(_S('<row r="'), rows, _S('">'), *cells, _S("</row>"), _S(""))
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset:lines.offset + len(lines) + 1]
+        body = bytes(memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]]).decode("utf-8")
     last = f"{letters[-1] if letters else 'A'}{len(frame) + 1}"
-    xml = (f'<worksheet xmlns="{_MAIN}"><dimension ref="A1:{last}"/><sheetData><row r="1">{header}</row>'
-           f'{"".join(body)}</sheetData></worksheet>')
-    # Only cell text can hold these (the markup has none): one pass over the sheet, not one per cell.
-    return _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", xml)
+    return (f'<worksheet xmlns="{_MAIN}"><dimension ref="A1:{last}"/><sheetData><row r="1">{header}</row>'
+            f'{body}</sheetData></worksheet>')
+
+
+COLUMNWISE_ROWS = 1000
+"""Sheets of at least this many rows are made a column at a time."""
+
+
+def _excel_escape(match) -> str:
+    return f"_x{ord(match.group()):04X}_"
+
+
+def _S(value: str):
+    return pa.scalar(value, pa.large_string())
+
+
+_MISSING_TYPES = (type(None), type(pd.NA), type(pd.NaT))
+
+
+def _column_cells(values: pd.Series, col: str, rows):
+    """The XML of a column's cells (``''`` for an empty one), as :func:`_cell` writes each."""
+    dtype = values.dtype
+    ref = (_S('<c r="'), _S(col), rows)
+    plain = isinstance(dtype, np.dtype) and (dtype.kind in "iub" or dtype == np.float64)
+    array = values.to_numpy() if plain else values.to_numpy(dtype=object)  # objects: as the cells had them
+    text = None
+    if isinstance(dtype, pd.StringDtype):
+        text = pa.array(values.array)
+        if isinstance(text, pa.ChunkedArray):
+            text = text.combine_chunks()
+    elif isinstance(dtype, np.dtype) and dtype.kind == "O":
+        kinds = set(map(type, array))
+        if kinds <= {str, float, *_MISSING_TYPES} and (float not in kinds or all(
+                v != v for v in array if type(v) is float)):  # text, and NaN as the only floats
+            missing = np.fromiter((type(v) is not str for v in array), dtype=bool, count=len(array))
+            try:
+                text = pa.array(np.where(missing, None, array), type=pa.large_string())
+            except (pa.ArrowException, TypeError, ValueError):
+                text = None
+    if text is not None:
+        text = text.cast(pa.large_string())
+        for char, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+            text = pc.replace_substring(text, char, escaped)
+        bad = pc.fill_null(pc.match_substring_regex(text, _ILLEGAL_RE2), False)
+        if pc.any(bad).as_py():
+            fixed = [_ILLEGAL.sub(_excel_escape, v) for v in text.filter(bad).to_pylist()]
+            text = pc.replace_with_mask(text, bad, pa.array(fixed, type=pa.large_string()))
+        cells = pc.binary_join_element_wise(*ref, _S('" t="inlineStr"><is><t xml:space="preserve">'), text,
+                                            _S("</t></is></c>"), _S(""))
+        return pc.fill_null(cells, _S(""))
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        if dtype.kind == "b":
+            return pc.if_else(pa.array(array), pc.binary_join_element_wise(*ref, _S('" t="b"><v>1</v></c>'), _S("")),
+                              pc.binary_join_element_wise(*ref, _S('" t="b"><v>0</v></c>'), _S("")))
+        number = pc.cast(pa.array(array), pa.large_string())
+        return pc.binary_join_element_wise(*ref, _S('" t="n"><v>'), number, _S("</v></c>"), _S(""))
+    if isinstance(dtype, np.dtype) and dtype == np.float64:
+        finite = np.isfinite(array)
+        number = pa.array([f"{v:.16g}" for v in array.tolist()], type=pa.large_string())
+        cells = pc.binary_join_element_wise(*ref, _S('" t="n"><v>'), number, _S("</v></c>"), _S(""))
+        return pc.if_else(pa.array(finite), cells, _S(""))
+    # Anything else (mixed objects, categories, nullable numbers): cell by cell.
+    refs = [col + row for row in rows.to_pylist()]
+    return pa.array([_ILLEGAL.sub(_excel_escape, _cell(ref, value)) for ref, value in zip(refs, array)],
+                    type=pa.large_string())
 
 
 def sheet_names(names, path="the workbook") -> list[str]:
