@@ -229,3 +229,23 @@ def test_csv_formula_prefix_in_text_columns_with_gaps_and_in_mixed_columns(tmp_p
     back = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert back["text"].tolist() == ["'=A1", "", "ok", "'-x"]
     assert back["mixed"].tolist() == ["'=B2", "1.5", "", "'-y"]
+
+
+def test_the_audits_csv_files_are_formula_safe_too(tmp_path):
+    """Unit names and parcel ids reach the audit's findings and land-cover tables from the input."""
+    import geopandas as gpd
+
+    from farmland.audit import AuditOptions, AuditResult, write_findings
+    from farmland.audit.findings import COLUMNS
+
+    row = {column: "" for column in COLUMNS} | {
+        "finding_id": "F2020-00001", "xzqdm": "371502", "xzqmc": "=HYPERLINK(\"http://x\")", "year": 2020,
+        "severity": "warning", "ids": "DLTB:-1+1", "value": 1.5}
+    findings = gpd.GeoDataFrame([row], geometry=[None], crs="EPSG:4527")
+    fractions = pd.DataFrame({"BSM": ["@cmd"], "xzqdm": ["371502"], "cropland_m2": [1.234]})
+    write_findings(AuditResult(None, 2020, findings, AuditOptions(), fractions=fractions), tmp_path)
+    table = pd.read_csv(tmp_path / "findings.csv", encoding="utf-8-sig", dtype=str)
+    assert table.loc[0, "xzqmc"] == "'=HYPERLINK(\"http://x\")" and table.loc[0, "ids"] == "DLTB:-1+1"
+    assert table.loc[0, "value"] == "1.5"
+    cover = pd.read_csv(tmp_path / "landcover_fractions.csv", encoding="utf-8-sig", dtype=str)
+    assert cover.loc[0, "BSM"] == "'@cmd" and cover.loc[0, "cropland_m2"] == "1.23"

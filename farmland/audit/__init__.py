@@ -293,10 +293,11 @@ def write_audit(result: AuditResult, outdir: str | os.PathLike, *, overwrite: bo
 
 def write_findings(result: AuditResult, folder: Path, *, stem: str = "findings") -> None:
     """The findings table as CSV, Excel (findings + summary sheets) and GeoPackage in ``folder``."""
-    from ..output import write_excel, write_frame_csv
+    from ..output import write_csv, write_excel
 
+    # Formula-safe like every other CSV of a run: unit names and ids come from the input data.
     table = result.table()
-    write_frame_csv(table, folder / f"{stem}.csv")  # the bytes of pandas' to_csv, made faster
+    write_csv(table, folder / f"{stem}.csv")
     summary = result.summary()
     summary["severity"] = summary["severity"].map(lambda s: f"{SEVERITY_LABELS.get(s, s)} {s}")
     write_excel({"findings": table, "summary": summary}, folder / f"{stem}.xlsx",
@@ -309,7 +310,7 @@ def write_findings(result: AuditResult, folder: Path, *, stem: str = "findings")
                 fractions[column] = fractions[column].round(2)
             elif column.endswith("_share"):
                 fractions[column] = fractions[column].round(4)
-        write_frame_csv(fractions, folder / "landcover_fractions.csv")
+        write_csv(fractions, folder / "landcover_fractions.csv")
 
 
 def write_gpkg(frame, path: Path, *, layer: str) -> None:
