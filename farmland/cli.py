@@ -51,8 +51,25 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+_pending_signal: int | None = None
+"""SIGTERM or SIGHUP received during the command and not yet acted on."""
+
+
 def _raise_terminated(signum, frame):
+    global _pending_signal
+    _pending_signal = signum
     raise Terminated(signum)
+
+
+def _raise_if_terminated() -> None:
+    """Raise a received signal's :class:`Terminated` again at a progress step.
+
+    The handler's exception is raised wherever the main thread is; inside a weakref callback or
+    a ``__del__`` (an import's module-lock callback, say) Python prints and drops it, and the
+    command would go on as if never signalled.
+    """
+    if _pending_signal is not None:
+        raise Terminated(_pending_signal)
 
 
 @contextlib.contextmanager
@@ -61,13 +78,16 @@ def _signals_as_interrupts():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    global _pending_signal
     wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    _pending_signal = None
     previous = {signum: signal.signal(signum, _raise_terminated) for signum in wanted}
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        _pending_signal = None
 
 
 class FarmlandGroup(click.Group):
@@ -103,10 +123,11 @@ class FarmlandGroup(click.Group):
 
 def _progress(ctx):
     if ctx.obj.get("quiet"):
-        return lambda message: None
+        return lambda message: _raise_if_terminated()
     start = time.monotonic()
 
     def say(message: str) -> None:
+        _raise_if_terminated()
         click.echo(f"  [{time.monotonic() - start:6.1f}s] {message}", err=True)
 
     return say
@@ -138,7 +159,13 @@ def _progress_line(ctx):
     """A redrawn progress line on a terminal; nothing under -q or when stderr is not a terminal."""
     from .reports.progress import ProgressLine
 
-    return ProgressLine(enabled=False if ctx.obj.get("quiet") else None)
+    line = ProgressLine(enabled=False if ctx.obj.get("quiet") else None)
+
+    def progress(label: str, done: int, total: int) -> None:
+        _raise_if_terminated()
+        line(label, done, total)
+
+    return progress
 
 
 def _notice(ctx, text: str) -> None:
