@@ -55,6 +55,9 @@ class _Passed:
 
 @dataclass
 class _Part:
+    """One file of a read: its shapes as stored, which are known (and where, in the last
+    snapshot), which passed this read's checks, and their shapes in the run's frame."""
+
     crs: object
     keys: np.ndarray
     stored: np.ndarray
