@@ -41,16 +41,27 @@ def normalize_codes(codes) -> pd.Series:
     return pd.Series(clean[inverse], index=series.index, name=series.name, dtype=object)
 
 
+def distinct_values(values) -> tuple[np.ndarray, np.ndarray]:
+    """``(position, uniques)``: the distinct values of a column plus a last None for missing ones,
+    and each row's position among them (``uniques[position]`` is the column).
+
+    A layer has hundreds of thousands of parcels but a few dozen land classes and a few thousand
+    unit codes: a test of the text made on ``uniques`` and indexed by ``position`` replaces string
+    work on every parcel.
+    """
+    inverse, found = pd.factorize(values)
+    uniques = np.append(np.asarray(found, dtype=object), None)
+    return np.where(inverse < 0, len(uniques) - 1, inverse), uniques
+
+
 def _distinct_codes(codes: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``(inverse, clean)``: the distinct raw codes cleaned, and each code's position among them.
 
-    A layer has millions of parcels but a few dozen codes: cleaning text is done on the distinct
-    ones only. Missing codes point at a trailing '' (``clean[inverse]`` is every code cleaned).
+    Missing codes point at a trailing '' (``clean[inverse]`` is every code cleaned).
     """
-    inverse, uniques = pd.factorize(codes)
-    text = pd.Series(uniques, dtype=object).astype("string").str.strip().str.upper()
-    clean = np.append(text.to_numpy(dtype=object), "")
-    return np.where(inverse < 0, len(clean) - 1, inverse), clean
+    inverse, uniques = distinct_values(codes)
+    text = pd.Series(uniques[:-1], dtype=object).astype("string").str.strip().str.upper()
+    return inverse, np.append(text.to_numpy(dtype=object), "")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import shapely
 
 from .errors import WorkspaceError
 from .load import LayerStore
-from .landclass import describe_unknown, scheme_for_year
+from .landclass import describe_unknown, distinct_values, scheme_for_year
 from .layers import SOURCE_COLUMN, layer_exists
 from .report import Report, shown_path
 from .schema import EVENT_KINDS, KNOWN_RENAMES, RECTIFICATION_STATES, ZBPH_KINDS, ZBPH_SOURCES
@@ -203,11 +203,9 @@ class _Distinct:
     """
 
     def __init__(self, column: pd.Series):
-        inverse, uniques = pd.factorize(column)
         self.index = column.index
         self.name = column.name
-        self.values = np.append(np.asarray(uniques, dtype=object), None)
-        self.inverse = np.where(inverse < 0, len(uniques), inverse)
+        self.inverse, self.values = distinct_values(column)
 
     def per_feature(self, per_value: np.ndarray) -> np.ndarray:
         return np.asarray(per_value)[self.inverse]

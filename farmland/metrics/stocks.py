@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..landclass import LandClassTable, describe_unknown, normalize_codes
+from ..landclass import LandClassTable, describe_unknown, distinct_values, normalize_codes
 from ..report import Report
 from .parts import group_sums, prefixed
 
@@ -110,7 +110,7 @@ def parcel_snapshot(frame: pd.DataFrame, year: int, keys: dict[str, np.ndarray],
     n = len(frame)
     dlbm = frame["DLBM"]
     # Every class lookup and test is made once per distinct code and spread to the parcels.
-    position, distinct = _distinct(dlbm)
+    position, distinct = distinct_values(dlbm)
     group_of_code = land_classes.group_of(distinct)
     scheme_of_code = land_classes.scheme_of(distinct)
     ids = frame["BSM"].to_numpy(dtype=object)
@@ -187,20 +187,12 @@ def parcel_snapshot(frame: pd.DataFrame, year: int, keys: dict[str, np.ndarray],
     return ParcelSnapshot(year=year, values=values, arable=arable_frame)
 
 
-def _distinct(codes) -> tuple[np.ndarray, np.ndarray]:
-    """``(position, distinct)``: the distinct raw codes plus a last None for missing ones, and
-    each row's position among them (``distinct[position]`` is the column). A snapshot has a few
-    dozen land-class codes among hundreds of thousands of parcels."""
-    inverse, uniques = pd.factorize(pd.Series(codes, copy=False))
-    distinct = np.append(np.asarray(uniques, dtype=object), None)
-    return np.where(inverse < 0, len(distinct) - 1, inverse), distinct
-
-
 def _code_in(codes, wanted, position=None, distinct=None) -> np.ndarray:
     """True where the cleaned code (:func:`normalize_codes`) is one of ``wanted``; tested on the
-    distinct codes (``position``, ``distinct`` from :func:`_distinct` when already made)."""
+    distinct codes (``position``, ``distinct`` from :func:`~farmland.landclass.distinct_values`
+    when already made)."""
     if position is None:
-        position, distinct = _distinct(codes)
+        position, distinct = distinct_values(codes)
     return normalize_codes(distinct).isin(wanted).to_numpy()[position]
 
 
@@ -228,7 +220,7 @@ def bf_snapshot(frame: pd.DataFrame, year: int, keys: dict[str, np.ndarray],
                        "counted as TBMJ − KCMJ; fill YJJBNTMJ at the source.", year=year,
                        field="YJJBNTMJ", ids=ids[missing])
     if "DLBM" in frame:
-        position, distinct = _distinct(frame["DLBM"])  # looked up per distinct code
+        position, distinct = distinct_values(frame["DLBM"])  # looked up per distinct code
         scheme_of_code = land_classes.scheme_of(distinct)
     else:
         position = np.zeros(len(frame), dtype=np.intp)
