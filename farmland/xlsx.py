@@ -29,6 +29,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .output import _arrow_text, _text_column
+
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -144,9 +146,6 @@ def _S(value: str):
     return pa.scalar(value, pa.large_string())
 
 
-_MISSING_TYPES = (type(None), type(pd.NA), type(pd.NaT))
-
-
 def _column_cells(values: pd.Series, col: str, rows):
     """The XML of a column's cells (``''`` for an empty one), as :func:`_cell` writes each."""
     dtype = values.dtype
@@ -155,18 +154,9 @@ def _column_cells(values: pd.Series, col: str, rows):
     array = values.to_numpy() if plain else values.to_numpy(dtype=object)  # objects: as the cells had them
     text = None
     if isinstance(dtype, pd.StringDtype):
-        text = pa.array(values.array)
-        if isinstance(text, pa.ChunkedArray):
-            text = text.combine_chunks()
+        text = _arrow_text(values)
     elif isinstance(dtype, np.dtype) and dtype.kind == "O":
-        kinds = set(map(type, array))
-        if kinds <= {str, float, *_MISSING_TYPES} and (float not in kinds or all(
-                v != v for v in array if type(v) is float)):  # text, and NaN as the only floats
-            missing = np.fromiter((type(v) is not str for v in array), dtype=bool, count=len(array))
-            try:
-                text = pa.array(np.where(missing, None, array), type=pa.large_string())
-            except (pa.ArrowException, TypeError, ValueError):
-                text = None
+        text = _text_column(array)  # text and missing values only, or None
     if text is not None:
         text = text.cast(pa.large_string())
         for char, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
