@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 
@@ -27,6 +28,7 @@ def _forget():
     """What a new process knows: nothing held in memory."""
     fonts._static_font_file.cache_clear()
     fonts._collection_subset.cache_clear()
+    fonts._page_face.cache_clear()
 
 
 def _counting(monkeypatch, name):
@@ -70,17 +72,19 @@ def test_a_changed_collection_is_never_served_its_old_fonts(cache, monkeypatch, 
 
 def test_cached_fonts_are_the_fonts_made_without_the_cache(cache, monkeypatch):
     kept_page = fonts._collection_subset(CHARS)
+    kept_faces = fonts.FontBook(CHARS).page_faces("")
     with open(fonts.chart_font(CHARS).get_file(), "rb") as fh:
         kept_chart = fh.read()
     monkeypatch.setenv("FARMLAND_NO_CACHE", "1")
     _forget()
     assert fonts._collection_subset(CHARS) == kept_page
+    assert fonts.FontBook(CHARS).page_faces("") == kept_faces
     temporary = fonts.chart_font(CHARS).get_file()
     with open(temporary, "rb") as fh:
         assert fh.read() == kept_chart
     os.remove(temporary)
-    kept = sorted(p.name.split("-")[0] for p in cache.iterdir())
-    assert kept == ["chart", "page"]  # and nothing written with the cache off
+    kept = {p.name.split("-")[0] for p in cache.iterdir()}
+    assert kept == {"chart", "page", "page400", "page700"}  # and nothing written with the cache off
 
 
 def test_a_temporary_chart_font_is_removed_when_the_process_ends(cache, monkeypatch):
@@ -125,3 +129,35 @@ def test_the_cache_keeps_only_the_latest_fonts(cache, monkeypatch):
 class _Stub:
     def __init__(self, text):
         self.text = text
+
+
+def test_page_faces_are_static_truetype_setting_the_variable_faces_glyphs(cache):
+    """What pages embed: per weight a TrueType face (Chromium prints it as text, where variable
+    CFF2 glyphs became Type 3 drawings) whose glyphs are the variable face's at that weight, with
+    its advances, so a page sets the same characters at the same places."""
+    from fontTools.pens.areaPen import AreaPen
+    from fontTools.pens.boundsPen import BoundsPen
+    from fontTools.ttLib import TTFont
+
+    variable = TTFont(io.BytesIO(fonts._collection_subset(CHARS)))
+    ink = {}
+    for weight in fonts.PAGE_WEIGHTS:
+        face = TTFont(io.BytesIO(fonts._page_face(CHARS, weight)))
+        assert "glyf" in face and not {"CFF ", "CFF2", "fvar", "HVAR"} & set(face.keys())
+        assert face["OS/2"].usWeightClass == weight
+        assert face["name"].getDebugName(6) == "FarmlandNotoSansSC-" + ("Bold" if weight >= 600 else "Regular")
+        assert face.getBestCmap() == variable.getBestCmap()
+        at_weight, static = variable.getGlyphSet(location={"wght": weight}), face.getGlyphSet()
+        for name in face.getGlyphOrder():
+            assert face["hmtx"][name][0] == round(at_weight[name].width), name
+            expected, got = BoundsPen(at_weight), BoundsPen(static)
+            at_weight[name].draw(expected)
+            static[name].draw(got)
+            if expected.bounds is None:
+                assert got.bounds is None, name
+            else:  # quadratic curves within a unit of the cubic ones (1/1000 of the type size)
+                assert max(abs(a - b) for a, b in zip(expected.bounds, got.bounds, strict=True)) <= 2, name
+        pen = AreaPen(static)
+        static[face.getBestCmap()[ord("耕")]].draw(pen)
+        ink[weight] = abs(pen.value)
+    assert ink[700] > 1.2 * ink[400]  # the bold face is bold

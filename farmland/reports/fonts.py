@@ -4,9 +4,12 @@ The font comes from ``manimgx-fonts-cjk`` on PyPI (Noto Sans CJK as Noto publish
 Font License 1.1): a variable-weight OpenType collection whose third face is Simplified Chinese.
 A fresh machine with no CJK font installed therefore renders the same pages as a desktop.
 
-- **Pages (HTML, and the PDFs printed from them)** embed, as a ``data:`` URI in ``@font-face``,
-  a subset of the variable face holding the characters of the run's pages, so a page stays one
-  self-contained file and the printed PDF embeds only the glyphs it uses (no tofu, no download).
+- **Pages (HTML, and the PDFs printed from them)** embed, as ``data:`` URIs in ``@font-face``,
+  two static TrueType faces (weights 400 and 700, :data:`PAGE_WEIGHTS`) made from a subset of the
+  variable face holding the characters of the run's pages, so a page stays one self-contained file
+  and the printed PDF embeds only the glyphs it uses, as text (no tofu, no download). Static
+  TrueType rather than the variable face: Chromium prints variable CFF2 glyphs as Type 3
+  drawings, which made each PDF three times larger and took twice as long to print.
 - **Charts and maps (matplotlib)** need a static face: a small instance at weight 400 of the
   characters figures use, as a file matplotlib loads.
 
@@ -34,9 +37,12 @@ FONT_FAMILY = "Farmland Noto Sans SC"
 #: Face index of Noto Sans CJK SC inside the package's collection (JP, KR, SC, TC, HK).
 _SC_FACE_NAME = "Noto Sans CJK SC"
 _LOCK = threading.Lock()
-#: Version of the fonts kept on disk: bump when :func:`_subset` or :func:`_static_instance` changes
-#: what they make, so a font made the old way is never served.
-_CACHE_FORMAT = 1
+#: Version of the fonts kept on disk: bump when :func:`_subset`, :func:`_static_instance` or
+#: :func:`_static_truetype` changes what they make, so a font made the old way is never served.
+_CACHE_FORMAT = 2
+#: The weights pages set (body text; headings, table heads and bold): CSS takes the nearest face
+#: for any other weight.
+PAGE_WEIGHTS = (400, 700)
 #: Fonts kept on disk (~40 kB for charts, ~130 kB for pages); the least recently used go first.
 _CACHE_KEEP = 32
 
@@ -113,36 +119,36 @@ class FontBook:
     """
 
     def __init__(self, text: str = ""):
-        self._base: bytes | None = None
         self._chars = characters(text)
 
-    def _base_font(self, text: str) -> bytes:
-        needed = characters(text)
-        if self._base is None or not set(needed) <= set(self._chars):
-            self._chars = characters(self._chars + needed)
-            self._base = _collection_subset(self._chars)
-        return self._base
+    def page_faces(self, text: str) -> dict[int, bytes]:
+        """The static faces (:data:`PAGE_WEIGHTS` → TrueType bytes) holding every character of the
+        run (``text`` included).
 
-    def page_font(self, text: str) -> bytes:
-        """A variable-weight (100–900) subset holding every character of the run (``text`` included).
-
-        One font for all pages of a run: a few hundred characters make ~130 kB, less than
+        One pair for all pages of a run: a few hundred characters make ~190 kB, less than
         re-subsetting each page costs in time; the PDF printer embeds only the glyphs used.
         """
-        return self._base_font(text)
+        return {weight: _page_face(self._base_chars(text), weight) for weight in PAGE_WEIGHTS}
+
+    def _base_chars(self, text: str) -> str:
+        needed = characters(text)
+        if not set(needed) <= set(self._chars):
+            self._chars = characters(self._chars + needed)
+        return self._chars
 
     def css(self, text: str = "") -> str:
-        """The ``@font-face`` rule embedding the run's font (covering ``text`` too)."""
-        key = characters(self._chars + text)
+        """The ``@font-face`` rules embedding the run's faces (covering ``text`` too)."""
+        key = self._base_chars(text)
         if getattr(self, "_css_key", None) != key:
-            data = base64.b64encode(self.page_font(text)).decode("ascii")
-            self._css = (f"@font-face{{font-family:'{FONT_FAMILY}';font-weight:100 900;font-style:normal;"
-                         f"src:url(data:font/otf;base64,{data}) format('opentype');}}")
-            self._css_key = characters(self._chars)
+            self._css = "".join(
+                f"@font-face{{font-family:'{FONT_FAMILY}';font-weight:{weight};font-style:normal;"
+                f"src:url(data:font/ttf;base64,{base64.b64encode(data).decode('ascii')}) format('truetype');}}"
+                for weight, data in self.page_faces(text).items())
+            self._css_key = key
         return self._css
 
 
-def _cache_file(kind: str, chars: str) -> Path | None:
+def _cache_file(kind: str, chars: str, suffix: str = ".otf") -> Path | None:
     """Where the ``kind`` font of ``chars`` is kept between runs, or None when caching is off.
 
     The name hashes everything the font's bytes follow from: the collection's path, size and
@@ -161,7 +167,7 @@ def _cache_file(kind: str, chars: str) -> Path | None:
     key = json.dumps([_CACHE_FORMAT, kind, str(source), stat.st_size, stat.st_mtime_ns, fonttools_version, chars])
     # Absolute: matplotlib opens the chart font by this path later, maybe from another working folder.
     folder = default_cache_dir().absolute() / "fonts"
-    return folder / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()}.otf"
+    return folder / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()}{suffix}"
 
 
 def _read_kept(path: Path | None) -> bytes | None:
@@ -189,7 +195,8 @@ def _keep(path: Path | None, data: bytes) -> bool:
             partial.unlink()
         return False
     try:
-        kept = sorted(path.parent.glob("*.otf"), key=lambda p: p.stat().st_mtime, reverse=True)
+        kept = sorted((p for p in path.parent.iterdir() if p.suffix in (".otf", ".ttf")),
+                      key=lambda p: p.stat().st_mtime, reverse=True)
         for old in kept[_CACHE_KEEP:]:
             old.unlink(missing_ok=True)
     except OSError:  # another run pruning at the same time: the next write prunes again
@@ -207,6 +214,77 @@ def _collection_subset(chars: str) -> bytes:
         data = _to_bytes(_subset(font_collection_path(), chars))
         _keep(path, data)
     return data
+
+
+@functools.lru_cache(maxsize=8)
+def _page_face(chars: str, weight: int) -> bytes:
+    """The static TrueType face at ``weight`` of the SC face subset to ``chars``, kept on disk
+    like the subset it is made from."""
+    path = _cache_file(f"page{weight}", chars, ".ttf")
+    data = _read_kept(path)
+    if data is None:
+        data = _static_truetype(_collection_subset(chars), weight)
+        _keep(path, data)
+    return data
+
+
+def _static_truetype(variable: bytes, weight: int) -> bytes:
+    """The variable font ``variable`` (a subset: a few hundred glyphs) at ``weight``, as a static
+    font with TrueType outlines.
+
+    Each glyph is drawn at the weight and its cubic curves approximated by quadratic ones within
+    one font unit (a thousandth of the type size). The result keeps the subset's glyph order,
+    character map and vertical metrics, so a page sets the same characters at the same places.
+    """
+    from fontTools.pens.cu2quPen import Cu2QuPen
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+    from fontTools.ttLib import TTFont, newTable
+
+    font = TTFont(io.BytesIO(variable), recalcTimestamp=False)
+    order = font.getGlyphOrder()
+    drawn = font.getGlyphSet(location={"wght": weight})
+    glyf = font["glyf"] = newTable("glyf")
+    glyf.glyphOrder, glyf.glyphs = order, {}
+    metrics = {}
+    for name in order:  # the run's characters' glyphs, not parcels
+        pen = TTGlyphPen(None)
+        drawn[name].draw(Cu2QuPen(pen, max_err=1.0, reverse_direction=True))
+        glyph = glyf.glyphs[name] = pen.glyph()
+        glyph.recalcBounds(glyf)
+        metrics[name] = (round(drawn[name].width), getattr(glyph, "xMin", 0))
+    font["hmtx"].metrics = metrics
+    font["loca"] = newTable("loca")
+    font["maxp"] = maxp = newTable("maxp")  # TrueType's maxp: recomputed when saved
+    maxp.tableVersion = 0x00010000
+    for field in ("maxZones", "maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs",
+                  "maxStackElements", "maxSizeOfInstructions", "maxComponentElements", "maxComponentDepth"):
+        setattr(maxp, field, 0)
+    maxp.maxZones = 1
+    font["post"].formatType = 3.0  # no glyph names: a browser needs none
+    font["head"].glyphDataFormat = 0
+    font.sfntVersion = "\0\1\0\0"
+    # The variations, the CFF outlines and the vertical-writing tables describe the variable face.
+    for tag in ("CFF2", "HVAR", "VVAR", "MVAR", "STAT", "fvar", "avar", "VORG", "vhea", "vmtx", "BASE"):
+        if tag in font:
+            del font[tag]
+    bold = weight >= 600
+    style = "Bold" if bold else "Regular"
+    font["OS/2"].usWeightClass = weight
+    font["OS/2"].fsSelection = (font["OS/2"].fsSelection & ~0b1100001) | (0b100000 if bold else 0b1000000)
+    font["head"].macStyle = (font["head"].macStyle & ~1) | int(bold)
+    _rename(font["name"], style)
+    return _to_bytes(font)
+
+
+def _rename(names, style: str) -> None:
+    """Name a face made from the collection for what it is, :data:`FONT_FAMILY` ``style`` (a PDF
+    lists it by this name): the collection's names describe the variable face (whose default is
+    Thin) and its named instances."""
+    postscript = FONT_FAMILY.replace(" ", "") + "-" + style
+    names.names = [n for n in names.names if n.nameID < 256 and n.nameID not in (1, 2, 3, 4, 6, 16, 17)]
+    for name_id, value in ((1, FONT_FAMILY), (2, style), (3, postscript), (4, f"{FONT_FAMILY} {style}"),
+                           (6, postscript)):
+        names.setName(value, name_id, 3, 1, 0x409)
 
 
 def _static_instance(chars: str) -> bytes:
