@@ -61,15 +61,22 @@ def _png(fig, dpi: int = 150, tight: bool = True) -> bytes:
     bbox = None
     if tight:
         import matplotlib
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-        fig.set_dpi(dpi)
-        bbox = fig.get_tightbbox(FigureCanvasAgg(fig).get_renderer()).padded(matplotlib.rcParams["savefig.pad_inches"])
+        bbox = fig.get_tightbbox(_agg_renderer(fig, dpi)).padded(matplotlib.rcParams["savefig.pad_inches"])
     # zlib level 3 instead of the default 6: the same pixels, files as small (maps are flat
     # colours), a third less time encoding them.
     fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None}, bbox_inches=bbox,
                 pil_kwargs={"compress_level": 3})
     return buffer.getvalue()
+
+
+def _agg_renderer(fig, dpi: int):
+    """The renderer that saving ``fig`` as PNG at ``dpi`` measures it with before cropping it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if fig.dpi != dpi:
+        fig.set_dpi(dpi)
+    return (fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)).get_renderer()
 
 
 @dataclass
@@ -113,7 +120,6 @@ def trend_chart(s: TrendSeries, font) -> bytes:
         if target.notna().any():
             ax.step(target.index, target.to_numpy() / 1e4, where="mid", color=COLORS["target"], lw=1.0,
                     ls="--", label="目标")
-        ax.set_title(title, fontproperties=font, fontsize=8)
         _break_line(ax, font)
         ax.legend(prop=_sized(font, 7), frameon=False, loc="lower left")
     ax = axes[2]
@@ -125,17 +131,52 @@ def trend_chart(s: TrendSeries, font) -> bytes:
             color=COLORS["over"], va="bottom")
     top = max(float(np.nanmax(ratio.to_numpy())) if ratio.notna().any() else 0.0, s.line * 100) * 1.25
     ax.set_ylim(0, top)
-    ax.set_title("违法占用耕地比例（%）", fontproperties=font, fontsize=8)
     _break_line(ax, font)
     for ax in axes:
         ax.set_xticks(s.years)
         ax.tick_params(labelsize=7)
         ax.set_xlim(min(s.years) - 0.6, max(s.years) + 0.6)
+        _no_axis_labels(ax)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
     # Fixed margins: automatic layout measures every label several times and triples the cost.
     fig.subplots_adjust(left=0.065, right=0.99, bottom=0.12, top=0.88, wspace=0.32)
+    for ax, title in zip(axes, ("耕地保有量（万亩）", "永久基本农田（万亩）", "违法占用耕地比例（%）"), strict=True):
+        ax.set_title(title, fontproperties=font, fontsize=8, y=_title_y(ax))
     return _svg(fig)
+
+
+def _no_axis_labels(ax) -> None:
+    """Tell matplotlib where the axes' (empty) axis labels go, so that it does not measure every
+    tick label of the axes at each drawing to place them. An empty label draws nothing anywhere."""
+    ax.xaxis.set_label_coords(0.5, 0)
+    ax.yaxis.set_label_coords(0, 0.5)
+
+
+def _title_y(ax, renderer=None) -> float | None:
+    """``y`` for the title of ``ax`` (set last; ticks below, none above): 1.0 where matplotlib would
+    place it, None (matplotlib places it at each drawing) where it might lift it.
+
+    A title of no given ``y`` is placed at each drawing: matplotlib measures every tick label of
+    the axes (a hidden axis too) to find the top of what is drawn above them and lifts the title
+    over it. Under bottom ticks that is the axes' top edge, which the title (at 1.0 and its pad)
+    clears, and the y axis's offset text ('1e6', '+8.534e1', left-aligned at the axes' top left
+    corner, also when the axis is hidden and it is not drawn) if it meets the centred title.
+    So 1.0 is the same place when there is no offset text, or when (``renderer``: the one the
+    figure is drawn with) half the axes' width is more than twice what the two could reach
+    towards each other: the offset text's width and half the title's.
+    """
+    formatter = ax.yaxis.get_major_formatter()
+    formatter.set_locs(ax.get_yticks())  # as the drawing will: the ticks of the final view
+    offset = formatter.get_offset()
+    if not offset:
+        return 1.0
+    if renderer is None:
+        return None
+    ax.apply_aspect()  # the axes' box as the drawing places it
+    ax.yaxis.offsetText.set_text(offset)  # as the drawing will
+    reach = ax.yaxis.offsetText.get_window_extent(renderer).width + ax.title.get_window_extent(renderer).width / 2
+    return 1.0 if ax.bbox.width / 2 > 2 * reach else None
 
 
 def _sized(font, size):
@@ -311,11 +352,14 @@ def unit_map(layers: UnitMapLayers, font, *, year: int) -> bytes:
     return _png(fig, dpi=130, tight=False)
 
 
+_MAP_DPI = 150
+
+
 def choropleth(units, totals: pd.Series, names: pd.Series, font) -> bytes:
     """Units coloured by total score, each labelled with its name and total."""
     frame = units.copy()
     frame["total"] = totals.reindex(frame["XZQDM"]).to_numpy()
-    fig = _figure(figsize=(5.6, 4.8))
+    fig = _figure(figsize=(5.6, 4.8), dpi=_MAP_DPI)
     ax = fig.subplots()
     has = frame["total"].notna().to_numpy()
     _draw(ax, frame[~has], facecolor="#eeeeee", edgecolor="white", linewidth=0.8)
@@ -327,7 +371,8 @@ def choropleth(units, totals: pd.Series, names: pd.Series, font) -> bytes:
         collection.set_array(values)
         collection.set_clim(max(0.0, float(values.min()) - 5), 100)
         ax.add_collection(collection, autolim=False)
-        fig.colorbar(collection, ax=ax, shrink=0.6)
+        bar = fig.colorbar(collection, ax=ax, shrink=0.6)
+        _no_axis_labels(bar.ax)
     for row in frame.itertuples(index=False):
         point = row.geometry.representative_point()
         total = "—" if pd.isna(row.total) else f"{row.total:.1f}"
@@ -339,5 +384,6 @@ def choropleth(units, totals: pd.Series, names: pd.Series, font) -> bytes:
     ax.set_aspect("equal")
     ax.set_axis_off()
     decorate_map(ax, font, bounds)
-    ax.set_title("考核总分", fontproperties=_sized(font, 9))
-    return _png(fig)
+    ax.set_title("考核总分", fontproperties=_sized(font, 9))  # its text first: _title_y measures it
+    ax.set_title("考核总分", fontproperties=_sized(font, 9), y=_title_y(ax, _agg_renderer(fig, _MAP_DPI)))
+    return _png(fig, dpi=_MAP_DPI)

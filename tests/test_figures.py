@@ -1,0 +1,95 @@
+"""Figures (farmland/reports/figures.py): the shortcuts that make them cheaper draw the same bytes
+as matplotlib laying the figures out itself."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from farmland.reports import figures
+
+
+@pytest.fixture(scope="module")
+def font():
+    from farmland.reports.fonts import chart_font
+
+    return chart_font(figures.VOCABULARY + "甲乙丙")
+
+
+def _trend(values, ratio=0.05) -> figures.TrendSeries:
+    years = list(range(2015, 2021))
+    s = pd.Series(values, index=years, dtype=float)
+    return figures.TrendSeries(years, s, s * 0.99, s * 0.8, s * np.nan, s * 0 + ratio, 0.15)
+
+
+def _units(height_per_width: float):
+    """Three stacked squares' worth of units, the whole ``height_per_width`` times taller than wide."""
+    import geopandas as gpd
+    import shapely
+
+    step = 10_000 * height_per_width / 3
+    boxes = [shapely.box(39.4e6, 4.0e6 + i * step, 39.41e6, 4.0e6 + (i + 1) * step) for i in range(3)]
+    units = gpd.GeoDataFrame({"XZQDM": ["1", "2", "3"]}, geometry=boxes, crs="EPSG:4527")
+    return (units, pd.Series([70.0, 80.0, np.nan], index=["1", "2", "3"]),
+            pd.Series(["甲", "乙", "丙"], index=["1", "2", "3"]))
+
+
+def _placed_by_matplotlib(monkeypatch):
+    """Titles and axis labels placed by matplotlib at each drawing, as before the shortcuts."""
+    monkeypatch.setattr(figures, "_title_y", lambda ax, renderer=None: None)
+    monkeypatch.setattr(figures, "_no_axis_labels", lambda ax: None)
+
+
+def _seen_title_ys(monkeypatch) -> list:
+    seen = []
+    title_y = figures._title_y
+
+    def recording(ax, renderer=None):
+        seen.append(title_y(ax, renderer))
+        return seen[-1]
+
+    monkeypatch.setattr(figures, "_title_y", recording)
+    return seen
+
+
+def test_trend_chart_titles_and_labels_where_matplotlib_places_them(font, monkeypatch):
+    """A title given its place (no offset text on its y axis) and empty axis labels told where
+    they go: the SVG is byte for byte the one matplotlib lays out itself, also when an offset text
+    ('+8.534e1', a series changing in its fifth digit) lifts a title."""
+    series = [_trend([1.0e6, 1.01e6, 1.02e6, 1.0e6, 1.05e6, 1.04e6], 0.2),
+              _trend([853412, 853411, 853410.5, 853409, 853408, 853407.5]),  # offset text on the first two axes
+              _trend([5e5] * 6, 0.0)]
+    seen = _seen_title_ys(monkeypatch)
+    fast = [figures.trend_chart(s, font) for s in series]
+    assert None in seen and 1.0 in seen  # both kinds of title met
+    with monkeypatch.context() as m:
+        _placed_by_matplotlib(m)
+        assert [figures.trend_chart(s, font) for s in series] == fast
+
+
+def test_choropleth_title_where_matplotlib_places_it(font, monkeypatch):
+    """The map's title at its own place while its hidden y axis's offset text ('1e6') cannot meet
+    it; matplotlib lifts it over that text when the map is narrow (units 8 times taller than wide):
+    the PNG is the same either way."""
+    seen = _seen_title_ys(monkeypatch)
+    fast = [figures.choropleth(*_units(h), font) for h in (0.5, 8)]
+    assert seen == [1.0, None]
+    with monkeypatch.context() as m:
+        _placed_by_matplotlib(m)
+        assert [figures.choropleth(*_units(h), font) for h in (0.5, 8)] == fast
+
+
+def test_png_cropped_to_content_as_bbox_inches_tight(font, monkeypatch):
+    """``_png(fig)`` measures the box and draws once: the bytes ``savefig(bbox_inches="tight")`` writes."""
+    drawn = []
+    monkeypatch.setattr(figures, "_png", lambda fig, **kwargs: drawn.append(fig) or b"")
+    for _ in range(2):
+        figures.choropleth(*_units(1.2), font)
+    monkeypatch.undo()
+    tight = io.BytesIO()
+    drawn[1].savefig(tight, format="png", dpi=150, metadata={"Software": None}, bbox_inches="tight",
+                     pil_kwargs={"compress_level": 3})
+    assert figures._png(drawn[0]) == tight.getvalue()
