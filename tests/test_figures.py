@@ -93,3 +93,35 @@ def test_png_cropped_to_content_as_bbox_inches_tight(font, monkeypatch):
     drawn[1].savefig(tight, format="png", dpi=150, metadata={"Software": None}, bbox_inches="tight",
                      pil_kwargs={"compress_level": 3})
     assert figures._png(drawn[0]) == tight.getvalue()
+
+
+def test_trend_chart_drawn_again_is_a_new_figure_byte_for_byte(font, monkeypatch):
+    """Charts drawn by putting each unit's values into the previous chart's figure are the bytes of
+    new figures, in any order: other values and scales, bars over and under the line, missing
+    values, an offset text that lifts titles (the figure is then built anew), targets not drawn (a
+    figure of another shape), a unit drawn again."""
+    monkeypatch.setattr(figures, "_TREND_FIGURES", {})
+    redrawn = []
+    redraw = figures._TrendFigure.redraw
+    monkeypatch.setattr(figures._TrendFigure, "redraw", lambda self, s: redrawn.append(redraw(self, s)) or redrawn[-1])
+    a = _trend([1.0e6, 1.01e6, 1.02e6, 1.0e6, 1.05e6, 1.04e6], 0.2)
+    b = _trend([3.1e5, 3.0e5, np.nan, 2.9e5, 2.95e5, 2.9e5], 0.1)
+    b.illegal_ratio.iloc[[1, 4]] = [np.nan, 0.16]
+    lifted = _trend([853412, 853411, 853410.5, 853409, 853408, 853407.5])
+    untargeted = _trend([2e6, 2.1e6, 2.2e6, 2.0e6, 1.9e6, 2.0e6])
+    untargeted.arable_target[:] = np.nan
+    series = [a, b, lifted, a, untargeted, b, untargeted, a]
+    drawn = [figures.trend_chart(s, font) for s in series]
+    # b into a's figure; lifted, then a, into a figure of other titles (both built anew); untargeted
+    # into a figure of its own; b into a's, untargeted into its own, a into b's.
+    assert redrawn == [True, False, False, True, True, True]
+    assert drawn == [figures._TrendFigure(s, font).svg() for s in series]
+
+
+def test_trend_chart_of_a_second_thread_draws_a_figure_of_its_own(font, monkeypatch):
+    """While one thread draws on the kept figures, another draws new ones and leaves them alone."""
+    monkeypatch.setattr(figures, "_TREND_FIGURES", {})
+    a = _trend([1.0e6, 1.01e6, 1.02e6, 1.0e6, 1.05e6, 1.04e6], 0.2)
+    with figures._TREND_LOCK:
+        assert figures.trend_chart(a, font) == figures._TrendFigure(a, font).svg()
+    assert figures._TREND_FIGURES == {}
