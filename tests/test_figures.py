@@ -100,7 +100,7 @@ def test_trend_chart_drawn_again_is_a_new_figure_byte_for_byte(font, monkeypatch
     new figures, in any order: other values and scales, bars over and under the line, missing
     values, an offset text that lifts titles (the figure is then built anew), targets not drawn (a
     figure of another shape), a unit drawn again."""
-    monkeypatch.setattr(figures, "_TREND_FIGURES", {})
+    monkeypatch.setattr(figures, "_TRENDS", figures._KeptFigures())
     redrawn = []
     redraw = figures._TrendFigure.redraw
     monkeypatch.setattr(figures._TrendFigure, "redraw", lambda self, s: redrawn.append(redraw(self, s)) or redrawn[-1])
@@ -113,15 +113,50 @@ def test_trend_chart_drawn_again_is_a_new_figure_byte_for_byte(font, monkeypatch
     series = [a, b, lifted, a, untargeted, b, untargeted, a]
     drawn = [figures.trend_chart(s, font) for s in series]
     # b into a's figure; lifted, then a, into a figure of other titles (both built anew); untargeted
-    # into a figure of its own; b into a's, untargeted into its own, a into b's.
-    assert redrawn == [True, False, False, True, True, True]
-    assert drawn == [figures._TrendFigure(s, font).svg() for s in series]
+    # on a figure of its own; b into a's; untargeted again (its figure holds it already); a into b's.
+    assert redrawn == [True, False, False, True, True]
+    assert len(figures._TRENDS) == 2
+    assert drawn == [figures._TrendFigure(s, font).draw(s) for s in series]
 
 
-def test_trend_chart_of_a_second_thread_draws_a_figure_of_its_own(font, monkeypatch):
+def _layers(x: float, y: float, size: float, illegal: bool):
+    """A unit's map layers: a square unit at (x, y), a few parcels of each layer, a neighbour."""
+    import geopandas as gpd
+    import shapely
+
+    def frame(*geometries):
+        return gpd.GeoDataFrame(geometry=list(geometries), crs="EPSG:4527")
+
+    def box(fx, fy, fw, fh):
+        return shapely.box(x + fx * size, y + fy * size, x + (fx + fw) * size, y + (fy + fh) * size)
+
+    parcels = [box(0.1 * i, 0.1 * i, 0.2, 0.15) for i in range(6)]
+    holed = shapely.Polygon(box(0.6, 0.1, 0.3, 0.3).exterior, [box(0.7, 0.2, 0.1, 0.1).exterior])
+    return figures.UnitMapLayers(
+        outline=frame(box(0, 0, 1, 1)), arable=frame(*parcels, holed), bf=frame(*parcels[1:4]),
+        changes=frame(parcels[2]), illegal=frame(box(0.5, 0.5, 0.05, 0.05)) if illegal else frame(),
+        others=frame(box(1, 0, 1, 1)))
+
+
+def test_unit_map_drawn_again_is_a_new_figure_byte_for_byte(font, monkeypatch):
+    """Maps drawn on the previous map's figure (its axes and legend kept, the unit's layers and
+    scale bar added and taken away) are the bytes of new figures: units of other places and sizes,
+    with and without illegal parcels, another year (another figure); nothing of a unit is kept."""
+    monkeypatch.setattr(figures, "_MAPS", figures._KeptFigures())
+    units = [(_layers(39.4e6, 4.0e6, 20_000, True), 2020), (_layers(39.5e6, 4.1e6, 5_000, False), 2020),
+             (_layers(39.45e6, 4.05e6, 40_000, True), 2019), (_layers(39.4e6, 4.0e6, 20_000, True), 2020)]
+    drawn = [figures.unit_map(layers, font, year=year) for layers, year in units]
+    assert len(figures._MAPS) == 2
+    for kept in figures._MAPS._figures.values():
+        assert not kept.ax.collections and not kept.ax.lines and not kept.ax.texts
+    assert drawn[0] == drawn[3] and len(set(drawn)) == 3
+    assert drawn == [figures._MapFigure(font, year).draw(layers) for layers, year in units]
+
+
+def test_a_second_thread_draws_on_a_figure_of_its_own(font, monkeypatch):
     """While one thread draws on the kept figures, another draws new ones and leaves them alone."""
-    monkeypatch.setattr(figures, "_TREND_FIGURES", {})
+    monkeypatch.setattr(figures, "_TRENDS", figures._KeptFigures())
     a = _trend([1.0e6, 1.01e6, 1.02e6, 1.0e6, 1.05e6, 1.04e6], 0.2)
-    with figures._TREND_LOCK:
-        assert figures.trend_chart(a, font) == figures._TrendFigure(a, font).svg()
-    assert figures._TREND_FIGURES == {}
+    with figures._TRENDS.lock:
+        assert figures.trend_chart(a, font) == figures._TrendFigure(a, font).draw(a)
+    assert len(figures._TRENDS) == 0

@@ -80,6 +80,40 @@ def _agg_renderer(fig, dpi: int):
     return (fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)).get_renderer()
 
 
+class _KeptFigures:
+    """Figures kept between calls by shape, to be drawn again with other data (one thread at a time).
+
+    :meth:`draw` draws ``data`` on the figure last used for its shape, or on a ``new()`` one when
+    there is none, that figure cannot take the data (its ``draw`` returns None) or another thread
+    is using the kept figures. A figure is kept again only once it has drawn whole, so an error
+    leaves no half-changed figure behind; the least recently used go first.
+    """
+
+    def __init__(self, keep: int = 4):
+        self._figures: dict = {}
+        self._keep = keep
+        self.lock = threading.Lock()
+
+    def draw(self, shape, new, data) -> bytes:
+        if not self.lock.acquire(blocking=False):
+            return new().draw(data)
+        try:
+            figure = self._figures.pop(shape, None)
+            drawn = None if figure is None else figure.draw(data)
+            if drawn is None:
+                figure = new()
+                drawn = figure.draw(data)
+            self._figures[shape] = figure
+            while len(self._figures) > self._keep:
+                del self._figures[next(iter(self._figures))]
+            return drawn
+        finally:
+            self.lock.release()
+
+    def __len__(self) -> int:
+        return len(self._figures)
+
+
 @dataclass
 class TrendSeries:
     """One unit's yearly figures for the trend charts (all from the results table)."""
@@ -124,11 +158,11 @@ class _TrendFigure:
     Building it (three axes and their ticks, legends, texts) is half of a chart's CPU, and the
     charts of a run differ only in their values: :meth:`redraw` puts another unit's into the
     figure's lines and bars and scales the axes again, so only the drawing is paid again. A unit
-    of another :meth:`shape` (years, targets shown or not, the 15% line) gets a figure of its own.
+    of another :meth:`shape_of` (years, targets shown or not, the 15% line) gets a figure of its own.
     """
 
     def __init__(self, s: TrendSeries, font):
-        self.shape = self.shape_of(s, font)
+        self._drawn = s  # the unit whose values the figure holds
         fig = self.fig = _figure(figsize=(7.2, 2.1))
         self.axes = axes = fig.subplots(1, 3)
         self.lines = []  # per stock axes: the pieces before and after the break, the target's step
@@ -171,8 +205,15 @@ class _TrendFigure:
             s.arable, s.arable_target, s.bf, s.bf_target, s.illegal_ratio)),
             bool(s.arable_target.notna().any()), bool(s.bf_target.notna().any()))
 
+    def draw(self, s: TrendSeries) -> bytes | None:
+        """The chart of ``s`` (of this :meth:`shape_of`) as SVG; None if this figure cannot draw it."""
+        if s is not self._drawn and not self.redraw(s):
+            return None
+        self._drawn = s
+        return _svg(self.fig)
+
     def redraw(self, s: TrendSeries) -> bool:
-        """Put ``s`` (of this :meth:`shape`) into the figure; False if a title would then be placed
+        """Put ``s`` (of this :meth:`shape_of`) into the figure; False if a title would then be placed
         otherwise than this figure's are (an offset text come or gone): the figure is spoiled."""
         for ax, lines, area, target in zip(self.axes, self.lines, (s.arable, s.bf), (s.arable_target, s.bf_target),
                                            strict=False):
@@ -190,13 +231,8 @@ class _TrendFigure:
         self.axes[2].set_ylim(0, top)
         return [_title_y(ax) for ax in self.axes] == self.title_ys
 
-    def svg(self) -> bytes:
-        return _svg(self.fig)
 
-
-#: Figures of recent trend charts by :meth:`_TrendFigure.shape`, drawn again for the next unit.
-_TREND_FIGURES: dict[tuple, _TrendFigure] = {}
-_TREND_LOCK = threading.Lock()
+_TRENDS = _KeptFigures()
 
 
 def trend_chart(s: TrendSeries, font) -> bytes:
@@ -204,23 +240,9 @@ def trend_chart(s: TrendSeries, font) -> bytes:
     with the 15% line; the 2019-12-31 break drawn in each.
 
     The figure of the previous chart of the same shape is drawn again with this unit's values
-    (:class:`_TrendFigure`): the same bytes as a new figure, ~40% less CPU. One thread at a time
-    uses the kept figures; another meanwhile draws a figure of its own.
+    (:class:`_TrendFigure`): the same bytes as a new figure, ~40% less CPU.
     """
-    if not _TREND_LOCK.acquire(blocking=False):
-        return _TrendFigure(s, font).svg()
-    try:
-        shape = _TrendFigure.shape_of(s, font)
-        kept = _TREND_FIGURES.pop(shape, None)
-        if kept is None or not kept.redraw(s):
-            kept = _TrendFigure(s, font)
-        svg = kept.svg()
-        _TREND_FIGURES[shape] = kept  # kept only once drawn whole: an error leaves no half-changed figure
-        while len(_TREND_FIGURES) > 4:
-            del _TREND_FIGURES[next(iter(_TREND_FIGURES))]
-        return svg
-    finally:
-        _TREND_LOCK.release()
+    return _TRENDS.draw(_TrendFigure.shape_of(s, font), lambda: _TrendFigure(s, font), s)
 
 
 def _no_axis_labels(ax) -> None:
@@ -393,40 +415,68 @@ def _draw(ax, frame, **style) -> None:
     ax.add_collection(PathCollection([_path(frame.geometry)], **style), autolim=False)
 
 
-def unit_map(layers: UnitMapLayers, font, *, year: int) -> bytes:
-    """The unit's arable land, basic farmland, the year's changes and illegal-occupation parcels."""
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
+class _MapFigure:
+    """The unit maps' figure of one font and year: the axes and the legend made once, each unit's
+    layers and scale bar added, drawn and taken away again. Making the axes and legend and laying
+    the legend out on a new renderer were a quarter of a small map's CPU."""
 
-    fig = _figure(figsize=(4.6, 4.6))
-    ax = fig.add_axes((0.01, 0.16, 0.98, 0.83))  # fixed layout: the legend below, no tight bbox pass
-    bounds = layers.outline.total_bounds
-    pad_x, pad_y = (bounds[2] - bounds[0]) * 0.04, (bounds[3] - bounds[1]) * 0.04
-    view = (bounds[0] - pad_x, bounds[1] - pad_y, bounds[2] + pad_x, bounds[3] + pad_y)
-    _draw(ax, layers.others, facecolor="none", edgecolor="#bbbbbb", linewidth=0.5)
-    _draw(ax, layers.arable, facecolor=COLORS["arable"], edgecolor="none", linewidth=0)
-    _draw(ax, layers.bf, facecolor=COLORS["bf"] + "55", edgecolor=COLORS["bf"], linewidth=0.4)
-    _draw(ax, layers.changes, facecolor=COLORS["change"], edgecolor=COLORS["change"], linewidth=0.3)
-    _draw(ax, layers.illegal, facecolor=COLORS["illegal"], edgecolor=COLORS["illegal"], linewidth=0.6)
-    if len(layers.illegal):
-        centres = layers.illegal.representative_point()
-        ax.scatter(centres.x, centres.y, s=30, facecolors="none", edgecolors=COLORS["illegal"], linewidths=0.8)
-    _draw(ax, layers.outline, facecolor="none", edgecolor=COLORS["outline"], linewidth=1.0)
-    handles = [
-        Patch(facecolor=COLORS["arable"], label=f"耕地（{year}年末）"),
-        Patch(facecolor=COLORS["bf"] + "55", edgecolor=COLORS["bf"], label="永久基本农田"),
-        Patch(facecolor=COLORS["change"], label=f"{year}年变更图斑"),
-        Line2D([], [], marker="o", color="none", markerfacecolor=COLORS["illegal"],
-               markeredgecolor=COLORS["illegal"], label=f"卫片执法违法占用耕地（{year}年）"),
-        Line2D([], [], color=COLORS["outline"], lw=1.0, label="行政区界"),
-    ]
-    ax.set_xlim(view[0], view[2])
-    ax.set_ylim(view[1], view[3])
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    decorate_map(ax, font, view)
-    fig.legend(handles=handles, prop=_sized(font, 7), loc="lower center", ncol=2, frameon=False)
-    return _png(fig, dpi=130, tight=False)
+    def __init__(self, font, year: int):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+
+        self.font = font.copy()
+        self.fig = _figure(figsize=(4.6, 4.6), dpi=_UNIT_MAP_DPI)
+        # A canvas of its own keeps one renderer for every map (saving would lend the figure a new
+        # one each time), and with it the sizes of the legend's and scale bar's texts.
+        FigureCanvasAgg(self.fig)
+        ax = self.ax = self.fig.add_axes((0.01, 0.16, 0.98, 0.83))  # fixed layout: the legend below, no tight bbox pass
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        handles = [
+            Patch(facecolor=COLORS["arable"], label=f"耕地（{year}年末）"),
+            Patch(facecolor=COLORS["bf"] + "55", edgecolor=COLORS["bf"], label="永久基本农田"),
+            Patch(facecolor=COLORS["change"], label=f"{year}年变更图斑"),
+            Line2D([], [], marker="o", color="none", markerfacecolor=COLORS["illegal"],
+                   markeredgecolor=COLORS["illegal"], label=f"卫片执法违法占用耕地（{year}年）"),
+            Line2D([], [], color=COLORS["outline"], lw=1.0, label="行政区界"),
+        ]
+        self.fig.legend(handles=handles, prop=_sized(font, 7), loc="lower center", ncol=2, frameon=False)
+
+    def draw(self, layers: UnitMapLayers) -> bytes:
+        ax = self.ax
+        bounds = layers.outline.total_bounds
+        pad_x, pad_y = (bounds[2] - bounds[0]) * 0.04, (bounds[3] - bounds[1]) * 0.04
+        view = (bounds[0] - pad_x, bounds[1] - pad_y, bounds[2] + pad_x, bounds[3] + pad_y)
+        try:
+            _draw(ax, layers.others, facecolor="none", edgecolor="#bbbbbb", linewidth=0.5)
+            _draw(ax, layers.arable, facecolor=COLORS["arable"], edgecolor="none", linewidth=0)
+            _draw(ax, layers.bf, facecolor=COLORS["bf"] + "55", edgecolor=COLORS["bf"], linewidth=0.4)
+            _draw(ax, layers.changes, facecolor=COLORS["change"], edgecolor=COLORS["change"], linewidth=0.3)
+            _draw(ax, layers.illegal, facecolor=COLORS["illegal"], edgecolor=COLORS["illegal"], linewidth=0.6)
+            if len(layers.illegal):
+                centres = layers.illegal.representative_point()
+                ax.scatter(centres.x, centres.y, s=30, facecolors="none", edgecolors=COLORS["illegal"],
+                           linewidths=0.8)
+            _draw(ax, layers.outline, facecolor="none", edgecolor=COLORS["outline"], linewidth=1.0)
+            ax.set_xlim(view[0], view[2])
+            ax.set_ylim(view[1], view[3])
+            decorate_map(ax, self.font, view)
+            return _png(self.fig, dpi=_UNIT_MAP_DPI, tight=False)
+        finally:  # all the axes hold is this unit's (its parcels: maybe a million vertices)
+            for artist in [*ax.collections, *ax.images, *ax.lines, *ax.patches, *ax.tables, *ax.texts, *ax.artists]:
+                artist.remove()
+
+
+_UNIT_MAP_DPI = 130
+_MAPS = _KeptFigures()
+
+
+def unit_map(layers: UnitMapLayers, font, *, year: int) -> bytes:
+    """The unit's arable land, basic farmland, the year's changes and illegal-occupation parcels.
+
+    Drawn on the figure of the previous map of the same font and year (:class:`_MapFigure`)."""
+    return _MAPS.draw((font.copy(), year), lambda: _MapFigure(font, year), layers)
 
 
 _MAP_DPI = 150
