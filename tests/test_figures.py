@@ -16,7 +16,7 @@ from farmland.reports import figures
 def font():
     from farmland.reports.fonts import chart_font
 
-    return chart_font(figures.VOCABULARY + "甲乙丙")
+    return chart_font(figures.VOCABULARY + "甲乙丙县区")
 
 
 def _trend(values, ratio=0.05) -> figures.TrendSeries:
@@ -82,17 +82,34 @@ def test_choropleth_title_where_matplotlib_places_it(font, monkeypatch):
         assert [figures.choropleth(*_units(h), font) for h in (0.5, 8)] == fast
 
 
-def test_png_cropped_to_content_as_bbox_inches_tight(font, monkeypatch):
-    """``_png(fig)`` measures the box and draws once: the bytes ``savefig(bbox_inches="tight")`` writes."""
-    drawn = []
-    monkeypatch.setattr(figures, "_png", lambda fig, **kwargs: drawn.append(fig) or b"")
-    for _ in range(2):
-        figures.choropleth(*_units(1.2), font)
-    monkeypatch.undo()
+def test_png_cropped_to_content_as_bbox_inches_tight(font):
+    """``_png(fig, crop_on=…)`` measures the box once and draws once: the bytes
+    ``savefig(bbox_inches="tight")`` writes after its dry-run drawing."""
+    units, totals, names = _units(1.2)
+    ours, theirs = (figures._ChoroplethFigure(units, totals, names, font).fig for _ in range(2))
     tight = io.BytesIO()
-    drawn[1].savefig(tight, format="png", dpi=150, metadata={"Software": None}, bbox_inches="tight",
-                     pil_kwargs={"compress_level": 3})
-    assert figures._png(drawn[0]) == tight.getvalue()
+    theirs.savefig(tight, format="png", dpi=150, metadata={"Software": None}, bbox_inches="tight",
+                   pil_kwargs={"compress_level": 3})
+    cropped = figures._png(ours, 150, crop_on=figures._measuring_renderer(ours))
+    assert cropped == tight.getvalue()
+    assert len(cropped) < len(figures._png(ours, 150))  # cropped indeed
+
+
+def test_choropleth_drawn_again_is_a_new_figure_byte_for_byte(font, monkeypatch):
+    """Choropleths drawn by putting each check's totals into the previous one's figure are the bytes
+    of new figures: other totals and colour scales, other names, a unit without a total (a figure of
+    another shape), the same totals again."""
+    monkeypatch.setattr(figures, "_CHOROPLETHS", figures._KeptFigures())
+    units, _, names = _units(1.2)
+    codes = ["1", "2", "3"]
+    checks = [pd.Series(t, index=codes) for t in ([70.0, 80.0, 90.0], [95.5, 99.0, 97.25], [12.0, 60.0, 100.0],
+                                                   [70.0, np.nan, 90.0])]
+    renamed = pd.Series(["甲县", "乙", "丙区"], index=codes)
+    sequence = [(checks[0], names), (checks[1], names), (checks[3], names), (checks[2], renamed),
+                (checks[0], names), (checks[0], names)]
+    drawn = [figures.choropleth(units, totals, n, font) for totals, n in sequence]
+    assert len(figures._CHOROPLETHS) == 2 and len(set(drawn)) == 4
+    assert drawn == [figures._ChoroplethFigure(units, totals, n, font).draw((totals, n)) for totals, n in sequence]
 
 
 def test_trend_chart_drawn_again_is_a_new_figure_byte_for_byte(font, monkeypatch):

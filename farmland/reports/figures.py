@@ -49,21 +49,22 @@ def _svg(fig) -> bytes:
     return buffer.getvalue()
 
 
-def _png(fig, dpi: int = 150, tight: bool = True) -> bytes:
-    """The figure as PNG; ``tight``: cropped to its drawn content, as ``bbox_inches="tight"`` crops it.
+def _png(fig, dpi: int, *, crop_on=None) -> bytes:
+    """The figure as PNG; ``crop_on``: a renderer to measure it on (:func:`_measuring_renderer`),
+    to crop it to its drawn content as ``bbox_inches="tight"`` crops it.
 
     ``bbox_inches="tight"`` draws the whole figure once, with drawing switched off, only to lay it
     out, then measures it and draws it again. Measuring alone lays it out as well (it places the
-    axes at their aspect and the titles, and sizes every text), so here the box is measured on the
-    renderer that dry run would use (the figure at the output's dpi) and the figure drawn once:
-    the same box and the same bytes for a sixth less time (the choropleths of the sample).
+    axes at their aspect and the titles, and sizes every text), so here the box is measured on a
+    renderer like the one that dry run would use and the figure drawn once: the same box and the
+    same bytes for a sixth less time (the choropleths of the sample).
     """
     buffer = io.BytesIO()
     bbox = None
-    if tight:
+    if crop_on is not None:
         import matplotlib
 
-        bbox = fig.get_tightbbox(_agg_renderer(fig, dpi)).padded(matplotlib.rcParams["savefig.pad_inches"])
+        bbox = fig.get_tightbbox(crop_on).padded(matplotlib.rcParams["savefig.pad_inches"])
     # zlib level 3 instead of the default 6: the same pixels, files as small (maps are flat
     # colours), a third less time encoding them.
     fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None}, bbox_inches=bbox,
@@ -71,13 +72,21 @@ def _png(fig, dpi: int = 150, tight: bool = True) -> bytes:
     return buffer.getvalue()
 
 
-def _agg_renderer(fig, dpi: int):
-    """The renderer that saving ``fig`` as PNG at ``dpi`` measures it with before cropping it."""
+def _agg_canvas(fig):
+    """An Agg canvas of the figure's own: saving as PNG would lend it a new one (and a new
+    renderer) each time; this one keeps its renderer while the size drawn stays the same, and with
+    it the sizes of the texts it has drawn."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    if fig.dpi != dpi:
-        fig.set_dpi(dpi)
-    return (fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)).get_renderer()
+    return FigureCanvasAgg(fig)
+
+
+def _measuring_renderer(fig):
+    """A renderer of the figure's size and dpi, as saving it with ``bbox_inches="tight"`` measures
+    it with: to measure the figure's content on (it draws nothing), keeping the sizes of the texts."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    return RendererAgg(*fig.bbox.size, fig.dpi)
 
 
 class _KeptFigures:
@@ -421,15 +430,12 @@ class _MapFigure:
     the legend out on a new renderer were a quarter of a small map's CPU."""
 
     def __init__(self, font, year: int):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.lines import Line2D
         from matplotlib.patches import Patch
 
         self.font = font.copy()
         self.fig = _figure(figsize=(4.6, 4.6), dpi=_UNIT_MAP_DPI)
-        # A canvas of its own keeps one renderer for every map (saving would lend the figure a new
-        # one each time), and with it the sizes of the legend's and scale bar's texts.
-        FigureCanvasAgg(self.fig)
+        _agg_canvas(self.fig)  # one renderer for every map
         ax = self.ax = self.fig.add_axes((0.01, 0.16, 0.98, 0.83))  # fixed layout: the legend below, no tight bbox pass
         ax.set_aspect("equal")
         ax.set_axis_off()
@@ -462,7 +468,7 @@ class _MapFigure:
             ax.set_xlim(view[0], view[2])
             ax.set_ylim(view[1], view[3])
             decorate_map(ax, self.font, view)
-            return _png(self.fig, dpi=_UNIT_MAP_DPI, tight=False)
+            return _png(self.fig, _UNIT_MAP_DPI)
         finally:  # all the axes hold is this unit's (its parcels: maybe a million vertices)
             for artist in [*ax.collections, *ax.images, *ax.lines, *ax.patches, *ax.tables, *ax.texts, *ax.artists]:
                 artist.remove()
@@ -482,35 +488,89 @@ def unit_map(layers: UnitMapLayers, font, *, year: int) -> bytes:
 _MAP_DPI = 150
 
 
-def choropleth(units, totals: pd.Series, names: pd.Series, font) -> bytes:
-    """Units coloured by total score, each labelled with its name and total."""
-    frame = units.copy()
-    frame["total"] = totals.reindex(frame["XZQDM"]).to_numpy()
-    fig = _figure(figsize=(5.6, 4.8), dpi=_MAP_DPI)
-    ax = fig.subplots()
-    has = frame["total"].notna().to_numpy()
-    _draw(ax, frame[~has], facecolor="#eeeeee", edgecolor="white", linewidth=0.8)
-    if has.any():
-        from matplotlib.collections import PathCollection
+class _ChoroplethFigure:
+    """The choropleth of a set of units, which can be drawn again with other totals.
 
-        values = frame.loc[has, "total"].to_numpy(dtype=float)
-        collection = PathCollection(_paths(frame.geometry[has]), cmap="RdYlGn", edgecolor="white", linewidth=0.8)
-        collection.set_array(values)
-        collection.set_clim(max(0.0, float(values.min()) - 5), 100)
-        ax.add_collection(collection, autolim=False)
-        bar = fig.colorbar(collection, ax=ax, shrink=0.6)
-        _no_axis_labels(bar.ax)
-    for row in frame.itertuples(index=False):
-        point = row.geometry.representative_point()
-        total = "—" if pd.isna(row.total) else f"{row.total:.1f}"
-        ax.text(point.x, point.y, f"{names.get(row.XZQDM, row.XZQDM)}\n{total}", ha="center", va="center",
-                fontproperties=_sized(font, 7))
-    bounds = frame.total_bounds
-    ax.set_xlim(bounds[0], bounds[2])
-    ax.set_ylim(bounds[1], bounds[3])
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    decorate_map(ax, font, bounds)
-    ax.set_title("考核总分", fontproperties=_sized(font, 9))  # its text first: _title_y measures it
-    ax.set_title("考核总分", fontproperties=_sized(font, 9), y=_title_y(ax, _agg_renderer(fig, _MAP_DPI)))
-    return _png(fig, dpi=_MAP_DPI)
+    The choropleths of a run are of the same units, one per check: :meth:`redraw` puts another
+    check's totals into the units' colours, the colour bar and the labels, so the axes, colour bar
+    and texts are made once, and the figure is measured (to crop it) on a renderer of its own that
+    keeps the sizes of the texts it has measured. Units without a total are another shape.
+    """
+
+    def __init__(self, units, totals: pd.Series, names: pd.Series, font):
+        frame = units.copy()
+        frame["total"] = totals.reindex(frame["XZQDM"]).to_numpy()
+        fig = self.fig = _figure(figsize=(5.6, 4.8), dpi=_MAP_DPI)
+        _agg_canvas(fig)
+        self.measure = _measuring_renderer(fig)
+        ax = self.ax = fig.subplots()
+        has = self.has = frame["total"].notna().to_numpy()
+        _draw(ax, frame[~has], facecolor="#eeeeee", edgecolor="white", linewidth=0.8)
+        self.collection = None
+        if has.any():
+            from matplotlib.collections import PathCollection
+
+            values = frame.loc[has, "total"].to_numpy(dtype=float)
+            collection = self.collection = PathCollection(_paths(frame.geometry[has]), cmap="RdYlGn",
+                                                          edgecolor="white", linewidth=0.8)
+            collection.set_array(values)
+            collection.set_clim(max(0.0, float(values.min()) - 5), 100)
+            ax.add_collection(collection, autolim=False)
+            bar = fig.colorbar(collection, ax=ax, shrink=0.6)
+            _no_axis_labels(bar.ax)
+        self.codes = frame["XZQDM"].to_numpy()
+        self.labels = []
+        for code, total, geometry in zip(self.codes, frame["total"], frame.geometry, strict=True):
+            point = geometry.representative_point()
+            self.labels.append(ax.text(point.x, point.y, self._label(code, total, names), ha="center", va="center",
+                                       fontproperties=_sized(font, 7)))
+        bounds = frame.total_bounds
+        ax.set_xlim(bounds[0], bounds[2])
+        ax.set_ylim(bounds[1], bounds[3])
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        decorate_map(ax, font, bounds)
+        ax.set_title("考核总分", fontproperties=_sized(font, 9))  # its text first: _title_y measures it
+        ax.set_title("考核总分", fontproperties=_sized(font, 9), y=_title_y(ax, self.measure))
+        self._drawn = (totals, names)  # whose totals and names the figure holds
+
+    @staticmethod
+    def _label(code, total, names: pd.Series) -> str:
+        return f"{names.get(code, code)}\n{'—' if pd.isna(total) else f'{total:.1f}'}"
+
+    @staticmethod
+    def shape_of(units, totals: pd.Series, font) -> tuple:
+        """What the figure's artists follow from: the font, the units (codes, shapes), which have a total."""
+        import shapely
+
+        return (font.copy(), tuple(units["XZQDM"]), tuple(totals.reindex(units["XZQDM"]).notna()),
+                tuple(shapely.to_wkb(np.asarray(units.geometry))))
+
+    def draw(self, data: tuple[pd.Series, pd.Series]) -> bytes:
+        """The choropleth of ``(totals, names)`` (of this :meth:`shape_of`) as PNG."""
+        totals, names = data
+        if totals is not self._drawn[0] or names is not self._drawn[1]:
+            self.redraw(totals, names)
+        self._drawn = (totals, names)
+        return _png(self.fig, _MAP_DPI, crop_on=self.measure)
+
+    def redraw(self, totals: pd.Series, names: pd.Series) -> None:
+        """Put ``totals`` and ``names`` into the figure (the title's place follows from the units alone)."""
+        total = totals.reindex(self.codes).to_numpy()
+        if self.collection is not None:
+            values = total[self.has].astype(float)
+            self.collection.set_array(values)  # the colour bar follows its changes
+            self.collection.set_clim(max(0.0, float(values.min()) - 5), 100)
+        for label, code, value in zip(self.labels, self.codes, total, strict=True):
+            label.set_text(self._label(code, value, names))
+
+
+_CHOROPLETHS = _KeptFigures()
+
+
+def choropleth(units, totals: pd.Series, names: pd.Series, font) -> bytes:
+    """Units coloured by total score, each labelled with its name and total.
+
+    Drawn on the figure of the previous choropleth of the same units (:class:`_ChoroplethFigure`)."""
+    return _CHOROPLETHS.draw(_ChoroplethFigure.shape_of(units, totals, font),
+                             lambda: _ChoroplethFigure(units, totals, names, font), (totals, names))
