@@ -110,6 +110,9 @@ def test_choropleth_drawn_again_is_a_new_figure_byte_for_byte(font, monkeypatch)
     drawn = [figures.choropleth(units, totals, n, font) for totals, n in sequence]
     assert len(figures._CHOROPLETHS) == 2 and len(set(drawn)) == 4
     assert drawn == [figures._ChoroplethFigure(units, totals, n, font).draw((totals, n)) for totals, n in sequence]
+    checks[0].iloc[0] = 75.0  # totals changed in place: drawn again as they are now
+    assert (figures.choropleth(units, checks[0], names, font)
+            == figures._ChoroplethFigure(units, checks[0], names, font).draw((checks[0], names)) != drawn[-1])
 
 
 def test_trend_chart_drawn_again_is_a_new_figure_byte_for_byte(font, monkeypatch):
@@ -130,10 +133,12 @@ def test_trend_chart_drawn_again_is_a_new_figure_byte_for_byte(font, monkeypatch
     series = [a, b, lifted, a, untargeted, b, untargeted, a]
     drawn = [figures.trend_chart(s, font) for s in series]
     # b into a's figure; lifted, then a, into a figure of other titles (both built anew); untargeted
-    # on a figure of its own; b into a's; untargeted again (its figure holds it already); a into b's.
-    assert redrawn == [True, False, False, True, True]
+    # on a figure of its own; b into a's; untargeted again, into its own; a into b's.
+    assert redrawn == [True, False, False, True, True, True]
     assert len(figures._TRENDS) == 2
     assert drawn == [figures._TrendFigure(s, font).draw(s) for s in series]
+    a.arable.iloc[0] = 0.9e6  # a unit's values changed in place: drawn again as they are now
+    assert figures.trend_chart(a, font) == figures._TrendFigure(a, font).draw(a) != drawn[-1]
 
 
 def _layers(x: float, y: float, size: float, illegal: bool):

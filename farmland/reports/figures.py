@@ -171,7 +171,7 @@ class _TrendFigure:
     """
 
     def __init__(self, s: TrendSeries, font):
-        self._drawn = s  # the unit whose values the figure holds
+        self._built_for = s  # until first drawn: its values are in the figure as built
         fig = self.fig = _figure(figsize=(7.2, 2.1))
         self.axes = axes = fig.subplots(1, 3)
         self.lines = []  # per stock axes: the pieces before and after the break, the target's step
@@ -216,9 +216,9 @@ class _TrendFigure:
 
     def draw(self, s: TrendSeries) -> bytes | None:
         """The chart of ``s`` (of this :meth:`shape_of`) as SVG; None if this figure cannot draw it."""
-        if s is not self._drawn and not self.redraw(s):
+        if s is not self._built_for and not self.redraw(s):
             return None
-        self._drawn = s
+        self._built_for = None  # values changed in place since are put in again
         return _svg(self.fig)
 
     def redraw(self, s: TrendSeries) -> bool:
@@ -579,7 +579,7 @@ class _ChoroplethFigure:
         decorate_map(ax, font, bounds)
         ax.set_title("考核总分", fontproperties=_sized(font, 9))  # its text first: _title_y measures it
         ax.set_title("考核总分", fontproperties=_sized(font, 9), y=_title_y(ax, self.measure))
-        self._drawn = (totals, names)  # whose totals and names the figure holds
+        self._built_for = (totals, names)  # until first drawn: they are in the figure as built
 
     @staticmethod
     def _label(code, total, names: pd.Series) -> str:
@@ -596,9 +596,9 @@ class _ChoroplethFigure:
     def draw(self, data: tuple[pd.Series, pd.Series]) -> bytes:
         """The choropleth of ``(totals, names)`` (of this :meth:`shape_of`) as PNG."""
         totals, names = data
-        if totals is not self._drawn[0] or names is not self._drawn[1]:
+        if self._built_for is None or totals is not self._built_for[0] or names is not self._built_for[1]:
             self.redraw(totals, names)
-        self._drawn = (totals, names)
+        self._built_for = None  # values changed in place since are put in again
         return _png(self.fig, _MAP_DPI, crop_on=self.measure)
 
     def redraw(self, totals: pd.Series, names: pd.Series) -> None:
