@@ -626,6 +626,21 @@ def test_hostile_unit_names_are_text_cells_in_excel(clean, workbook):
         assert sheets and not any(re.search(rb"<f[ >]", archive.read(n)) for n in sheets)
 
 
+def test_pdf_without_chromium_is_refused_before_the_computation(base, tmp_path, monkeypatch):
+    import farmland.pipeline as pipeline
+
+    def computed(*args, **kwargs):
+        raise AssertionError("the assessment was computed before --pdf was refused")
+
+    monkeypatch.setattr(pipeline, "assess", computed)
+    monkeypatch.setenv("FARMLAND_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    out = tmp_path / "out"
+    result = invoke("assess", base, "-o", out, "--pdf")
+    assert_clean_failure(result, out)
+    assert not _missing(["--pdf", "Chromium was not found", "apt-get install -y chromium", "FARMLAND_CHROMIUM",
+                         "nothing was written"], result.output), result.output
+
+
 @pytest.mark.parametrize("interruption, exit_code, message, previous", [
     (KeyboardInterrupt(), 130, "interrupted; no output was written", True),
     (KeyboardInterrupt(), 130, "interrupted; no output was written", False),
