@@ -658,6 +658,25 @@ def test_pdf_without_chromium_is_refused_before_the_computation(base, tmp_path, 
                          "nothing was written"], result.output), result.output
 
 
+def test_verify_re_runs_an_assess_without_pdfs_without_printing(clean, monkeypatch):
+    """A folder holding no PDF (``--no-pdf``, or no Chromium) is re-run with ``pdf=False``: printing
+    would add files the run never wrote."""
+    import farmland.pipeline as pipeline
+    from farmland.audit.manifest import verify_output
+
+    asked = []
+
+    def write_again(assessment, out, **kwargs):  # the writing itself is the clean runs' (identical) outputs
+        asked.append(kwargs.get("pdf"))
+        shutil.copytree(clean.out, out)
+
+    monkeypatch.setattr(pipeline, "assess", lambda *a, **k: clean.assessment)
+    monkeypatch.setattr(pipeline, "write_assessment", write_again)
+    outcome = verify_output(clean.out)
+    assert outcome.ok and outcome.rerun, outcome.render()
+    assert asked == [False]
+
+
 @pytest.mark.parametrize("interruption, exit_code, message, previous", [
     (KeyboardInterrupt(), 130, "interrupted; no output was written", True),
     (KeyboardInterrupt(), 130, "interrupted; no output was written", False),
