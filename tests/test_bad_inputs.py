@@ -685,22 +685,35 @@ def test_verify_re_runs_an_assess_without_pdfs_without_printing(clean, monkeypat
 def test_interrupted_assess_leaves_previous_output_and_no_partial(clean, tmp_path, monkeypatch, interruption,
                                                                   exit_code, message, previous):
     import farmland.pipeline as pipeline
+    import farmland.reports
 
     out = tmp_path / "out"
     if previous:
         shutil.copytree(clean.out, out)
     before = tree_digest(out) if previous else None
 
-    def fail(*args, **kwargs):
+    held = []
+
+    def fail(assessment, folder):
+        held.append(sorted(tree_digest(folder)))
         raise interruption
 
-    # Reuse the clean run's computed assessment (the computation is tested above) and fail at the
-    # last step of writing, when the partial folder holds every other output.
+    def write_again(assessment, folder, **kwargs):
+        # What the clean runs wrote, byte for byte (the runs repeat, as tested above): the pages,
+        # lists, reports and tables, and not the manifest.
+        shutil.copytree(clean.out, folder, dirs_exist_ok=True,
+                        ignore=lambda where, names: ["manifest.json"] if Path(where) == clean.out else [])
+
+    # Reuse the clean run's computed assessment and its written outputs (the computation and the
+    # writing are tested above) and fail at the last step of writing, when the partial folder holds
+    # every other output.
     monkeypatch.setattr(pipeline, "assess", lambda *a, **k: clean.assessment)
+    monkeypatch.setattr(farmland.reports, "write_reports", write_again)
     monkeypatch.setattr(pipeline, "_write_manifest", fail)
-    result = invoke("assess", clean.ws, "-o", out, "--no-pdf", *(["--overwrite"] if previous else []))
+    result = invoke("assess", clean.ws, "-o", out, *(["--overwrite"] if previous else []))
     assert result.exit_code == exit_code, result.output
     assert message in result.output and "Traceback" not in result.output
+    assert held == [sorted(name for name in clean.first_outputs if name != "manifest.json")]
     if previous:
         assert tree_digest(out) == before
     else:
