@@ -1,7 +1,7 @@
 """The audit (issue 12): planted problems are found, clean parcels stay (almost) clean, runs verify.
 
-One generated workspace (``farmland.sample``, 200 parcels, seed 0) is made once per session and
-copied per case. The planted copy breaks it the way the issue lists: wrong TBMJ on three parcels,
+One generated workspace (``farmland.sample``, 200 parcels, seed 0: the session's
+``generated_workspace``) is copied per case. The planted copy breaks it the way the issue lists: wrong TBMJ on three parcels,
 a basic-farmland parcel whose land is recorded as construction, built-up pixels painted over
 three arable parcels, and a county (临清市 371581, derived ratio exactly 15 % in 2019) whose
 monitoring parcels report no illegal occupation. Every other finding of the planted run is
@@ -25,15 +25,14 @@ from farmland.audit import AuditOptions, audit_workspace, write_audit
 from farmland.audit.landcover import class_fractions
 from farmland.audit.manifest import verify_output
 from farmland.cli import main
-from farmland.sample import generate_sample
 
 YEAR = 2019
 HIDDEN_UNIT = "371581"
 
 
 @pytest.fixture(scope="session")
-def generated(tmp_path_factory) -> Path:
-    return generate_sample(tmp_path_factory.mktemp("audit-base") / "ws", parcels=200, seed=0)
+def generated(generated_workspace) -> Path:
+    return generated_workspace
 
 
 def copy_of(generated: Path, tmp_path: Path, name: str = "ws") -> Path:
