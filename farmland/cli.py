@@ -488,10 +488,13 @@ def calendar_command(ctx, period_start):
               "ADDRESS, e.g. tcp://host:8786; every worker must see the workspace at the same path.")
 @click.option("--by-county", is_flag=True, help="Validate and compute one county at a time, holding one county's "
               "layers in memory (a large city on a small machine; needs a folder per county; docs/scale.md).")
+@click.option("--pdf/--no-pdf", default=None, help="Print the scorecards and summaries to PDF with Chromium: "
+              "--pdf requires it, --no-pdf writes the HTML pages only. Default: print when Chromium is found, "
+              "else say so and write the HTML pages.")
 @overwrite_opt
 @no_cache_opt
 @click.pass_context
-def assess(ctx, workspace, output, rules_dir, overwrite, workers, dask_address, by_county):
+def assess(ctx, workspace, output, rules_dir, overwrite, workers, dask_address, by_county, pdf):
     """完整考核 — validate, compute every metric, score all three phases, write reports.
 
     Writes metrics (CSV/Excel), scores and trails per phase, per-county HTML
@@ -503,6 +506,7 @@ def assess(ctx, workspace, output, rules_dir, overwrite, workers, dask_address, 
       farmland assess sample_data/liaocheng -o out/liaocheng
       farmland assess province -o out/province --workers 2
       farmland assess big_city -o out/big_city --by-county
+      farmland assess sample_data/liaocheng -o out/liaocheng --no-pdf
     """
     from .display import render_table
     from .output import output_guard
@@ -512,6 +516,12 @@ def assess(ctx, workspace, output, rules_dir, overwrite, workers, dask_address, 
 
     if sum((workers is not None, dask_address is not None, by_county)) > 1:
         raise click.UsageError("give one of --workers (a local cluster), --dask (a scheduler) and --by-county.")
+    if pdf:
+        from .reports.pdf import INSTALL_HOW, find_chromium
+
+        if find_chromium() is None:
+            raise FarmlandError(f"--pdf: Chromium was not found. {INSTALL_HOW}, or leave out --pdf; "
+                                "nothing was written.")
     ws = load_workspace(workspace)
     # Fail before the long computation, not after; hold the output's lock until it is in place.
     with output_guard(output, overwrite=overwrite, inputs=input_paths(ws, rules_dir), folder=True):
@@ -524,7 +534,7 @@ def assess(ctx, workspace, output, rules_dir, overwrite, workers, dask_address, 
             assessment = run_assessment(ws, progress=_progress(ctx), rules_dir=rules_dir, client=client,
                                         by_county=by_county, store=_store(ctx, ws))
         _show_warnings(ctx, assessment.report)
-        write_assessment(assessment, output, overwrite=overwrite, report_progress=_progress_line(ctx),
+        write_assessment(assessment, output, overwrite=overwrite, pdf=pdf, report_progress=_progress_line(ctx),
                          notice=lambda text: _notice(ctx, text))
     final = assessment.final
     ws = assessment.workspace

@@ -1,7 +1,7 @@
 """The audit (issue 12): planted problems are found, clean parcels stay (almost) clean, runs verify.
 
-One generated workspace (``farmland.sample``, 200 parcels, seed 0) is made once per session and
-copied per case. The planted copy breaks it the way the issue lists: wrong TBMJ on three parcels,
+One generated workspace (``farmland.sample``, 200 parcels, seed 0: the session's
+``generated_workspace``) is copied per case. The planted copy breaks it the way the issue lists: wrong TBMJ on three parcels,
 a basic-farmland parcel whose land is recorded as construction, built-up pixels painted over
 three arable parcels, and a county (临清市 371581, derived ratio exactly 15 % in 2019) whose
 monitoring parcels report no illegal occupation. Every other finding of the planted run is
@@ -25,15 +25,14 @@ from farmland.audit import AuditOptions, audit_workspace, write_audit
 from farmland.audit.landcover import class_fractions
 from farmland.audit.manifest import verify_output
 from farmland.cli import main
-from farmland.sample import generate_sample
 
 YEAR = 2019
 HIDDEN_UNIT = "371581"
 
 
 @pytest.fixture(scope="session")
-def generated(tmp_path_factory) -> Path:
-    return generate_sample(tmp_path_factory.mktemp("audit-base") / "ws", parcels=200, seed=0)
+def generated(generated_workspace) -> Path:
+    return generated_workspace
 
 
 def copy_of(generated: Path, tmp_path: Path, name: str = "ws") -> Path:
@@ -397,8 +396,8 @@ def test_options_are_validated():
         AuditOptions(landcover_method="nearest")
 
 
-def test_write_audit_refuses_existing(generated, tmp_path):
-    result = audit_workspace(generated, 2016, checks=["areas"])
+def test_write_audit_refuses_existing(planted_run, tmp_path):
+    _, _, result = planted_run  # any audit's result: the module's is there already
     out = write_audit(result, tmp_path / "a")
     with pytest.raises(OSError, match="--overwrite"):
         write_audit(result, out)
@@ -452,6 +451,8 @@ def test_sample_is_reproducible_from_seed_and_population(generated, drawn):
 
 
 def test_changing_one_parcel_changes_the_hash_and_is_reported(generated, drawn, tmp_path):
+    import json
+
     from farmland.audit.sampling import draw_sample
 
     root = copy_of(generated, tmp_path)
@@ -464,9 +465,10 @@ def test_changing_one_parcel_changes_the_hash_and_is_reported(generated, drawn, 
         return frame
 
     rewrite(root / f"counties/371526/bgdc_{YEAR}.gpkg", "DLTB", nudge)
-    before = draw_sample(generated, YEAR, seed=7, suspects=False)
+    # The population the draw recorded (whatever its seed and suspects, as tested above).
+    before = json.loads((drawn / "manifest.json").read_text(encoding="utf-8"))["population_sha256"]
     after = draw_sample(root, YEAR, seed=7, suspects=False)
-    assert before.population_sha256 != after.population_sha256
+    assert before != after.population_sha256
     outcome = verify_output(drawn, workspace=root, rerun=False)
     population = [d for d in outcome.differences if d.where == "population"]
     assert [d.path for d in population] == [f"DLTB:{changed['BSM']}"]

@@ -2,7 +2,8 @@
 
 Every case breaks a copy of one generated workspace (``farmland.sample``, 200 parcels) the way
 real deliveries break, then runs ``farmland validate WS`` and, for a good share of the cases,
-``farmland assess WS -o OUT`` through click's CliRunner. A case either
+``farmland assess WS -o OUT --no-pdf`` through click's CliRunner (no assertion here reads a PDF;
+tests/test_reports.py reads them, tests/test_pipeline.py checks that they repeat). A case either
 
 * is refused: exit code 1, a message naming the layer, the file or year, the field and the first
   ids with a count, and the fix; no traceback; no OUT and no ``.OUT.*.partial`` folder left; or
@@ -37,11 +38,10 @@ import shapely
 from click.testing import CliRunner, Result
 
 from farmland.cli import main
-from farmland.sample import generate_sample
 
-# At 200 parcels the generator crashes for seed 1 (RuntimeError: no parcel of 临清市 can carry the
-# exact-15% case) and seed 2 (IndexError in _county.Parcels.take); 0 works.
-PARCELS, SEED = 200, 0
+# The session's generated_workspace (tests/conftest.py): 200 parcels, seed 0. (At 200 parcels the
+# generator crashes for seed 1, RuntimeError: no parcel of 临清市 can carry the exact-15% case, and
+# seed 2, IndexError in _county.Parcels.take; 0 works.)
 
 HOSTILE_NAMES = {
     "371524": "<script>alert(1)</script>",
@@ -403,9 +403,9 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Path:
+def base(generated_workspace, tmp_path_factory) -> Path:
     """The generated workspace with two hostile unit names in XZQMC (nothing else changed)."""
-    root = generate_sample(tmp_path_factory.mktemp("base") / "ws", parcels=PARCELS, seed=SEED)
+    root = shutil.copytree(generated_workspace, tmp_path_factory.mktemp("base") / "ws")
 
     def rename(frame):
         codes = frame["XZQDM"].astype(str)
@@ -419,7 +419,7 @@ def base(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def clean(base, tmp_path_factory):
-    """Two assess runs of the unbroken workspace into one folder, and a refused one between them.
+    """Two assess runs (--no-pdf) of the unbroken workspace into one folder, and a refused one between them.
 
     Run 1 writes OUT; the next, without --overwrite, must be refused and leave OUT as it was; run 2
     with --overwrite replaces it. Inputs are hashed before and after all of them. The assessment
@@ -440,13 +440,13 @@ def clean(base, tmp_path_factory):
     real = pipeline.assess
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pipeline, "assess", spy)
-        first = invoke("assess", ws, "-o", out)
+        first = invoke("assess", ws, "-o", out, "--no-pdf")
     assert first.exit_code == 0, first.output
     first_outputs = tree_digest(out)
     first_manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    refused = invoke("assess", ws, "-o", out)
+    refused = invoke("assess", ws, "-o", out, "--no-pdf")
     after_refused = tree_digest(out)
-    again = invoke("assess", ws, "-o", out, "--overwrite")
+    again = invoke("assess", ws, "-o", out, "--overwrite", "--no-pdf")
     assert again.exit_code == 0, again.output
     return SimpleNamespace(
         ws=ws, out=out, first=first, refused=refused, again=again, assessment=captured["assessment"],
@@ -471,7 +471,7 @@ def run_case(base, tmp_path_factory):
             out = folder / "out"
             result = Run(ws, out, tokens, validate=invoke("validate", ws) if case.validate else None)
             if case.assess:
-                result.assess = invoke("assess", ws, "-o", out)
+                result.assess = invoke("assess", ws, "-o", out, "--no-pdf")
             done[name] = result
         return done[name]
 
@@ -585,6 +585,7 @@ def test_two_runs_give_byte_identical_outputs(clean):
     second = clean.second_manifest
     # Nothing needs excluding: CSV, Excel (fixed zip dates), HTML, text and the manifest's own
     # digests all repeat. The manifest file itself is identical too (same inputs, same software).
+    # (These runs print no PDF; tests/test_pipeline.py prints a run's pages again, to the same bytes.)
     assert len(first["outputs_sha256"]) > 100
     assert first["outputs_sha256"] == second["outputs_sha256"]
     assert first == second
@@ -626,6 +627,55 @@ def test_hostile_unit_names_are_text_cells_in_excel(clean, workbook):
         assert sheets and not any(re.search(rb"<f[ >]", archive.read(n)) for n in sheets)
 
 
+def test_no_pdf_writes_every_page_as_html_and_no_pdf(clean):
+    outputs = clean.second_manifest["outputs_sha256"]
+    assert not [name for name in outputs if name.endswith(".pdf")]
+    assert not list(clean.out.rglob("*.pdf"))
+    checks = [path.name.removeprefix("scores_").removesuffix(".csv") for path in clean.out.glob("scores_*.csv")
+              if not path.name.startswith("scores_township_")]
+    assert len(checks) == 7  # annual 2016–2020, midterm, final
+    for check in checks:
+        codes = pd.read_csv(clean.out / f"scores_{check}.csv", dtype={"xzqdm": str}, encoding="utf-8-sig")["xzqdm"]
+        pages = {name for name in outputs if name.startswith(f"scorecards/{check}/")}
+        assert pages == {f"scorecards/{check}/{code}.html" for code in [*codes, "index"]}, check
+    for result in (clean.first, clean.again):  # the HTML pages only, as asked: no notice of a skipped step
+        assert "PDF not written" not in result.output and "Chromium" not in result.output, result.output
+
+
+def test_pdf_without_chromium_is_refused_before_the_computation(base, tmp_path, monkeypatch):
+    import farmland.pipeline as pipeline
+
+    def computed(*args, **kwargs):
+        raise AssertionError("the assessment was computed before --pdf was refused")
+
+    monkeypatch.setattr(pipeline, "assess", computed)
+    monkeypatch.setenv("FARMLAND_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    out = tmp_path / "out"
+    result = invoke("assess", base, "-o", out, "--pdf")
+    assert_clean_failure(result, out)
+    assert not _missing(["--pdf", "Chromium was not found", "apt-get install -y chromium", "FARMLAND_CHROMIUM",
+                         "nothing was written"], result.output), result.output
+
+
+def test_verify_re_runs_an_assess_without_pdfs_without_printing(clean, monkeypatch):
+    """A folder holding no PDF (``--no-pdf``, or no Chromium) is re-run with ``pdf=False``: printing
+    would add files the run never wrote."""
+    import farmland.pipeline as pipeline
+    from farmland.audit.manifest import verify_output
+
+    asked = []
+
+    def write_again(assessment, out, **kwargs):  # the writing itself is the clean runs' (identical) outputs
+        asked.append(kwargs.get("pdf"))
+        shutil.copytree(clean.out, out)
+
+    monkeypatch.setattr(pipeline, "assess", lambda *a, **k: clean.assessment)
+    monkeypatch.setattr(pipeline, "write_assessment", write_again)
+    outcome = verify_output(clean.out)
+    assert outcome.ok and outcome.rerun, outcome.render()
+    assert asked == [False]
+
+
 @pytest.mark.parametrize("interruption, exit_code, message, previous", [
     (KeyboardInterrupt(), 130, "interrupted; no output was written", True),
     (KeyboardInterrupt(), 130, "interrupted; no output was written", False),
@@ -634,22 +684,35 @@ def test_hostile_unit_names_are_text_cells_in_excel(clean, workbook):
 def test_interrupted_assess_leaves_previous_output_and_no_partial(clean, tmp_path, monkeypatch, interruption,
                                                                   exit_code, message, previous):
     import farmland.pipeline as pipeline
+    import farmland.reports
 
     out = tmp_path / "out"
     if previous:
         shutil.copytree(clean.out, out)
     before = tree_digest(out) if previous else None
 
-    def fail(*args, **kwargs):
+    held = []
+
+    def fail(assessment, folder):
+        held.append(sorted(tree_digest(folder)))
         raise interruption
 
-    # Reuse the clean run's computed assessment (the computation is tested above) and fail at the
-    # last step of writing, when the partial folder holds every other output.
+    def write_again(assessment, folder, **kwargs):
+        # What the clean runs wrote, byte for byte (the runs repeat, as tested above): the pages,
+        # lists, reports and tables, and not the manifest.
+        shutil.copytree(clean.out, folder, dirs_exist_ok=True,
+                        ignore=lambda where, names: ["manifest.json"] if Path(where) == clean.out else [])
+
+    # Reuse the clean run's computed assessment and its written outputs (the computation and the
+    # writing are tested above) and fail at the last step of writing, when the partial folder holds
+    # every other output.
     monkeypatch.setattr(pipeline, "assess", lambda *a, **k: clean.assessment)
+    monkeypatch.setattr(farmland.reports, "write_reports", write_again)
     monkeypatch.setattr(pipeline, "_write_manifest", fail)
     result = invoke("assess", clean.ws, "-o", out, *(["--overwrite"] if previous else []))
     assert result.exit_code == exit_code, result.output
     assert message in result.output and "Traceback" not in result.output
+    assert held == [sorted(name for name in clean.first_outputs if name != "manifest.json")]
     if previous:
         assert tree_digest(out) == before
     else:

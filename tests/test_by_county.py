@@ -113,17 +113,12 @@ def test_a_county_in_another_zone_overlays_in_the_whole_runs_frame(tmp_path):
     assert changes.attrs["source_crs"][next(iter(changes.attrs["source_crs"]))].to_epsg() == 4526
 
 
-def test_the_command_line_writes_the_single_process_outputs(province, single_written, tmp_path, monkeypatch):
+def test_the_command_line_writes_the_single_process_outputs(province, single_written, tmp_path):
     """In this process (the suite's FARMLAND_JOBS=1), as on machines that cannot fork."""
-    import functools
-
-    import farmland.pipeline
-
     # About the flag, not the reports: the PDFs would take most of the test's time.
-    monkeypatch.setattr(farmland.pipeline, "write_assessment",
-                        functools.partial(farmland.pipeline.write_assessment, pdf=False))
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["-q", "assess", str(province.root), "-o", str(out), "--by-county"])
+    result = CliRunner().invoke(main, ["-q", "assess", str(province.root), "-o", str(out), "--by-county",
+                                       "--no-pdf"])
     assert result.exit_code == 0, result.output
     assert_same_files(out, single_written)
 

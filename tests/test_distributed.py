@@ -58,7 +58,8 @@ def test_assess_workers_on_the_command_line(province, single, tmp_path):
     from farmland.cli import main
 
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["-q", "assess", str(province.root), "-o", str(out), "--workers", "1"])
+    result = CliRunner().invoke(main, ["-q", "assess", str(province.root), "-o", str(out), "--workers", "1",
+                                       "--no-pdf"])
     assert result.exit_code == 0, result.output
     written = pd.read_csv(out / "scores_final.csv", dtype={"xzqdm": str}, encoding="utf-8-sig")
     expected = single.final.table

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from farmland.cli import main
 from farmland.metrics import CONTRACT_METRICS
+from farmland.reports.pdf import find_chromium
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "liaocheng"
 COUNTIES = {"371502", "371521", "371522", "371523", "371524", "371525", "371526", "371581", "371571"}
@@ -106,6 +107,24 @@ def test_assess_writes_every_output(assessed):
     assert "farmland.toml" in manifest["inputs_sha256"]
     assert "scores_final.csv" in manifest["outputs_sha256"]
     assert not any(p.name.endswith(".partial") for p in out.parent.iterdir())
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="Chromium prints the PDFs (apt-get install -y chromium)")
+def test_assess_pdfs_are_the_same_bytes_when_printed_again(assessed, tmp_path):
+    """A PDF depends on its page alone (fixed dates, no DOM node numbers): the run's pages printed
+    again by another browser give its PDFs byte for byte. With the pages themselves repeating from
+    run to run (tests/test_bad_inputs.py, two runs), two runs give the same PDFs."""
+    from farmland.reports.pdf import print_pages
+
+    out, _ = assessed
+    printed = sorted(out.glob("scorecards/*/*.pdf"))
+    assert len(printed) == 3 * (len(COUNTIES) + 1)  # the final, the mid-term and the 2020 self-check
+    again = [tmp_path / pdf.relative_to(out) for pdf in printed]
+    for path in again:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    print_pages([(pdf.with_suffix(".html"), path) for pdf, path in zip(printed, again, strict=True)])
+    assert [pdf.relative_to(out) for pdf, path in zip(printed, again, strict=True)
+            if pdf.read_bytes() != path.read_bytes()] == []
 
 
 def test_assess_refuses_to_overwrite(assessed):

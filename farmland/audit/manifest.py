@@ -181,7 +181,8 @@ def verify_output(folder: str | os.PathLike, *, workspace: str | os.PathLike | N
         result.rerun = True
         with tempfile.TemporaryDirectory(prefix=".verify-", dir=folder.parent) as tmp:
             again = Path(tmp) / folder.name
-            _rerun(command, manifest.get("parameters", {}), ws, again, progress)
+            _rerun(command, manifest.get("parameters", {}), ws, again, progress,
+                   pdf=None if any(path.endswith(".pdf") for path in listed) else False)
             redone = output_hashes(again)
             for path, digest in sorted(listed.items()):
                 if path not in redone:
@@ -219,7 +220,9 @@ def describe_change(recorded: Path, redone: Path) -> str:
     return f"the re-run writes other bytes ({len(b)} bytes vs {len(a)} published)"
 
 
-def _rerun(command: str, parameters: dict, ws, out: Path, progress) -> None:
+def _rerun(command: str, parameters: dict, ws, out: Path, progress, *, pdf: bool | None = None) -> None:
+    """Run the recorded command again into ``out``; ``pdf`` as :func:`farmland.pipeline.write_assessment`'s
+    (False for an ``assess --no-pdf`` run, which listed no PDF)."""
     if command == "audit":
         from . import AuditOptions, audit_workspace, write_audit
 
@@ -240,6 +243,6 @@ def _rerun(command: str, parameters: dict, ws, out: Path, progress) -> None:
 
         rules_dir = parameters.get("rules_dir")
         write_assessment(assess(ws, progress=progress, rules_dir=rules_dir,
-                                by_county=bool(parameters.get("by_county"))), out)
+                                by_county=bool(parameters.get("by_county"))), out, pdf=pdf)
     else:
         raise WorkspaceError(f"the manifest names command {command!r}, which verify cannot re-run.")

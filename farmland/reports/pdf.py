@@ -25,8 +25,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
-INSTALL_HINT = ("PDF not written: Chromium was not found. Install it (Debian/Ubuntu: apt-get install -y chromium) "
-                "or set FARMLAND_CHROMIUM to the browser executable; the HTML pages were written.")
+INSTALL_HOW = ("Install it (Debian/Ubuntu: apt-get install -y chromium) or set FARMLAND_CHROMIUM to the browser "
+               "executable")
+"""How to make Chromium available (the end of :data:`INSTALL_HINT` and of ``assess --pdf``'s error)."""
+INSTALL_HINT = f"PDF not written: Chromium was not found. {INSTALL_HOW}; the HTML pages were written."
 
 
 class BrowserError(RuntimeError):
