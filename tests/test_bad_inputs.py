@@ -39,9 +39,7 @@ from click.testing import CliRunner, Result
 
 from farmland.cli import main
 
-# The session's generated_workspace (tests/conftest.py): 200 parcels, seed 0. (At 200 parcels the
-# generator crashes for seed 1, RuntimeError: no parcel of 临清市 can carry the exact-15% case, and
-# seed 2, IndexError in _county.Parcels.take; 0 works.)
+# The base workspace is the session's generated_workspace (tests/conftest.py): 200 parcels, seed 0.
 
 HOSTILE_NAMES = {
     "371524": "<script>alert(1)</script>",
