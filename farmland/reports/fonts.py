@@ -120,6 +120,8 @@ class FontBook:
 
     def __init__(self, text: str = ""):
         self._chars = characters(text)
+        self._css_chars: str | None = None  # the characters self._css covers
+        self._css = ""
 
     def page_faces(self, text: str) -> dict[int, bytes]:
         """The static faces (:data:`PAGE_WEIGHTS` → TrueType bytes) holding every character of the
@@ -138,13 +140,13 @@ class FontBook:
 
     def css(self, text: str = "") -> str:
         """The ``@font-face`` rules embedding the run's faces (covering ``text`` too)."""
-        key = self._base_chars(text)
-        if getattr(self, "_css_key", None) != key:
+        chars = self._base_chars(text)
+        if self._css_chars != chars:
             self._css = "".join(
                 f"@font-face{{font-family:'{FONT_FAMILY}';font-weight:{weight};font-style:normal;"
                 f"src:url(data:font/ttf;base64,{base64.b64encode(data).decode('ascii')}) format('truetype');}}"
-                for weight, data in self.page_faces(text).items())
-            self._css_key = key
+                for weight, data in self.page_faces(chars).items())
+            self._css_chars = chars
         return self._css
 
 
@@ -208,22 +210,22 @@ def _keep(path: Path | None, data: bytes) -> bool:
 def _collection_subset(chars: str) -> bytes:
     """The SC face subset to ``chars`` (variable); repeated runs reuse it from disk, runs in one
     process from memory."""
-    path = _cache_file("page", chars)
-    data = _read_kept(path)
-    if data is None:
-        data = _to_bytes(_subset(font_collection_path(), chars))
-        _keep(path, data)
-    return data
+    return _kept_or_made(_cache_file("page", chars), lambda: _to_bytes(_subset(font_collection_path(), chars)))
 
 
 @functools.lru_cache(maxsize=8)
 def _page_face(chars: str, weight: int) -> bytes:
     """The static TrueType face at ``weight`` of the SC face subset to ``chars``, kept on disk
     like the subset it is made from."""
-    path = _cache_file(f"page{weight}", chars, ".ttf")
+    return _kept_or_made(_cache_file(f"page{weight}", chars, ".ttf"),
+                         lambda: _static_truetype(_collection_subset(chars), weight))
+
+
+def _kept_or_made(path: Path | None, make) -> bytes:
+    """The font kept at ``path``, else ``make()``'s, kept there for the next run."""
     data = _read_kept(path)
     if data is None:
-        data = _static_truetype(_collection_subset(chars), weight)
+        data = make()
         _keep(path, data)
     return data
 
