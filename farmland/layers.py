@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 import shapely
 
@@ -423,11 +424,53 @@ def wanted_fields(layer: str, columns: list[str] | None) -> dict[str, FieldSpec]
             or spec.name in columns}
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """One file's raw features: its fields as stored, and its shapes as WKB (None: not read).
+
+    The shapes stay encoded until the loader decodes them, so that the parcels of a snapshot
+    that the last snapshot held byte for byte take the shapes decoded then
+    (:mod:`farmland.load.shapes`) instead of being decoded again.
+    """
+
+    frame: pd.DataFrame
+    wkb: pa.ChunkedArray | pa.Array | None
+
+    def select(self, columns: list[str], geometry: bool) -> Parsed:
+        return Parsed(self.frame[columns], self.wkb if geometry else None)
+
+
+def wkb_array(column) -> pa.Array:
+    """A WKB column as one ``large_binary`` array (no copy of the bytes when it has one chunk;
+    the type every file's shapes share, whatever the format gave)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    if isinstance(column.type, pa.ExtensionType):  # geoarrow.wkb, when an extension is registered
+        column = column.storage
+    return column.cast(pa.large_binary())
+
+
 def parse_with_pyogrio(path: Path, layer_name: str | None, columns: list[str], read_geometry: bool,
-                       encoding: str | None):
-    """Parse one file's features (GDAL through pyogrio's Arrow reader), fields as stored."""
-    return pyogrio.read_dataframe(path, layer=layer_name, columns=columns, read_geometry=read_geometry,
-                                  encoding=encoding, use_arrow=True)
+                       encoding: str | None) -> Parsed:
+    """Parse one file's features (GDAL through pyogrio's Arrow reader): fields as
+    ``pyogrio.read_dataframe(use_arrow=True)`` gives them, shapes as WKB."""
+    meta, table = pyogrio.read_arrow(path, layer=layer_name, columns=columns, read_geometry=read_geometry,
+                                     encoding=encoding, datetime_as_string=True)
+    wkb = None
+    geometry_name = meta["geometry_name"] or "wkb_geometry"
+    if read_geometry and geometry_name in table.column_names:
+        wkb = wkb_array(table.column(geometry_name))
+        table = table.drop_columns([geometry_name])
+    frame = table.to_pandas()
+    del table
+    for dtype, name in zip(meta["dtypes"], meta["fields"], strict=True):
+        # Date-times come as text, so that mixed time-zone offsets survive; parsed as pyogrio does.
+        if dtype is not None and dtype.startswith("datetime") and dtype != "datetime64[D]" and name in frame:
+            try:
+                frame[name] = pd.to_datetime(frame[name], format="ISO8601")
+            except (ValueError, TypeError):
+                pass  # left as text: the date fields' own parsing reports what it cannot read
+    return Parsed(frame, wkb)
 
 
 def load_layer(ws: Workspace, layer: str, year: int | None, wanted: dict[str, FieldSpec], geometry: bool,
@@ -539,9 +582,9 @@ def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], ge
     read_names = [res.actual[name] for name in wanted if name in res.actual]
     try:
         if path.suffix.lower() in PARQUET_SUFFIXES:
-            frame = _read_parquet(path, read_names, info["geometry_column"] if read_geometry else None)
+            parsed = _read_parquet(path, read_names, info["geometry_column"] if read_geometry else None)
         else:
-            frame = parse(path, layer_name, read_names, read_geometry, encoding)
+            parsed = parse(path, layer_name, read_names, read_geometry, encoding)
     except Exception as exc:
         report.error(
             layer,
@@ -553,20 +596,26 @@ def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], ge
             exc=DataFileError,
         )
         return None
-    rename = {actual: std for std, actual in res.actual.items() if actual in frame.columns}
-    frame = frame.rename(columns=rename)
-    if read_geometry:
-        frame = frame.set_crs(crs, allow_override=True)
+    read_geometry = read_geometry and parsed.wkb is not None
+    rename = {actual: std for std, actual in res.actual.items() if actual in parsed.frame.columns}
+    frame = parsed.frame.rename(columns=rename)
     id_field = ID_FIELD.get(layer)
     ids = _as_text(frame[id_field]) if id_field in frame else pd.Series(frame.index.astype(str))
     frame = _coerce(frame, layer, {k: v for k, v in wanted.items() if k in frame}, ids, path, year,
                     report, dtypes)
     source = str(path.relative_to(ws.root)) if path.is_relative_to(ws.root) else str(path)
-    frame[SOURCE_COLUMN] = source
     if read_geometry:
+        from .load.shapes import decode_wkb
+
         known = None
         if reading is not None and geometry:
-            known = reading.known(source, crs, np.asarray(frame.geometry.values))
+            geoms, known = reading.decoded(source, crs, parsed.wkb)
+        else:
+            geoms = decode_wkb(parsed.wkb)
+        frame = gpd.GeoDataFrame(frame, geometry=gpd.array.from_shapely(geoms, crs=crs))
+    del parsed
+    frame[SOURCE_COLUMN] = source
+    if read_geometry:
         frame, passed = _check_geometry(frame, layer, path, year, ids, report, known)
         if known is not None:
             reading.checked(source, passed)
@@ -595,13 +644,22 @@ def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], ge
     return frame
 
 
-def _read_parquet(path: Path, columns: list[str], geometry_column: str | None):
+def _read_parquet(path: Path, columns: list[str], geometry_column: str | None) -> Parsed:
+    """A GeoParquet file's features: fields as ``geopandas.read_parquet`` gives them, shapes as WKB."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=[*columns, *([geometry_column] if geometry_column else [])])
+    if geometry_column is None:
+        return Parsed(table.to_pandas(), None)
+    column = table.column(geometry_column)
+    frame = table.drop_columns([geometry_column]).to_pandas()
+    if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+        return Parsed(frame, wkb_array(column))
+    # Native GeoArrow encoding: decoded by geopandas, encoded once more for the loader.
     import geopandas as gpd
 
-    if geometry_column is None:
-        return pd.read_parquet(path, columns=columns)
-    frame = gpd.read_parquet(path, columns=[*columns, geometry_column])
-    return frame.rename_geometry("geometry") if geometry_column != "geometry" else frame
+    shapes = gpd.read_parquet(path, columns=[geometry_column]).geometry.values
+    return Parsed(frame, wkb_array(pa.array(shapely.to_wkb(np.asarray(shapes)), type=pa.binary())))
 
 
 def _checked_crs(info, path, layer, year, src, report):

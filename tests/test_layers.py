@@ -1,6 +1,5 @@
 """Reading layers: formats, field aliases, text codes, encodings, CRS checks, clear refusals."""
 
-import shutil
 
 import geopandas as gpd
 import numpy as np
@@ -123,20 +122,23 @@ def test_shapefile_with_explicit_encoding(tmp_path):
     assert not report.warnings
 
 
-@pytest.mark.parametrize("suffix, driver", [(".gdb", "OpenFileGDB"), (".fgb", "FlatGeobuf"), (".parquet", None)])
+@pytest.mark.parametrize("suffix, driver", [(".gdb", "OpenFileGDB"), (".fgb", "FlatGeobuf"), (".parquet", "WKB"),
+                                            (".parquet", "geoarrow")])
 def test_other_formats(tmp_path, suffix, driver):
     layer = "" if suffix in (".fgb", ".parquet") else ":DLTB"
     toml = WORKSPACE_TOML.replace('DLTB = "bgdc_{year}.gpkg:DLTB"', f'DLTB = "dltb_{{year}}{suffix}{layer}"')
     ws = _workspace(tmp_path, toml=toml)
     frame = dltb_frame(2015)
-    if driver:
-        pyogrio.write_dataframe(frame, tmp_path / f"dltb_2015{suffix}", layer="DLTB", driver=driver)
+    if suffix == ".parquet":  # GeoParquet stores shapes as WKB or in GeoArrow's native encoding
+        frame.to_parquet(tmp_path / "dltb_2015.parquet", geometry_encoding=driver)
     else:
-        frame.to_parquet(tmp_path / "dltb_2015.parquet")
+        pyogrio.write_dataframe(frame, tmp_path / f"dltb_2015{suffix}", layer="DLTB", driver=driver)
     loaded = read_layer(ws, "DLTB", 2015).sort_values("BSM")  # FlatGeobuf reorders features
     assert loaded["DLBM"].tolist() == ["013", "203", "012", "104"]
     assert loaded["TBDLMJ"].sum() == 39000.0
     assert loaded.crs.to_epsg() == 4527
+    expected = frame.set_index("BSM").geometry
+    assert shapely.equals(loaded.geometry.values, expected.loc[loaded["BSM"]].values).all()  # FileGDB: multipolygons
 
 
 def test_glob_sources_read_each_file_in_its_own_zone(tmp_path):
@@ -315,8 +317,8 @@ def test_store_serves_later_requests_from_the_first_read_as_copies(tmp_path, mon
 
     ws = _workspace(tmp_path)
     reads = []
-    real = pyogrio.read_dataframe
-    monkeypatch.setattr("farmland.layers.pyogrio.read_dataframe",
+    real = pyogrio.read_arrow
+    monkeypatch.setattr("farmland.layers.pyogrio.read_arrow",
                         lambda *a, **k: reads.append(k.get("columns")) or real(*a, **k))
     store = LayerStore(ws, cache=None)
     full = store.layer("DLTB", 2015)

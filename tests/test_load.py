@@ -22,13 +22,13 @@ from farmland.workspace import Workspace
 def parses(monkeypatch):
     """Every file GDAL parses: (file name, columns)."""
     seen = []
-    real = pyogrio.read_dataframe
+    real = pyogrio.read_arrow
 
     def spy(path, *args, **kwargs):
         seen.append((os.path.basename(path), tuple(kwargs.get("columns") or ())))
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr("farmland.layers.pyogrio.read_dataframe", spy)
+    monkeypatch.setattr("farmland.layers.pyogrio.read_arrow", spy)
     return seen
 
 
@@ -329,3 +329,53 @@ def test_a_caller_that_writes_into_its_frame_leaves_the_others_alone(tmp_path):
     other = store.layer("DLTB", 2015)
     pd.testing.assert_frame_equal(other, before)
     assert other.attrs["files"] == before.attrs["files"]
+
+
+def test_a_snapshot_decodes_only_the_shapes_the_last_one_did_not_hold(tmp_path, monkeypatch):
+    """2016 holds 2015's four shapes byte for byte but one: only that one is decoded, and the
+    three that passed the checks are the very objects read in 2015 (a run holds each once)."""
+    root = write_workspace(tmp_path / "ws", years=(2015, 2016))
+    changed = dltb_frame(2016)
+    changed.loc[2, "geometry"] = square(2).buffer(-1.0, join_style="mitre")
+    changed.to_file(root / "bgdc_2016.gpkg", layer="DLTB", driver="GPKG")
+    decoded = []
+    real = shapely.from_wkb
+    monkeypatch.setattr(shapely, "from_wkb", lambda wkb, **kw: decoded.append(len(wkb)) or real(wkb, **kw))
+    store = LayerStore(Workspace.load(root), cache=None)
+    first = store.layer("DLTB", 2015)
+    assert decoded == [4]
+    decoded.clear()
+    second = store.layer("DLTB", 2016)
+    assert decoded == [1]
+    same = [a is b for a, b in zip(first.geometry.values, second.geometry.values, strict=True)]
+    assert same == [True, True, False, True]
+    assert _identical(second, read_layer(Workspace.load(root), "DLTB", 2016))
+
+
+def test_wkb_keys_depend_on_the_bytes_alone():
+    """Equal WKB, equal key, wherever it sits (in a slice, binary or large_binary, after a WKB
+    shorter than the 16 bytes read); different shapes of a layer, different keys."""
+    import pyarrow as pa
+
+    from farmland.load.shapes import wkb_keys
+
+    shapes = [square(col, row) for col in range(20) for row in range(20)] + [shapely.Polygon()]
+    wkb = pa.array(shapely.to_wkb(np.array(shapes, dtype=object)), type=pa.binary())
+    keys = wkb_keys(wkb)
+    assert len(set(keys[:-1].tolist())) == 400
+    for other in (wkb.slice(7), wkb.cast(pa.large_binary()).slice(7)):
+        np.testing.assert_array_equal(wkb_keys(other), keys[7:])
+    reordered = pa.array(shapely.to_wkb(np.array([shapely.Polygon(), *shapes[:-1][::-1]], dtype=object)))
+    np.testing.assert_array_equal(wkb_keys(reordered)[1:], keys[:-1][::-1])
+
+
+def test_a_cached_read_is_the_parsed_read(tmp_path):
+    """The cache keeps the shapes as WKB: a read served from it is the read that parsed the file."""
+    ws = _ws(tmp_path)
+    cache = ReadCache(tmp_path / "cache")
+    parsed = LayerStore(ws, cache=cache).layer("DLTB", 2015)
+    served = LayerStore(ws, cache=cache).layer("DLTB", 2015)
+    assert cache.hits == 1
+    pd.testing.assert_frame_equal(pd.DataFrame(served.drop(columns="geometry")),
+                                  pd.DataFrame(parsed.drop(columns="geometry")), check_exact=True)
+    assert _identical(served, parsed)

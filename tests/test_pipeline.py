@@ -141,13 +141,13 @@ def test_assess_reads_each_layer_of_each_file_once(monkeypatch):
     from farmland.pipeline import assess, load_workspace
 
     calls = collections.Counter()
-    read = farmland.layers.pyogrio.read_dataframe
+    read = farmland.layers.pyogrio.read_arrow
 
     def counting(path, *args, **kwargs):
         calls[(str(path), kwargs.get("layer"))] += 1
         return read(path, *args, **kwargs)
 
-    monkeypatch.setattr(farmland.layers.pyogrio, "read_dataframe", counting)
+    monkeypatch.setattr(farmland.layers.pyogrio, "read_arrow", counting)
     assess(SAMPLE, store=LayerStore(load_workspace(SAMPLE), cache=None))  # count parses, not cache hits
     # 8 counties × 6 years × (DLTB, YJJBNTTB) + 8 × 5 DLTBGXGC + 5 WPZF + XZQ, approvals, GBZNT
     assert len(calls) == 96 + 40 + 5 + 3

@@ -1,9 +1,10 @@
-"""A disk cache of parsed input files, as GeoParquet, keyed by the file's content hash.
+"""A disk cache of parsed input files, as Parquet, keyed by the file's content hash.
 
 Parsing a county's GeoPackage or FileGDB is most of what reading costs; a second command, phase
-or year on the same workspace reads the parsed columns back from GeoParquet instead (columnar,
-row groups of 64k rows, geometry as GeoArrow), which is several times faster and reads only the
-columns asked for.
+or year on the same workspace reads the parsed columns back from Parquet instead (columnar, row
+groups of 64k rows), which is several times faster and reads only the columns asked for. The
+shapes are kept as WKB, as GeoParquet stores them by default, and stay WKB until the loader
+decodes them, as from a parsed file (:class:`farmland.layers.Parsed`).
 
 The key is the SHA-256 of the file's bytes (for a Shapefile: of every file sharing its stem; for
 a FileGDB folder: of every file in it), the layer inside the file and the text encoding it was
@@ -28,15 +29,17 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 
-FORMAT = 1
+FORMAT = 2
 """Version of the entry layout; bump to orphan entries of an older layout."""
 
 ROW_GROUP_ROWS = 65_536
 """Row group size of the entries: small groups read ~2.7× faster than one big group."""
 
 _GIB = 1 << 30
+
+_SHAPES = "farmland:wkb"
+"""The column of an entry that holds the shapes (a name no GIS field can have)."""
 
 
 def default_cache_dir() -> Path:
@@ -115,8 +118,9 @@ class ReadCache:
 
     def get(self, content_key: str, layer_name: str | None, encoding: str | None, columns: list[str],
             geometry: bool):
-        """The parsed frame with ``columns`` (and the geometry if asked), or None when the entry
-        does not hold them (or is unreadable: it is dropped and the file parsed again)."""
+        """The parsed features (:class:`farmland.layers.Parsed`) with ``columns`` (and the shapes
+        if asked), or None when the entry does not hold them (or is unreadable: it is dropped and
+        the file parsed again)."""
         entry = self._entry(content_key, layer_name, encoding)
         try:
             meta = json.loads(entry.meta.read_text(encoding="utf-8"))
@@ -127,14 +131,14 @@ class ReadCache:
             self.misses += 1
             return None
         try:
-            frame = _read_entry(entry.data, columns, geometry)
+            parsed = _read_entry(entry.data, columns, geometry)
         except Exception:  # a truncated or foreign file: parse the source instead
             self._drop(entry)
             self.misses += 1
             return None
         os.utime(entry.meta)  # least recently used goes first when the cache is pruned
         self.hits += 1
-        return frame
+        return parsed
 
     def held(self, content_key: str, layer_name: str | None, encoding: str | None) -> tuple[list[str], bool]:
         """(columns, has geometry) of the entry, so a wider read can replace a narrower one."""
@@ -145,18 +149,20 @@ class ReadCache:
             return [], False
         return list(meta["columns"]), bool(meta["geometry"])
 
-    def put(self, content_key: str, layer_name: str | None, encoding: str | None, frame) -> None:
-        """Keep a parsed frame. Failures (disk full, read-only folder) only cost the speed-up."""
+    def put(self, content_key: str, layer_name: str | None, encoding: str | None, parsed) -> None:
+        """Keep a file's parsed features (:class:`farmland.layers.Parsed`). Failures (disk full,
+        read-only folder) only cost the speed-up."""
         entry = self._entry(content_key, layer_name, encoding)
         token = uuid.uuid4().hex
         data_tmp = entry.data.with_name(f".{entry.data.name}.{token}")
         meta_tmp = entry.meta.with_name(f".{entry.meta.name}.{token}")
-        geometry = "geometry" in frame.columns
-        columns = [c for c in frame.columns if c != "geometry"]
+        geometry = parsed.wkb is not None
+        columns = [str(c) for c in parsed.frame.columns]
         try:
             entry.data.parent.mkdir(parents=True, exist_ok=True)
-            _write_entry(frame, data_tmp, geometry)
-            meta_tmp.write_text(json.dumps({"columns": columns, "geometry": geometry, "rows": len(frame)}),
+            _write_entry(parsed, data_tmp)
+            meta_tmp.write_text(json.dumps({"columns": columns, "geometry": geometry,
+                                            "rows": len(parsed.frame)}),
                                 encoding="utf-8")
             # Data first: a reader that finds the metadata finds the data it describes.
             os.replace(data_tmp, entry.data)
@@ -215,17 +221,22 @@ def _entry_size(meta: Path) -> int:
         return 0
 
 
-def _write_entry(frame, path: Path, geometry: bool) -> None:
-    if geometry:
-        frame.to_parquet(path, index=False, geometry_encoding="geoarrow", row_group_size=ROW_GROUP_ROWS,
-                         write_covering_bbox=False)
-    else:
-        pd.DataFrame(frame).to_parquet(path, index=False, row_group_size=ROW_GROUP_ROWS)
+def _write_entry(parsed, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(parsed.frame, preserve_index=False)
+    if parsed.wkb is not None:
+        table = table.append_column(_SHAPES, parsed.wkb)
+    pq.write_table(table, path, row_group_size=ROW_GROUP_ROWS)
 
 
 def _read_entry(path: Path, columns: list[str], geometry: bool):
-    if geometry:
-        import geopandas as gpd
+    import pyarrow.parquet as pq
 
-        return gpd.read_parquet(path, columns=[*columns, "geometry"])
-    return pd.read_parquet(path, columns=columns)
+    from ..layers import Parsed, wkb_array
+
+    table = pq.read_table(path, columns=[*columns, *([_SHAPES] if geometry else [])])
+    if not geometry:
+        return Parsed(table.to_pandas(), None)
+    return Parsed(table.drop_columns([_SHAPES]).to_pandas(), wkb_array(table.column(_SHAPES)))

@@ -1,14 +1,17 @@
-"""Shapes a run has checked already: a parcel unchanged since the last snapshot is not checked again.
+"""Shapes a run has checked already: a parcel unchanged since the last snapshot is neither
+decoded nor checked again.
 
 Consecutive year-end snapshots of the land-use and basic-farmland layers differ only by the
-year's changes, a few per cent of the parcels. The geometry checks of a read (the validity
-test, the type, range and zone tests) and the reprojection into the run's frame are functions
-of the shape as stored and of its file's CRS alone, so for a parcel whose shape is *identical*
-to one that passed them in the last snapshot read of the same layer (same CRS, and
-:func:`shapely.equals_identical`: same type, parts, rings and every coordinate, bit for bit)
-their outcome is known: it passed, and its shape in the run's frame is the one computed then.
-Candidates are found by their bounding box (a hash of its four numbers); the identity test
-decides.
+year's changes, a few per cent of the parcels. Decoding a shape from its WKB, the geometry checks
+of a read (the validity test, the type, range and zone tests) and the reprojection into the run's
+frame are functions of the shape as stored and of its file's CRS alone, so for a parcel whose WKB
+is *byte for byte* that of one that passed them in the last snapshot read of the same layer (same
+CRS) their outcome is known: the shape is the one decoded then, it passed, and its shape in the
+run's frame is the one computed then. Candidates are found by a key of the WKB's length and last
+16 bytes (for a polygon, the point closing its last ring); the comparison of the bytes decides.
+
+Unchanged parcels therefore share one shape object across the snapshots a run holds, instead of
+one decoded copy per year.
 
 Only shapes that passed every check are remembered, so a repaired or refused shape is checked,
 and reported, again in every snapshot that holds it.
@@ -20,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from ..layers import SOURCE_COLUMN
@@ -28,26 +33,46 @@ SNAPSHOT_LAYERS = ("DLTB", "JBNTTB")
 """Layers read once a year as a whole snapshot, most of whose parcels the next snapshot repeats."""
 
 
-_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5],
-                dtype=np.uint64)
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
+_TAIL = 16
+"""Bytes at the end of a WKB that go into its key: one point's x and y."""
 
 
 def _crs_key(crs) -> str | None:
     return None if crs is None else crs.to_wkt()
 
 
-def _box_keys(geoms: np.ndarray) -> np.ndarray:
-    """A 64-bit key per shape from the bits of its bounding box: cheap, and (for parcels) rarely
-    shared by two different shapes; a shared key only costs a failed identity test."""
-    bits = np.ascontiguousarray(shapely.bounds(geoms)).view(np.uint64)
-    return np.bitwise_xor.reduce(bits * _MIX, axis=1)
+def decode_wkb(wkb: pa.Array) -> np.ndarray:
+    """Shapes from WKB (None where the WKB is null), as pyogrio decodes them."""
+    return shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
+
+
+def wkb_keys(wkb: pa.Array) -> np.ndarray:
+    """A 64-bit key per WKB from its length and its last 16 bytes: cheap, with no copy of the
+    bytes, and (for parcels) rarely shared by two different shapes; a shared key only costs a
+    failed comparison. A WKB shorter than 16 bytes (an empty shape) takes bytes before it, so
+    an identical one elsewhere may get another key and is decoded again."""
+    n = len(wkb)
+    width = np.int64 if pa.types.is_large_binary(wkb.type) else np.int32
+    offsets = np.frombuffer(wkb.buffers()[1], dtype=width, count=n + 1, offset=wkb.offset * width().itemsize)
+    ends = offsets[1:].astype(np.int64)
+    data = wkb.buffers()[2]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(0, np.uint8)
+    if len(data) < _TAIL:
+        data = np.concatenate([data, np.zeros(_TAIL - len(data), np.uint8)])
+    # The 8-byte word starting at every byte (a view: overlapping, unaligned, no copy).
+    words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    tail = np.maximum(ends - _TAIL, 0)
+    lengths = (ends - offsets[:-1]).astype(np.uint64)
+    return (lengths * _MIX[0]) ^ (words[tail] * _MIX[1]) ^ (words[tail + 8] * _MIX[2])
 
 
 @dataclass(frozen=True)
 class _Passed:
-    """Shapes of one CRS that passed the checks: by box key, as stored, and in the run's frame."""
+    """Shapes of one CRS that passed the checks: by key, as WKB, as decoded and in the run's frame."""
 
     keys: pd.Index
+    wkb: pa.Array
     stored: np.ndarray
     placed: np.ndarray
     frame: str | None
@@ -60,6 +85,7 @@ class _Part:
 
     crs: object
     keys: np.ndarray
+    wkb: pa.Array
     stored: np.ndarray
     known: np.ndarray
     positions: np.ndarray
@@ -95,20 +121,25 @@ class ShapeReading:
     last: dict[str | None, _Passed]
     parts: dict[str, _Part] = field(default_factory=dict)
 
-    def known(self, source: str, crs, geoms: np.ndarray) -> np.ndarray:
-        """Which features of one file have a shape that passed the checks in the last snapshot."""
+    def decoded(self, source: str, crs, wkb: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """One file's shapes, and which of them passed the checks in the last snapshot: those
+        are the last snapshot's shape objects, the others are decoded."""
         passed = self.last.get(_crs_key(crs))
-        keys = _box_keys(geoms)
-        positions = np.full(len(geoms), -1, dtype=np.intp)
-        known = np.zeros(len(geoms), dtype=bool)
-        if passed is not None and len(geoms):
+        keys = wkb_keys(wkb)
+        positions = np.full(len(wkb), -1, dtype=np.intp)
+        known = np.zeros(len(wkb), dtype=bool)
+        geoms = np.empty(len(wkb), dtype=object)
+        if passed is not None and len(wkb):
             found = passed.keys.get_indexer(keys)
-            candidates = np.flatnonzero(found >= 0)
-            same = shapely.equals_identical(geoms[candidates], passed.stored[found[candidates]])
-            known[candidates[same]] = True
-            positions[candidates[same]] = found[candidates[same]]
-        self.parts[source] = _Part(crs, keys, geoms, known, positions)
-        return known
+            matched = found >= 0
+            # The last snapshot's WKB under the same key, row for row, compared byte for byte.
+            same = pc.equal(wkb, passed.wkb.take(np.where(matched, found, 0)))
+            known = same.fill_null(False).to_numpy(zero_copy_only=False) & matched
+            positions[known] = found[known]
+            geoms[known] = passed.stored[positions[known]]
+        geoms[~known] = decode_wkb(wkb.filter(pa.array(~known)))
+        self.parts[source] = _Part(crs, keys, wkb, geoms, known, positions)
+        return geoms, known
 
     def checked(self, source: str, passed: np.ndarray) -> None:
         """Record which features of the file passed the checks (kept unchanged, not blanked)."""
@@ -149,10 +180,12 @@ class ShapeReading:
         kept = {}
         for key, parts in by_crs.items():
             keys = np.concatenate([p.keys[p.passed] for p in parts])
+            wkb = pa.concat_arrays([p.wkb if p.passed.all() else p.wkb.filter(pa.array(p.passed)) for p in parts])
             stored = np.concatenate([p.stored[p.passed] for p in parts])
             placed = np.concatenate([p.placed[p.passed] for p in parts])
             frames = {p.frame for p in parts}
             single = ~pd.Index(keys).duplicated(keep=False)  # a shared key names no one shape
-            kept[key] = _Passed(pd.Index(keys[single]), stored[single], placed[single],
-                                frames.pop() if len(frames) == 1 else None)
+            if not single.all():
+                keys, wkb, stored, placed = keys[single], wkb.filter(pa.array(single)), stored[single], placed[single]
+            kept[key] = _Passed(pd.Index(keys), wkb, stored, placed, frames.pop() if len(frames) == 1 else None)
         self.shapes._replace(self.layer, kept)

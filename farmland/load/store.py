@@ -194,22 +194,22 @@ class LayerStore:
 
     def parse(self, path: Path, layer_name: str | None, columns: list[str], read_geometry: bool,
               encoding: str | None):
-        """One file's raw features, from the disk cache when it holds them."""
+        """One file's raw features (a :class:`farmland.layers.Parsed`), from the disk cache when it
+        holds them."""
         from ..layers import parse_with_pyogrio
 
         if self.cache is None:
             return parse_with_pyogrio(path, layer_name, columns, read_geometry, encoding)
         key = self.content_key(path)
-        frame = self.cache.get(key, layer_name, encoding, columns, read_geometry)
-        if frame is not None:
-            return frame
+        parsed = self.cache.get(key, layer_name, encoding, columns, read_geometry)
+        if parsed is not None:
+            return parsed
         # Keep what an earlier run kept too, so runs asking for different fields share one entry.
         held, held_geometry = self.cache.held(key, layer_name, encoding)
         wider = list(dict.fromkeys([*columns, *(c for c in held if c not in columns)]))
         parsed = parse_with_pyogrio(path, layer_name, wider, read_geometry or held_geometry, encoding)
         self.cache.put(key, layer_name, encoding, parsed)
-        frame = parsed[[*columns, *(["geometry"] if read_geometry else [])]]
-        return frame
+        return parsed.select(columns, read_geometry)
 
     # -- tables --------------------------------------------------------------------------------
 
