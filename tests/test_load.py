@@ -248,19 +248,20 @@ def test_reading_ahead_holds_one_layer_not_asked_for(tmp_path, parses):
     assert [name for name, _ in parses].count("bgdc_2016.gpkg") == 2  # DLTB by the caller, JBNTTB ahead
 
 
-def test_a_store_that_holds_its_layers_reads_three_ahead(tmp_path, parses):
-    """It keeps them for the later stages anyway; the short layers of a year are checked while
-    the next snapshot is read."""
-    store = LayerStore(_ws(tmp_path), cache=None)
-    order = [("DLTB", 2015), ("JBNTTB", 2015), ("DLTB", 2016), ("JBNTTB", 2016)]
+def test_a_store_that_holds_its_layers_reads_six_ahead(tmp_path, parses):
+    """It keeps them for the later stages anyway; the next year is read while the first
+    snapshot is checked."""
+    ws = Workspace.load(write_workspace(tmp_path / "ws", years=(2015, 2016, 2017, 2018)))
+    store = LayerStore(ws, cache=None)
+    order = [(layer, year) for year in (2015, 2016, 2017, 2018) for layer in ("DLTB", "JBNTTB")]
     store.read_ahead(order)
-    assert list(store._ahead) == order[:3]
+    assert list(store._ahead) == order[:6]
     store.layer("DLTB", 2015)
-    assert list(store._ahead) == order[1:]
+    assert list(store._ahead) == order[1:7]
     for layer, year in order[1:]:
         store.layer(layer, year)
     store.close()
-    assert len(parses) == 4  # each once, all ahead
+    assert len(parses) == 8  # each once, all ahead
 
 
 def _identical(one, two) -> bool:

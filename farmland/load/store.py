@@ -32,10 +32,12 @@ READ_AHEAD = 1
 nothing: the next one, so each read overlaps the checks of the layer before it while at most one
 unclaimed frame is held."""
 
-READ_AHEAD_HELD = 3
+READ_AHEAD_HELD = 6
 """The same for a store that holds its layers (the default), which keeps every layer read for
-the later stages anyway: a year's three short layers are checked while the next snapshot is
-read, instead of the reading thread waiting for them to be asked for."""
+the later stages anyway: while the first snapshot is checked (the longest checks, as every
+parcel is new) the reading thread reads on into the next year instead of waiting, and a year's
+short layers are checked while the next snapshot is read. With 3, the thread waited ~0.8 s on
+the 300k city (validation 18.2 s against 17.8 s, same peak)."""
 
 
 class LayerStore:
