@@ -20,6 +20,8 @@ import pytest
 import rasterio
 import shapely
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from farmland.audit import AuditOptions, audit_workspace, write_audit
 from farmland.audit.landcover import class_fractions
@@ -241,10 +243,9 @@ def test_class_fractions_match_exactextract(tiny):
 
 
 
-def test_class_fractions_exact_cells_to_the_bit_and_nodata_left_out(tmp_path):
-    # Each (parcel, cell) area is the parcel moved to its cell and clipped; the copies are written
-    # from coordinates read once per parcel, which must give the very bits of moving each copy
-    # with shapely.transform, for holes, several parts and mixed inputs alike.
+def test_class_fractions_exact_cells_as_geos_clips_them_and_nodata_left_out(tmp_path):
+    # Each (parcel, cell) area is the parcel moved to its cell and clipped, as GEOS clips it, for
+    # holes, several parts and mixed inputs alike (to rounding: the sums differ in the last bit).
     from rasterio.transform import from_origin
 
     values = np.array([[1, 2, 0, 1], [2, 1, 1, 0], [1, 1, 2, 2]], dtype="uint8")  # 0 = nodata
@@ -275,10 +276,38 @@ def test_class_fractions_exact_cells_to_the_bit_and_nodata_left_out(tmp_path):
                 if area > 0:
                     expected[i, values[row, col] - 1] += area
                     expected[i, 2] += area
-    assert got["cropland_m2"].tolist() == expected[:, 0].tolist()  # exactly, not approximately
-    assert got["built_m2"].tolist() == expected[:, 1].tolist()
-    assert got["covered_m2"].tolist() == expected[:, 2].tolist()
+    for column, want in zip(("cropland_m2", "built_m2", "covered_m2"), expected.T, strict=True):
+        np.testing.assert_allclose(got[column], want, rtol=1e-13, atol=1e-9)
     assert got.loc[[1, 3], "covered_m2"].tolist() == [0.0, 0.0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.floats(-30, 30), st.floats(-30, 30), st.floats(1, 25), st.floats(0, 90),
+                          st.booleans()), min_size=1, max_size=4),
+       st.floats(-20, 20), st.floats(-20, 20))
+def test_cell_areas_are_the_areas_geos_clips(parts, cell_x, cell_y):
+    """The numpy clipping gives, for every (parcel, cell) pair at once, the area GEOS's rectangle
+    clipping gives one pair at a time: rotated squares, with or without a hole, as polygons and
+    multipolygons, in cells they cover, straddle or miss."""
+    from farmland.audit.landcover import _cell_areas, _Rings
+
+    polygons = []
+    for x, y, size, angle, holed in parts:
+        square = shapely.affinity.rotate(shapely.box(x, y, x + size, y + size), angle)
+        if holed:
+            square = square.difference(square.centroid.buffer(size / 4, quad_segs=2))
+        polygons.append(square)
+    # The parts of a multipolygon set apart (a valid one), the first where the cells are.
+    spread = shapely.MultiPolygon([shapely.affinity.translate(g, 200.0 * i) for i, g in enumerate(polygons)])
+    shapes = np.array([*polygons, spread], dtype=object)
+    offsets = np.array([(dx, dy) for dx in (-10.0, 0.0, 10.0) for dy in (-10.0, 0.0, 10.0)])
+    parcel = np.repeat(np.arange(len(shapes)), len(offsets))
+    xmin = cell_x + np.tile(offsets[:, 0], len(shapes))
+    ymin = cell_y + np.tile(offsets[:, 1], len(shapes))
+    got = _cell_areas(_Rings(shapes), parcel, xmin, ymin, 10.0, 10.0)
+    expected = [shapely.area(shapely.clip_by_rect(shapes[p], x, y, x + 10.0, y + 10.0))
+                for p, x, y in zip(parcel, xmin, ymin, strict=True)]
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
 
 
 # -- outputs, manifest and verify --------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 Two pixel rules, both vectorised over every (parcel, cell of its bounding box) pair at once:
 
-* ``exact`` — exact cell coverage: each pair's area is the parcel clipped to the cell
-  (GEOS rectangle clipping, one bulk call per batch), so a parcel smaller than a pixel, or one that a pixel straddles,
-  gets the share of each class it really covers (what exactextract computes).
+* ``exact`` — exact cell coverage: each pair's area is the parcel clipped to the cell (every
+  ring of every pair clipped at once in numpy: :func:`_cell_areas`), so a parcel smaller than a
+  pixel, or one that a pixel straddles, gets the share of each class it really covers (what
+  exactextract computes).
 * ``centre`` — a pixel belongs wholly to the parcel that contains its centre (the rule of
   ``rasterio.features.rasterize`` without ``all_touched``); each pixel counts one pixel area.
   Cheaper (a point-in-polygon test per pair), and accurate when pixels are small against
@@ -29,7 +30,11 @@ EXACT_PAIR_BUDGET = 20_000_000
 """Most (parcel, cell) pairs ``auto`` computes exactly; beyond it the centre rule is used."""
 
 CHUNK_PAIRS = 1_000_000
-"""Pairs per vectorised batch, to bound memory (about 200 bytes per pair)."""
+"""Pairs per vectorised batch of the ``centre`` rule, to bound memory (about 200 bytes per pair)."""
+
+CHUNK_VERTICES = 1_000_000
+"""Ring vertices (over all pairs) per batch of the ``exact`` rule: about 100 bytes each, in
+arrays small enough (8 MB) to be reused from one batch to the next instead of mapped afresh."""
 
 METHODS = ("auto", "exact", "centre")
 
@@ -103,15 +108,15 @@ def class_fractions(geometries, path, classes: dict[str, tuple], *, method: str 
     core_covered = np.zeros(len(geoms))
     valid_pixel = np.ones_like(values, dtype=bool) if nodata is None else values != nodata
     if method == "exact":
-        # Read once here, not once per (parcel, cell) pair: each pair's copy is written from them.
-        coords = shapely.get_coordinates(geoms)
-        n_coords = shapely.get_num_coordinates(geoms)
-        first_coord = np.cumsum(n_coords) - n_coords
+        rings = _Rings(np.where(valid_geom, geoms, None)) if cells.any() else None
+        weight, per_batch = cells * (rings.vertices if rings is not None else 0), CHUNK_VERTICES
+    else:
+        weight, per_batch = cells, CHUNK_PAIRS
 
-    # Batches of whole parcels whose cells add up to about CHUNK_PAIRS. A parcel's pairs all fall
-    # in one batch, so its sums do not depend on where the batches break.
-    ends = np.cumsum(cells)
-    breaks = np.searchsorted(ends, np.arange(CHUNK_PAIRS, ends[-1] + CHUNK_PAIRS, CHUNK_PAIRS)) if len(ends) else []
+    # Batches of whole parcels whose weight adds up to about ``per_batch``. A parcel's pairs all
+    # fall in one batch, so its sums do not depend on where the batches break.
+    ends = np.cumsum(weight)
+    breaks = np.searchsorted(ends, np.arange(per_batch, ends[-1] + per_batch, per_batch)) if len(ends) else []
     start = 0
     for stop in [*np.unique(np.minimum(np.asarray(breaks, dtype=np.int64) + 1, len(geoms))), len(geoms)]:
         if stop <= start:
@@ -130,8 +135,7 @@ def class_fractions(geometries, path, classes: dict[str, tuple], *, method: str 
         on_data = valid_pixel[row, col]
         parcel, col, row = parcel[on_data], col[on_data], row[on_data]
         if method == "exact":
-            area = _cell_areas(coords, first_coord, n_coords, geoms, parcel,
-                               x0 + col * px, y0 - (row + 1) * py, px, py)
+            area = _cell_areas(rings, parcel, x0 + col * px, y0 - (row + 1) * py, px, py)
         else:
             inside = shapely.contains_xy(geoms[parcel], x0 + (col + 0.5) * px, y0 - (row + 0.5) * py)
             area = np.where(inside, pixel_area, 0.0)
@@ -154,24 +158,103 @@ def class_fractions(geometries, path, classes: dict[str, tuple], *, method: str 
     return out
 
 
-def _cell_areas(coords, first_coord, n_coords, geoms, parcel, xmin, ymin, px: float, py: float) -> np.ndarray:
-    """Area of each ``geoms[parcel[i]]`` inside its own cell [xmin, xmin + px] × [ymin, ymin + py].
+class _Rings:
+    """Every ring of a set of polygons and multipolygons as flat coordinate arrays (GeoArrow's
+    layout, without building a shape per ring): ring ``r``'s vertices are ``x[first[r]:][:size[r]]``
+    (its closing vertex left out), ``sign[r]`` is +1 for an exterior ring and -1 for a hole, and
+    geometry ``g`` owns rings ``ring_first[g]`` … ``ring_first[g] + ring_count[g] - 1``."""
 
-    GEOS clips to a rectangle much faster than it intersects two polygons, but takes one
-    rectangle per call; so every pair's copy of its parcel is moved to put its cell at the origin
-    and all are clipped to the same rectangle at once. ``coords`` (``shapely.get_coordinates`` of
-    ``geoms``, parcel ``j``'s ``n_coords[j]`` from ``first_coord[j]``) are gathered per pair and
-    written into the copies, instead of ``shapely.transform`` reading every copy's coordinates
-    back: the same subtraction, so the same moved coordinates and areas.
+    def __init__(self, geoms):
+        kind, coords, offsets = shapely.to_ragged_array(geoms)
+        if kind == shapely.GeometryType.POLYGON:
+            ring_offsets, polygon_rings = offsets
+            geometry_polygons = np.arange(len(geoms) + 1)
+        elif kind == shapely.GeometryType.MULTIPOLYGON:
+            ring_offsets, polygon_rings, geometry_polygons = offsets
+        else:
+            raise ValueError(f"land-cover fractions need polygons, not {kind.name}")
+        self.x, self.y = np.ascontiguousarray(coords[:, 0]), np.ascontiguousarray(coords[:, 1])
+        self.first = ring_offsets[:-1]
+        self.size = np.maximum(np.diff(ring_offsets) - 1, 0)
+        self.sign = -np.ones(len(self.first))
+        shells = polygon_rings[:-1][np.diff(polygon_rings) > 0]
+        self.sign[shells] = 1.0
+        self.ring_first = polygon_rings[geometry_polygons[:-1]]
+        self.ring_count = polygon_rings[geometry_polygons[1:]] - self.ring_first
+        per_ring = np.r_[0, np.cumsum(self.size)]
+        self.vertices = per_ring[self.ring_first + self.ring_count] - per_ring[self.ring_first]
+
+
+def _spans(first: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``first[i]``, ``first[i] + 1``, … ``first[i] + count[i] - 1`` for each ``i`` in turn."""
+    return np.repeat(first - (np.cumsum(count) - count), count) + np.arange(count.sum())
+
+
+def _successors(label: np.ndarray) -> np.ndarray:
+    """Position of each vertex's successor around its ring (rings contiguous, labelled)."""
+    n = len(label)
+    starts = np.flatnonzero(np.r_[True, label[1:] != label[:-1]])
+    following = np.arange(1, n + 1)
+    following[np.r_[starts[1:], n] - 1] = starts
+    return following
+
+
+def _clip_rings(x, y, label, along_x: bool, bound: float, keep_above: bool):
+    """Every ring clipped to one closed half plane (Sutherland–Hodgman, all rings at once).
+
+    For each edge from a vertex to its successor: the crossing point where the edge crosses the
+    boundary, then the successor if it is kept. A ring wholly outside vanishes.
     """
-    counts = n_coords[parcel]
-    before = np.cumsum(counts) - counts
-    take = np.repeat(first_coord[parcel] - before, counts) + np.arange(counts.sum())
-    moved = coords[take]
-    moved[:, 0] -= np.repeat(xmin, counts)
-    moved[:, 1] -= np.repeat(ymin, counts)
-    copies = shapely.set_coordinates(geoms[parcel], moved)
-    return shapely.area(shapely.clip_by_rect(copies, 0.0, 0.0, px, py))
+    if not len(x):
+        return x, y, label
+    following = _successors(label)
+    c = x if along_x else y
+    kept = c >= bound if keep_above else c <= bound
+    end_kept = kept[following]
+    crossing = kept != end_kept
+    count = end_kept.astype(np.int64) + crossing
+    at = np.cumsum(count) - count
+    out_x, out_y = np.empty(at[-1] + count[-1]), np.empty(at[-1] + count[-1])
+    edge = np.flatnonzero(crossing)
+    end = following[edge]
+    share = (bound - c[edge]) / (c[end] - c[edge])  # the ends lie on either side: no zero division
+    if along_x:
+        out_x[at[edge]] = bound
+        out_y[at[edge]] = y[edge] + share * (y[end] - y[edge])
+    else:
+        out_x[at[edge]] = x[edge] + share * (x[end] - x[edge])
+        out_y[at[edge]] = bound
+    edge = np.flatnonzero(end_kept)
+    out_x[at[edge] + crossing[edge]] = x[following[edge]]
+    out_y[at[edge] + crossing[edge]] = y[following[edge]]
+    return out_x, out_y, np.repeat(label, count)
+
+
+def _cell_areas(rings: _Rings, parcel, xmin, ymin, px: float, py: float) -> np.ndarray:
+    """Area of each ``parcel[i]`` inside its own cell [xmin, xmin + px] × [ymin, ymin + py].
+
+    Each pair's rings are moved to put its cell at the origin (areas then come from small
+    numbers) and clipped to the cell's four sides in turn. Clipping a ring to a convex window
+    this way can leave zero-width bridges along the window's sides, but its shoelace area is
+    the area of the ring's inside within the window; a parcel's area in the cell is that of its
+    exterior rings less its holes'. No shape is built: GEOS clipping made two shapes per pair.
+    """
+    ring_count = rings.ring_count[parcel]
+    ring = _spans(rings.ring_first[parcel], ring_count)
+    pair = np.repeat(np.arange(len(parcel)), ring_count)
+    size = rings.size[ring]
+    vertex = _spans(rings.first[ring], size)
+    label = np.repeat(np.arange(len(ring)), size)
+    x = rings.x[vertex] - np.repeat(xmin[pair], size)
+    y = rings.y[vertex] - np.repeat(ymin[pair], size)
+    del vertex
+    for along_x, bound, keep_above in ((True, 0.0, True), (True, px, False), (False, 0.0, True), (False, py, False)):
+        x, y, label = _clip_rings(x, y, label, along_x, bound, keep_above)
+    ring_area = np.zeros(len(ring))
+    if len(x):
+        following = _successors(label)
+        ring_area = np.abs(np.bincount(label, weights=x * y[following] - x[following] * y, minlength=len(ring))) / 2
+    return np.bincount(pair, weights=ring_area * rings.sign[ring], minlength=len(parcel))
 
 
 def landcover_checks(data, options, *, required: bool = False):
