@@ -655,6 +655,24 @@ def test_pdf_without_chromium_is_refused_before_the_computation(base, tmp_path, 
                          "nothing was written"], result.output), result.output
 
 
+def test_a_chromium_that_fails_is_reported_with_the_way_on_not_as_a_bug(clean, tmp_path, monkeypatch):
+    """A browser that starts and dies (a broken install, a killed process) stops the run like any
+    other refusal: exit 1, what happened and how to go on, nothing written."""
+    import farmland.pipeline as pipeline
+
+    broken = tmp_path / "chromium"
+    broken.write_text("#!/bin/sh\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("FARMLAND_CHROMIUM", str(broken))
+    monkeypatch.setattr(pipeline, "assess", lambda *a, **k: clean.assessment)
+    out = tmp_path / "out"
+    result = invoke("assess", clean.ws, "-o", out, "--pdf")
+    assert_clean_failure(result, out)
+    assert "internal error" not in result.output and "bug" not in result.output, result.output
+    assert not _missing(["printing the PDFs failed", "Chromium closed the connection", "--no-pdf",
+                         "FARMLAND_CHROMIUM"], result.output), result.output
+
+
 def test_verify_re_runs_an_assess_without_pdfs_without_printing(clean, monkeypatch):
     """A folder holding no PDF (``--no-pdf``, or no Chromium) is re-run with ``pdf=False``: printing
     would add files the run never wrote."""

@@ -24,6 +24,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..errors import FarmlandError
+
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 INSTALL_HOW = ("Install it (Debian/Ubuntu: apt-get install -y chromium) or set FARMLAND_CHROMIUM to the browser "
                "executable")
@@ -31,8 +33,9 @@ INSTALL_HOW = ("Install it (Debian/Ubuntu: apt-get install -y chromium) or set F
 INSTALL_HINT = f"PDF not written: Chromium was not found. {INSTALL_HOW}; the HTML pages were written."
 
 
-class BrowserError(RuntimeError):
-    """Chromium could not print a page."""
+class BrowserError(FarmlandError, RuntimeError):
+    """Chromium could not print a page (not found, crashed, or too slow to answer): the user can
+    act on it, so the command says what happened and how to go on rather than reporting a bug."""
 
 
 def find_chromium() -> str | None:

@@ -356,7 +356,12 @@ class _ReportRun:
             self.write_documents()
             if printing is not None:
                 self.progress("printing PDF", 0, len(jobs))
-                printing.result()  # re-raises a browser failure here
+                try:
+                    printing.result()
+                except BrowserError as exc:
+                    raise BrowserError(
+                        f"printing the PDFs failed: {exc}. Run again with --no-pdf (pdf=False) to write "
+                        "everything but the PDFs, or set FARMLAND_CHROMIUM to a Chromium that prints.") from exc
                 self.progress("printing PDF", len(jobs), len(jobs))
         self.written.pdf.extend(p.relative_to(self.folder) for _, p in jobs)
 
