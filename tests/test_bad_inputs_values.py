@@ -13,7 +13,6 @@ import shutil
 
 import numpy as np
 import pandas as pd
-import pyogrio
 import pytest
 
 from test_bad_inputs import _missing, invoke, rewrite_layer, tree_digest

@@ -110,7 +110,7 @@ def test_parcels_are_checked_for_overlap_in_their_own_zone(tmp_path):
     a 0.4 m² overlap if checked there.
     """
     import geopandas as gpd
-    from builders import WORKSPACE_TOML, xzq_frame
+    from builders import WORKSPACE_TOML
 
     toml = WORKSPACE_TOML.replace('DLTB = "bgdc_{year}.gpkg:DLTB"', 'DLTB = "counties/*/dltb_{year}.gpkg:DLTB"')
     root = write_workspace(tmp_path / "ws", toml=toml)
