@@ -1027,10 +1027,7 @@ def layer_exists(ws: Workspace, layer: str, year: int | None = None) -> bool:
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    import hashlib
+    """SHA-256 of one file's bytes (:func:`farmland.load.cache.sha256_of`)."""
+    from .load.cache import sha256_of
 
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_of(path)
