@@ -441,13 +441,16 @@ class Parsed:
 
 
 def wkb_array(column) -> pa.Array:
-    """A WKB column as one ``large_binary`` array (no copy of the bytes when it has one chunk;
-    the type every file's shapes share, whatever the format gave)."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-    if isinstance(column.type, pa.ExtensionType):  # geoarrow.wkb, when an extension is registered
-        column = column.storage
-    return column.cast(pa.large_binary())
+    """A WKB column as one ``large_binary`` array: the type every file's shapes share, whatever
+    the format gave, and 64-bit offsets, so a file's chunks of ``binary`` (2 GiB at most each)
+    join without overflowing. No copy of the bytes when there is one chunk."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    # geoarrow.wkb, when an extension type is registered (in Python or in C++)
+    chunks = [c.storage if isinstance(c.type, pa.BaseExtensionType) else c for c in chunks]
+    chunks = [c.cast(pa.large_binary()) for c in chunks]
+    if len(chunks) == 1:
+        return chunks[0]
+    return pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.large_binary())
 
 
 def parse_with_pyogrio(path: Path, layer_name: str | None, columns: list[str], read_geometry: bool,
@@ -464,13 +467,25 @@ def parse_with_pyogrio(path: Path, layer_name: str | None, columns: list[str], r
     frame = table.to_pandas()
     del table
     for dtype, name in zip(meta["dtypes"], meta["fields"], strict=True):
-        # Date-times come as text, so that mixed time-zone offsets survive; parsed as pyogrio does.
         if dtype is not None and dtype.startswith("datetime") and dtype != "datetime64[D]" and name in frame:
-            try:
-                frame[name] = pd.to_datetime(frame[name], format="ISO8601")
-            except (ValueError, TypeError):
-                pass  # left as text: the date fields' own parsing reports what it cannot read
+            frame[name] = _datetimes(frame[name])
     return Parsed(frame, wkb)
+
+
+def _datetimes(text: pd.Series) -> pd.Series:
+    """Date-times read as ISO 8601 text (so that mixed time-zone offsets survive GDAL), parsed as
+    ``pyogrio.read_dataframe`` parses them: mixed offsets in UTC, to the millisecond GDAL keeps;
+    text that does not parse is left for the date fields' own parsing to report."""
+    try:
+        try:
+            parsed = pd.to_datetime(text, format="ISO8601")
+        except ValueError as exc:
+            if "Mixed timezones" not in str(exc):
+                raise
+            parsed = pd.to_datetime(text, format="ISO8601", utc=True)
+    except (ValueError, TypeError):
+        return text
+    return parsed.dt.as_unit("ms") if parsed.dtype.kind == "M" else parsed
 
 
 def load_layer(ws: Workspace, layer: str, year: int | None, wanted: dict[str, FieldSpec], geometry: bool,
@@ -608,10 +623,16 @@ def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], ge
         from .load.shapes import decode_wkb
 
         known = None
-        if reading is not None and geometry:
-            geoms, known = reading.decoded(source, crs, parsed.wkb)
-        else:
-            geoms = decode_wkb(parsed.wkb)
+        try:
+            if reading is not None and geometry:
+                geoms, known = reading.decoded(source, crs, parsed.wkb)
+            else:
+                geoms = decode_wkb(parsed.wkb)
+        except shapely.errors.GEOSException as exc:  # a shape GEOS cannot build from its bytes
+            report.error(layer, "unreadable-file", f"cannot read the shapes of {path} layer {layer_name!r} "
+                         f"({_gdal_reason(exc)}). The file may be truncated or corrupt; re-export it.",
+                         file=path, year=year, exc=DataFileError)
+            return None
         frame = gpd.GeoDataFrame(frame, geometry=gpd.array.from_shapely(geoms, crs=crs))
     del parsed
     frame[SOURCE_COLUMN] = source

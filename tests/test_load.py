@@ -380,3 +380,76 @@ def test_a_cached_read_is_the_parsed_read(tmp_path):
     pd.testing.assert_frame_equal(pd.DataFrame(served.drop(columns="geometry")),
                                   pd.DataFrame(parsed.drop(columns="geometry")), check_exact=True)
     assert _identical(served, parsed)
+
+
+def test_a_snapshot_after_one_whose_shapes_all_failed_is_read_as_a_fresh_read(tmp_path):
+    """Every 2015 parcel is outside its file's zone (refused and blanked), so the last snapshot
+    keeps no shape: 2016 is decoded and checked whole, with a fresh read's findings."""
+    root = write_workspace(tmp_path / "ws", years=(2015, 2016))
+    for year in (2015, 2016):
+        frame = dltb_frame(year)
+        frame["geometry"] = frame.geometry.translate(-1_000_000.0)  # zone-38 eastings in a zone-39 file
+        frame.to_file(root / f"bgdc_{year}.gpkg", layer="DLTB", driver="GPKG")
+    ws = Workspace.load(root)
+    store = LayerStore(ws, cache=None)
+    for year in (2015, 2016):
+        report, fresh_report = Report(strict=False), Report(strict=False)
+        kept = store.layer("DLTB", year, report=report)
+        fresh = read_layer(ws, "DLTB", year, report=fresh_report)
+        assert len(kept) == len(fresh) == 4
+        assert report.findings == fresh_report.findings
+        assert any(f.severity == "error" for f in report.findings)
+
+
+def test_a_shape_geos_cannot_build_is_reported_as_an_unreadable_file(tmp_path):
+    """A ring left open in the file's bytes: the read reports the file, naming GEOS's reason."""
+    import sqlite3
+    import struct
+
+    root = write_workspace(tmp_path / "ws", years=(2015,))
+    path = root / "bgdc_2015.gpkg"
+    open_ring = struct.pack("<bIII6d", 1, 3, 1, 3, X0, Y0, X0 + 10, Y0, X0 + 10, Y0 + 10)
+    with sqlite3.connect(path) as db:
+        column = db.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = 'DLTB'").fetchone()[0]
+        # The spatial index's triggers call GeoPackage functions plain SQLite does not have.
+        for (trigger,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+            db.execute(f'DROP TRIGGER "{trigger}"')
+        blob = b"GP\0\x01" + struct.pack("<i", 4527) + open_ring  # header: no envelope, little-endian
+        db.execute(f'UPDATE "DLTB" SET "{column}" = ? WHERE rowid = 2', (blob,))
+    report = Report(strict=False)
+    assert LayerStore(Workspace.load(root), cache=None).layer("DLTB", 2015, report=report) is None
+    unreadable = [f for f in report.findings if f.check == "unreadable-file"]
+    assert len(unreadable) == 1 and "closed" in unreadable[0].message and "re-export" in unreadable[0].message
+
+
+def test_date_times_parse_as_pyogrio_parses_them(tmp_path):
+    """Parsed with the shapes left as WKB, a file's date-times are what pyogrio.read_dataframe
+    gives: naive ones to the millisecond, mixed offsets in UTC."""
+    import geopandas as gpd
+
+    from farmland.layers import parse_with_pyogrio
+
+    path = tmp_path / "dates.gpkg"
+    frame = gpd.GeoDataFrame({"naive": pd.to_datetime(["2018-05-03 08:30:00", "2019-12-31 00:00:00", None]),
+                              "mixed": pd.Series(["2018-05-03T00:00:00+08:00", "2018-05-03T00:00:00Z", None]),
+                              "BSM": ["1", "2", "3"]},
+                             geometry=[square(0), square(1), square(2)], crs="EPSG:4527")
+    frame["mixed"] = pd.to_datetime(frame["mixed"], format="ISO8601", utc=True)
+    frame.to_file(path, layer="T", driver="GPKG")
+    expected = pyogrio.read_dataframe(path, layer="T", use_arrow=True)
+    parsed = parse_with_pyogrio(path, "T", ["naive", "mixed", "BSM"], True, None)
+    pd.testing.assert_frame_equal(parsed.frame, pd.DataFrame(expected.drop(columns="geometry")), check_exact=True)
+    assert shapely.equals_identical(shapely.from_wkb(parsed.wkb.to_numpy(zero_copy_only=False)),
+                                    expected.geometry.values).all()
+
+
+def test_a_wkb_column_of_several_chunks_is_one_large_binary_array():
+    import pyarrow as pa
+
+    from farmland.layers import wkb_array
+
+    wkb = shapely.to_wkb(np.array([square(i) for i in range(5)], dtype=object))
+    column = pa.chunked_array([pa.array(wkb[:2], type=pa.binary()), pa.array(wkb[2:], type=pa.binary()).slice(1)])
+    joined = wkb_array(column)
+    assert joined.type == pa.large_binary()
+    assert joined.to_pylist() == [*wkb[:2], *wkb[3:]]

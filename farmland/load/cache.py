@@ -97,7 +97,7 @@ class Entry:
 
 
 class ReadCache:
-    """Parsed reads of input files, kept as GeoParquet under ``folder``.
+    """Parsed reads of input files, kept as Parquet under ``folder``.
 
     Parameters
     ----------

@@ -33,9 +33,12 @@ SNAPSHOT_LAYERS = ("DLTB", "JBNTTB")
 """Layers read once a year as a whole snapshot, most of whose parcels the next snapshot repeats."""
 
 
-_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5],
+                dtype=np.uint64)
 _TAIL = 16
-"""Bytes at the end of a WKB that go into its key: one point's x and y."""
+"""Bytes at the end of a WKB that go into its key: one point's x and y (of a 2D shape)."""
+_FIRST_X = 13
+"""Where a polygon's first x begins in its WKB: byte order, type, ring count, point count."""
 
 
 def _crs_key(crs) -> str | None:
@@ -48,10 +51,13 @@ def decode_wkb(wkb: pa.Array) -> np.ndarray:
 
 
 def wkb_keys(wkb: pa.Array) -> np.ndarray:
-    """A 64-bit key per WKB from its length and its last 16 bytes: cheap, with no copy of the
-    bytes, and (for parcels) rarely shared by two different shapes; a shared key only costs a
-    failed comparison. A WKB shorter than 16 bytes (an empty shape) takes bytes before it, so
-    an identical one elsewhere may get another key and is decoded again."""
+    """A 64-bit key per WKB from its length, its first point and its last 16 bytes: cheap, with
+    no copy of the bytes, and (for parcels) rarely shared by two different shapes; a shared key
+    only costs a failed comparison. The first point is at a fixed place for a 2D polygon (its
+    ring's first x) and the last bytes end the last ring, so shapes with Z or M values, whose last
+    bytes may be constant, still differ by their first bytes. A WKB shorter than the bytes read
+    takes bytes around it, so an identical one elsewhere may get another key and is decoded
+    again."""
     n = len(wkb)
     width = np.int64 if pa.types.is_large_binary(wkb.type) else np.int32
     offsets = np.frombuffer(wkb.buffers()[1], dtype=width, count=n + 1, offset=wkb.offset * width().itemsize)
@@ -63,8 +69,10 @@ def wkb_keys(wkb: pa.Array) -> np.ndarray:
     # The 8-byte word starting at every byte (a view: overlapping, unaligned, no copy).
     words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
     tail = np.maximum(ends - _TAIL, 0)
+    head = np.minimum(offsets[:-1].astype(np.int64) + _FIRST_X, len(words) - 1)
     lengths = (ends - offsets[:-1]).astype(np.uint64)
-    return (lengths * _MIX[0]) ^ (words[tail] * _MIX[1]) ^ (words[tail + 8] * _MIX[2])
+    return ((lengths * _MIX[0]) ^ (words[tail] * _MIX[1]) ^ (words[tail + 8] * _MIX[2])
+            ^ (words[head] * _MIX[3]))
 
 
 @dataclass(frozen=True)
@@ -131,12 +139,13 @@ class ShapeReading:
         geoms = np.empty(len(wkb), dtype=object)
         if passed is not None and len(wkb):
             found = passed.keys.get_indexer(keys)
-            matched = found >= 0
-            # The last snapshot's WKB under the same key, row for row, compared byte for byte.
-            same = pc.equal(wkb, passed.wkb.take(np.where(matched, found, 0)))
-            known = same.fill_null(False).to_numpy(zero_copy_only=False) & matched
-            positions[known] = found[known]
-            geoms[known] = passed.stored[positions[known]]
+            candidates = np.flatnonzero(found >= 0)
+            # Each candidate's WKB against the last snapshot's under the same key, byte for byte.
+            same = pc.equal(wkb.take(candidates), passed.wkb.take(found[candidates]))
+            candidates = candidates[same.fill_null(False).to_numpy(zero_copy_only=False)]
+            known[candidates] = True
+            positions[candidates] = found[candidates]
+            geoms[candidates] = passed.stored[positions[candidates]]
         geoms[~known] = decode_wkb(wkb.filter(pa.array(~known)))
         self.parts[source] = _Part(crs, keys, wkb, geoms, known, positions)
         return geoms, known
@@ -187,5 +196,6 @@ class ShapeReading:
             single = ~pd.Index(keys).duplicated(keep=False)  # a shared key names no one shape
             if not single.all():
                 keys, wkb, stored, placed = keys[single], wkb.filter(pa.array(single)), stored[single], placed[single]
-            kept[key] = _Passed(pd.Index(keys), wkb, stored, placed, frames.pop() if len(frames) == 1 else None)
+            if len(keys):
+                kept[key] = _Passed(pd.Index(keys), wkb, stored, placed, frames.pop() if len(frames) == 1 else None)
         self.shapes._replace(self.layer, kept)
