@@ -13,7 +13,6 @@ workspace's common CRS, so a county delivered in zone 38 keeps its statutory are
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -453,6 +452,11 @@ def wkb_array(column) -> pa.Array:
     return pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.large_binary())
 
 
+def decode_wkb(wkb: pa.Array) -> np.ndarray:
+    """Shapes from WKB (None where the WKB is null), as pyogrio decodes them."""
+    return shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
+
+
 def parse_with_pyogrio(path: Path, layer_name: str | None, columns: list[str], read_geometry: bool,
                        encoding: str | None) -> Parsed:
     """Parse one file's features (GDAL through pyogrio's Arrow reader): fields as
@@ -620,8 +624,6 @@ def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], ge
                     report, dtypes)
     source = str(path.relative_to(ws.root)) if path.is_relative_to(ws.root) else str(path)
     if read_geometry:
-        from .load.shapes import decode_wkb
-
         known = None
         try:
             if reading is not None and geometry:
@@ -666,21 +668,21 @@ def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], ge
 
 
 def _read_parquet(path: Path, columns: list[str], geometry_column: str | None) -> Parsed:
-    """A GeoParquet file's features: fields as ``geopandas.read_parquet`` gives them, shapes as WKB."""
+    """A GeoParquet file's features: fields as ``geopandas.read_parquet`` gives them, shapes as WKB
+    (as stored, or encoded from GeoArrow's native encoding)."""
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=[*columns, *([geometry_column] if geometry_column else [])])
     if geometry_column is None:
-        return Parsed(table.to_pandas(), None)
-    column = table.column(geometry_column)
-    frame = table.drop_columns([geometry_column]).to_pandas()
-    if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
-        return Parsed(frame, wkb_array(column))
-    # Native GeoArrow encoding: decoded by geopandas, encoded once more for the loader.
+        return Parsed(pq.read_table(path, columns=columns).to_pandas(), None)
+    stored = pq.read_schema(path).field(geometry_column).type
+    if pa.types.is_binary(stored) or pa.types.is_large_binary(stored):
+        table = pq.read_table(path, columns=[*columns, geometry_column])
+        return Parsed(table.drop_columns([geometry_column]).to_pandas(), wkb_array(table.column(geometry_column)))
     import geopandas as gpd
 
-    shapes = gpd.read_parquet(path, columns=[geometry_column]).geometry.values
-    return Parsed(frame, wkb_array(pa.array(shapely.to_wkb(np.asarray(shapes)), type=pa.binary())))
+    frame = gpd.read_parquet(path, columns=[*columns, geometry_column])
+    wkb = pa.array(shapely.to_wkb(np.asarray(frame.geometry.values)), type=pa.binary())
+    return Parsed(pd.DataFrame(frame.drop(columns=frame.geometry.name)), wkb_array(wkb))
 
 
 def _checked_crs(info, path, layer, year, src, report):
@@ -1045,10 +1047,3 @@ def layer_exists(ws: Workspace, layer: str, year: int | None = None) -> bool:
     except WorkspaceError:
         return False
     return True
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of one file's bytes (:func:`farmland.load.cache.sha256_of`)."""
-    from .load.cache import sha256_of
-
-    return sha256_of(path)

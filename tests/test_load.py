@@ -151,7 +151,7 @@ def test_no_cache_parses_everything_and_keeps_nothing(tmp_path, monkeypatch):
 
 
 def test_the_store_records_every_file_it_read_with_its_hash(tmp_path):
-    from farmland.layers import file_sha256
+    from farmland.load.cache import sha256_of
 
     ws = _ws(tmp_path)
     store = LayerStore(ws, cache=None)
@@ -160,7 +160,7 @@ def test_the_store_records_every_file_it_read_with_its_hash(tmp_path):
     store.targets()
     read = store.files_read()
     assert {p.name for p in read} == {"xzq.gpkg", "bgdc_2016.gpkg", "targets.csv"}
-    assert all(digest == file_sha256(path) for path, digest in read.items())
+    assert all(digest == sha256_of(path) for path, digest in read.items())
 
 
 def _findings(report):

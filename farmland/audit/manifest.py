@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import WorkspaceError
-from ..layers import file_sha256
+from ..load.cache import sha256_of
 
 MANIFEST = "manifest.json"
 PACKAGES = ("farmland", "numpy", "pandas", "shapely", "pyproj", "pyogrio", "geopandas", "rasterio")
@@ -41,12 +41,12 @@ def input_hashes(ws, store=None) -> dict[str, str]:
     """
     from ..pipeline import _input_files
 
-    digest = store.sha256 if store is not None else file_sha256
+    digest = store.sha256 if store is not None else sha256_of
     return {_relative(path, ws.root): digest(path) for path in _input_files(ws)}
 
 
 def output_hashes(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): file_sha256(p) for p in sorted(folder.rglob("*"))
+    return {p.relative_to(folder).as_posix(): sha256_of(p) for p in sorted(folder.rglob("*"))
             if p.is_file() and p.name != MANIFEST}
 
 
@@ -58,7 +58,7 @@ def write_manifest(folder: Path, ws, command: str, parameters: dict, *, extra: d
     by absolute path. ``store``: the run's layer store, whose hashes are reused.
     """
     inputs = input_hashes(ws, store)
-    inputs.update({str(Path(p).resolve()): file_sha256(p) for p in extra_inputs})
+    inputs.update({str(Path(p).resolve()): sha256_of(p) for p in extra_inputs})
     manifest = {
         "command": command,
         "parameters": parameters,
@@ -166,7 +166,7 @@ def verify_output(folder: str | os.PathLike, *, workspace: str | os.PathLike | N
     ws = Workspace.load(ws_file)
     inputs = manifest.get("inputs_sha256", {})
     now = input_hashes(ws)
-    now.update({path: file_sha256(path) for path in inputs if Path(path).is_absolute() and Path(path).is_file()})
+    now.update({path: sha256_of(path) for path in inputs if Path(path).is_absolute() and Path(path).is_file()})
     result.differences += _compare("input", inputs, now, "missing from the workspace",
                                    "new input not in the manifest")
     result.checked += len(inputs)

@@ -25,9 +25,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import shapely
 
-from ..layers import SOURCE_COLUMN
+from ..layers import SOURCE_COLUMN, decode_wkb
 
 SNAPSHOT_LAYERS = ("DLTB", "JBNTTB")
 """Layers read once a year as a whole snapshot, most of whose parcels the next snapshot repeats."""
@@ -43,11 +42,6 @@ _FIRST_X = 13
 
 def _crs_key(crs) -> str | None:
     return None if crs is None else crs.to_wkt()
-
-
-def decode_wkb(wkb: pa.Array) -> np.ndarray:
-    """Shapes from WKB (None where the WKB is null), as pyogrio decodes them."""
-    return shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
 
 
 def wkb_keys(wkb: pa.Array) -> np.ndarray:
