@@ -631,9 +631,13 @@ def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], ge
             else:
                 geoms = decode_wkb(parsed.wkb)
         except shapely.errors.GEOSException as exc:  # a shape GEOS cannot build from its bytes
-            report.error(layer, "unreadable-file", f"cannot read the shapes of {path} layer {layer_name!r} "
-                         f"({_gdal_reason(exc)}). The file may be truncated or corrupt; re-export it.",
-                         file=path, year=year, exc=DataFileError)
+            stored = parsed.wkb.is_valid().to_numpy(zero_copy_only=False)  # not null: there are bytes
+            broken = stored & shapely.is_missing(shapely.from_wkb(parsed.wkb.to_numpy(zero_copy_only=False),
+                                                                  on_invalid="ignore"))
+            report.error(layer, "unreadable-file", f"{shown_path(path)} layer {layer_name!r}: {int(broken.sum())} "
+                         f"features have shapes that cannot be read from the file ({_gdal_reason(exc)}). Repair "
+                         "them at the source (topology check) and re-export the layer.",
+                         file=path, year=year, ids=ids[broken], exc=DataFileError)
             return None
         frame = gpd.GeoDataFrame(frame, geometry=gpd.array.from_shapely(geoms, crs=crs))
     del parsed

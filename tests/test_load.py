@@ -420,6 +420,7 @@ def test_a_shape_geos_cannot_build_is_reported_as_an_unreadable_file(tmp_path):
     assert LayerStore(Workspace.load(root), cache=None).layer("DLTB", 2015, report=report) is None
     unreadable = [f for f in report.findings if f.check == "unreadable-file"]
     assert len(unreadable) == 1 and "closed" in unreadable[0].message and "re-export" in unreadable[0].message
+    assert unreadable[0].ids == ("20150002",)  # the one feature whose shape is broken, by its BSM
 
 
 def test_date_times_parse_as_pyogrio_parses_them(tmp_path):
