@@ -516,12 +516,10 @@ def assess(ctx, workspace, output, rules_dir, overwrite, workers, dask_address, 
 
     if sum((workers is not None, dask_address is not None, by_county)) > 1:
         raise click.UsageError("give one of --workers (a local cluster), --dask (a scheduler) and --by-county.")
-    if pdf:
-        from .reports.pdf import INSTALL_HOW, find_chromium
+    if pdf:  # before the long computation, not after it
+        from .reports.pdf import require_chromium
 
-        if find_chromium() is None:
-            raise FarmlandError(f"--pdf: Chromium was not found. {INSTALL_HOW}, or leave out --pdf; "
-                                "nothing was written.")
+        require_chromium()
     ws = load_workspace(workspace)
     # Fail before the long computation, not after; hold the output's lock until it is in place.
     with output_guard(output, overwrite=overwrite, inputs=input_paths(ws, rules_dir), folder=True):

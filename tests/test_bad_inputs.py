@@ -655,6 +655,23 @@ def test_pdf_without_chromium_is_refused_before_the_computation(base, tmp_path, 
                          "nothing was written"], result.output), result.output
 
 
+def test_reports_asked_to_print_without_chromium_refuse_before_drawing(clean, tmp_path, monkeypatch):
+    """The library's pdf=True fails as --pdf does: before any figure is drawn, saying how to
+    install Chromium, not that the pages were written."""
+    from farmland.reports import write_reports
+    from farmland.reports.pdf import BrowserError
+
+    monkeypatch.setenv("FARMLAND_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(BrowserError) as refused:
+        write_reports(clean.assessment, out, pdf=True)
+    assert not _missing(["Chromium was not found", "apt-get install -y chromium", "FARMLAND_CHROMIUM",
+                         "nothing was written"], str(refused.value)), str(refused.value)
+    assert "pages were written" not in str(refused.value)
+    assert list(out.iterdir()) == []
+
+
 def test_a_chromium_that_fails_is_reported_with_the_way_on_not_as_a_bug(clean, tmp_path, monkeypatch):
     """A browser that starts and dies (a broken install, a killed process) stops the run like any
     other refusal: exit 1, what happened and how to go on, nothing written."""

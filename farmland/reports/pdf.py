@@ -29,13 +29,26 @@ from ..errors import FarmlandError
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 INSTALL_HOW = ("Install it (Debian/Ubuntu: apt-get install -y chromium) or set FARMLAND_CHROMIUM to the browser "
                "executable")
-"""How to make Chromium available (the end of :data:`INSTALL_HINT` and of ``assess --pdf``'s error)."""
+"""How to make Chromium available (the end of :data:`INSTALL_HINT` and of :data:`NOT_FOUND`)."""
 INSTALL_HINT = f"PDF not written: Chromium was not found. {INSTALL_HOW}; the HTML pages were written."
+"""The notice of a run that prints when it can and could not."""
+NOT_FOUND = (f"Chromium was not found to print the PDFs. {INSTALL_HOW}, or leave out --pdf (pdf=True) to write "
+             "the HTML pages alone; nothing was written.")
+"""The error of a run that was asked to print (``--pdf``) and cannot."""
 
 
 class BrowserError(FarmlandError, RuntimeError):
     """Chromium could not print a page (not found, crashed, or too slow to answer): the user can
     act on it, so the command says what happened and how to go on rather than reporting a bug."""
+
+
+def require_chromium() -> str:
+    """The Chromium executable (:func:`find_chromium`); :class:`BrowserError` saying how to install
+    it when there is none."""
+    executable = find_chromium()
+    if executable is None:
+        raise BrowserError(NOT_FOUND)
+    return executable
 
 
 def find_chromium() -> str | None:
@@ -73,9 +86,7 @@ class Chromium:
     """A headless Chromium driven over ``--remote-debugging-pipe`` (fds 3 and 4)."""
 
     def __init__(self, executable: str | None = None, timeout: float = 60.0):
-        executable = executable or find_chromium()
-        if executable is None:
-            raise BrowserError(INSTALL_HINT)
+        executable = executable or require_chromium()
         self.timeout = timeout
         self._profile = tempfile.TemporaryDirectory(prefix="farmland-chromium-")
         to_browser_r, to_browser_w = os.pipe()
@@ -196,7 +207,7 @@ class Chromium:
 def print_pages(pages: Iterable[tuple[Path, Path]], *, progress=None) -> int:
     """Print each ``(html, pdf)`` pair with one browser; returns the number printed.
 
-    Raises :class:`BrowserError` (with :data:`INSTALL_HINT`) when Chromium is not installed.
+    Raises :class:`BrowserError` (with :data:`NOT_FOUND`) when Chromium is not installed.
     """
     pages = list(pages)
     if not pages:

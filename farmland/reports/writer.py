@@ -243,7 +243,10 @@ def write_reports(assessment, folder: str | Path, *, pdf: bool | None = None, pd
         while the pages are written; it must not return anything the pages need.
     """
     from ..parallel import alongside, in_turn
+    from .pdf import require_chromium
 
+    if pdf:  # before anything is drawn
+        require_chromium()
     run = _ReportRun(assessment, Path(folder), pdf_checks=pdf_checks, progress=progress or silent)
     # assess --by-county runs for its memory: one piece at a time (each county's maps and records
     # in a child of its own), not a second copy of the run beside this one.
@@ -348,10 +351,8 @@ class _ReportRun:
 
         jobs: list[tuple[Path, Path]] = []
         if pdf is not False:
-            if find_chromium() is not None:
+            if pdf or find_chromium() is not None:  # pdf=True: Chromium was found before the drawing
                 jobs = [(path, path.with_suffix(".pdf")) for path, _ in self.pages if path.parent.name in self.current]
-            elif pdf:
-                raise BrowserError(INSTALL_HINT)
             else:
                 self.written.notices.append(INSTALL_HINT)
                 if notice is not None:
