@@ -71,10 +71,11 @@ def content_files(path: Path) -> list[Path]:
 
 
 HASH_CHUNK = 1 << 23
-"""Bytes read and hashed at a time. Reading and hashing let other threads run, but each chunk
-takes the interpreter lock back twice, and a thread doing Python work beside it holds the lock
-for up to 5 ms at a time: 8 MB chunks into one reused buffer keep a run's hashing (650 MB for a
-300k-parcel city) from waiting on that ~80 times, not ~650."""
+"""Bytes read and hashed at a time. With the disk cache, the reading thread hashes each file
+(its cache key) while validation's checks run: reading and hashing let the checks run, but each
+chunk takes the interpreter lock back twice, and the checks hold it for up to 5 ms at a time.
+8 MB chunks into one reused buffer keep a run's hashing (650 MB for a 300k-parcel city) from
+waiting on that ~80 times, not ~650."""
 
 
 def sha256_of(path: str | os.PathLike) -> str:

@@ -269,17 +269,12 @@ class _ReportRun:
         self.ws = assessment.workspace
         self.folder = folder
         self.progress = progress
-        # Hashing the inputs (~1 s for a 300k-parcel city) reads and hashes without holding the
-        # interpreter lock, so it runs beside the chart font's making, which holds it; the thread
-        # is gone before anything forks (farmland.parallel).
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="farmland-hash") as hashing:
-            digest = hashing.submit(inputs_digest, self.ws, getattr(assessment, "store", None))
-            self.data = ReportData(assessment.metrics.table)
-            self.figures = Figures(assessment, self.data)
-            self.digest = digest.result()
+        self.data = ReportData(assessment.metrics.table)
+        self.figures = Figures(assessment, self.data)
         self.date = report_date().isoformat()
         self.written = Written()
         self.results = _annotated(assessment)
+        self.digest = inputs_digest(self.ws, self.figures.layers.store)
         # The checks still to be filed or printed: the final, the mid-term and the latest
         # self-check. Their cards carry the unit's map and are printed; earlier self-checks'
         # cards (already filed) keep the charts and the tables, unless every check is asked for.
