@@ -480,16 +480,14 @@ def _datetimes(text: pd.Series) -> pd.Series:
     """Date-times read as ISO 8601 text (so that mixed time-zone offsets survive GDAL), parsed as
     ``pyogrio.read_dataframe`` parses them: mixed offsets in UTC, to the millisecond GDAL keeps;
     text that does not parse is left for the date fields' own parsing to report."""
-    try:
+    for utc in (False, True):  # mixed offsets parse in UTC only
         try:
-            parsed = pd.to_datetime(text, format="ISO8601")
-        except ValueError as exc:
-            if "Mixed timezones" not in str(exc):
-                raise
-            parsed = pd.to_datetime(text, format="ISO8601", utc=True)
-    except (ValueError, TypeError):
-        return text
-    return parsed.dt.as_unit("ms") if parsed.dtype.kind == "M" else parsed
+            parsed = pd.to_datetime(text, format="ISO8601", utc=utc)
+        except (ValueError, TypeError):
+            continue
+        if parsed.dtype.kind == "M":
+            return parsed.dt.as_unit("ms")
+    return text
 
 
 def load_layer(ws: Workspace, layer: str, year: int | None, wanted: dict[str, FieldSpec], geometry: bool,
