@@ -127,6 +127,33 @@ def test_assess_pdfs_are_the_same_bytes_when_printed_again(assessed, tmp_path):
             if pdf.read_bytes() != path.read_bytes()] == []
 
 
+def test_verify_re_runs_a_whole_assess_folder_and_finds_only_what_was_changed(assessed, tmp_path):
+    """``farmland verify`` of an ``assess`` folder end to end: every hash checked, the assessment
+    run again (PDFs printed again when the folder has them) and every file compared byte for byte.
+    One table is edited and its hash in the manifest updated, so only the re-run can catch it:
+    that file, and no other of the run's files, is reported."""
+    import hashlib
+    import shutil
+
+    from farmland.audit.manifest import verify_output
+
+    out, _ = assessed
+    folder = shutil.copytree(out, tmp_path / out.name)
+    edited = folder / "scores_final.csv"
+    edited.write_bytes(edited.read_bytes() + b"371502,edited after the run\n")
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["outputs_sha256"]["scores_final.csv"] = hashlib.sha256(edited.read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+
+    outcome = verify_output(folder)
+
+    assert outcome.rerun, outcome.render()
+    assert [(d.where, d.path) for d in outcome.differences] == [("re-run", "scores_final.csv")], outcome.render()
+    listed = manifest["outputs_sha256"]
+    assert len(listed) > 1000 and any(path.endswith(".pdf") for path in listed) == bool(find_chromium())
+
+
 def test_assess_refuses_to_overwrite(assessed):
     out, _ = assessed
     result = run("assess", SAMPLE, "-o", out)
