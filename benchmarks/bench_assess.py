@@ -23,7 +23,8 @@ counts memory the forked helper shares with its parent once):
     the audit (side by side in a forked child and this process, ``farmland.parallel``), then the
     scoring of both levels; ``write_assessment`` of a pickled assessment; ``farmland.area.ellipsoidal_area`` of
     every DLTB parcel of every year (the recomputed-area part of validation); and the whole
-    ``farmland assess`` command as a subprocess (wall time including interpreter start).
+    ``farmland assess`` command as a subprocess (wall time including interpreter start), and the
+    same with ``--no-pdf`` (what Chromium's printing adds).
 
 Seconds are the median over ``--repeat`` runs (times inside the child, imports excluded, except
 for the CLI); the 1-minute load average is recorded before every run, because other jobs may be
@@ -274,7 +275,8 @@ def main(argv=None) -> None:
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--stages", default=None,
                         help="comma-separated stages to run (default: all): floor, naive, validate, metrics, "
-                             "assess, assess_cold, assess_warm, by_county, write, area, cli, cli_by_county")
+                             "assess, assess_cold, assess_warm, by_county, write, area, cli, cli_no_pdf, "
+                             "cli_by_county")
     parser.add_argument("--markdown", type=Path, default=None, help="where to write the Markdown table")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
@@ -334,6 +336,8 @@ def main(argv=None) -> None:
         run("area", [*me, "area"], args.repeat)
         run("cli", [str(FARMLAND), "assess", str(root), "-o", str(scratch / "out_cli"), "--overwrite"],
             args.repeat)
+        run("cli_no_pdf", [str(FARMLAND), "assess", str(root), "-o", str(scratch / "out_cli"), "--overwrite",
+                           "--no-pdf"], args.repeat)
         run("cli_by_county", [str(FARMLAND), "assess", str(root), "-o", str(scratch / "out_cli"), "--overwrite",
                               "--by-county"], args.repeat)
     finally:
@@ -364,6 +368,7 @@ LABELS = {
     "write": "(c) write_assessment",
     "area": "(c) ellipsoidal_area of every DLTB parcel, all years",
     "cli": "(c) `farmland assess` CLI (wall, incl. start-up and writing)",
+    "cli_no_pdf": "(c) `farmland assess --no-pdf` CLI (everything but Chromium's printing)",
     "cli_by_county": "(c) `farmland assess --by-county` CLI",
 }
 
