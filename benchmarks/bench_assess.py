@@ -365,7 +365,7 @@ LABELS = {
     "assess_cold": "(c) assess() total, empty cache (parses and keeps the parsed files)",
     "assess_warm": "(c) assess() total, warm cache (a second run on the same data)",
     "by_county": "(c) assess(by_county=True): one county at a time (no audit)",
-    "write": "(c) write_assessment",
+    "write": "(c) write_assessment of the pickled assessment (no layers held: maps and lists read theirs again)",
     "area": "(c) ellipsoidal_area of every DLTB parcel, all years",
     "cli": "(c) `farmland assess` CLI (wall, incl. start-up and writing)",
     "cli_no_pdf": "(c) `farmland assess --no-pdf` CLI (everything but Chromium's printing)",
