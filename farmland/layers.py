@@ -247,8 +247,13 @@ def _gdal_reason(exc: Exception) -> str:
 # -- type coercion -----------------------------------------------------------------------------
 
 
-def _as_text(values: pd.Series) -> pd.Series:
-    """Text with surrounding blanks removed; missing stays missing (object dtype, str values)."""
+def _as_text(values: pd.Series, *, ids: bool = False) -> pd.Series:
+    """Text with surrounding blanks removed; missing stays missing (object dtype, str values).
+
+    ``ids``: the values are a layer's ids, which differ from one another, so each gets a ``str`` of
+    its own directly; a dictionary of them would be as long as the column (and made the ids of a
+    snapshot three times slower to convert).
+    """
     if pd.api.types.is_float_dtype(values):
         # A float column holding whole numbers (ids stored as Real) prints without ".0".
         finite = values.notna()
@@ -263,6 +268,8 @@ def _as_text(values: pd.Series) -> pd.Series:
         trimmed = pc.utf8_trim_whitespace(pa.array(values.array))
         if isinstance(trimmed, pa.ChunkedArray):
             trimmed = trimmed.combine_chunks()
+        if ids:
+            return pd.Series(trimmed.to_numpy(zero_copy_only=False), index=values.index, dtype=object)
         # One str object per distinct value, shared by every feature holding it (the last slot,
         # None, for nulls): land classes and village codes repeat over a million parcels, and a
         # str of their own each was 40 % of a held snapshot.
@@ -617,7 +624,7 @@ def _read_one(ws, layer, src, path: Path, year, wanted: dict[str, FieldSpec], ge
     rename = {actual: std for std, actual in res.actual.items() if actual in parsed.frame.columns}
     frame = parsed.frame.rename(columns=rename)
     id_field = ID_FIELD.get(layer)
-    ids = _as_text(frame[id_field]) if id_field in frame else pd.Series(frame.index.astype(str))
+    ids = _as_text(frame[id_field], ids=True) if id_field in frame else pd.Series(frame.index.astype(str))
     frame = _coerce(frame, layer, {k: v for k, v in wanted.items() if k in frame}, ids, path, year,
                     report, dtypes)
     source = str(path.relative_to(ws.root)) if path.is_relative_to(ws.root) else str(path)

@@ -7,9 +7,11 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+from hypothesis import given
+from hypothesis import strategies as st
 
 from farmland.errors import CRSError, DataFileError, LayerError, WorkspaceError
-from farmland.layers import detect_dbf_encoding, read_layer, read_table, read_targets
+from farmland.layers import _as_text, detect_dbf_encoding, read_layer, read_table, read_targets
 from farmland.report import Report
 from farmland.workspace import Workspace
 
@@ -28,6 +30,19 @@ def test_reads_standard_fields_as_text_and_numbers(tmp_path):
     assert frame["TBDLMJ"].dtype == np.float64
     assert frame.crs.to_epsg() == 4527
     assert set(frame["source_file"]) == {"bgdc_2015.gpkg"}
+
+
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=" \t　0123456789ABC东昌府", max_size=6)), max_size=30))
+def test_ids_are_the_same_text_as_any_other_column(values):
+    """Ids skip the dictionary of distinct values (one str each); what they read as is the same."""
+    import pyarrow as pa
+
+    column = pd.Series(pd.array(pa.array(values, type=pa.string()), dtype=pd.ArrowDtype(pa.string())))
+    column = column.astype(pd.StringDtype("pyarrow"))
+    as_ids, as_text = _as_text(column, ids=True), _as_text(column)
+    assert as_ids.dtype == as_text.dtype == object
+    assert as_ids.tolist() == as_text.tolist()
+    assert all(value is None or type(value) is str for value in as_ids)
 
 
 def test_columns_subset_without_geometry(tmp_path):
