@@ -71,10 +71,11 @@ def wkb_keys(wkb: pa.Array) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Passed:
-    """Shapes of one CRS that passed the checks: by key, as WKB, as decoded and in the run's frame."""
+    """Shapes of one CRS that passed the checks: by key, as WKB (the files' own arrays, one chunk
+    each: joining them would copy every byte), as decoded and in the run's frame."""
 
     keys: pd.Index
-    wkb: pa.Array
+    wkb: pa.ChunkedArray
     stored: np.ndarray
     placed: np.ndarray
     frame: str | None
@@ -183,7 +184,8 @@ class ShapeReading:
         kept = {}
         for key, parts in by_crs.items():
             keys = np.concatenate([p.keys[p.passed] for p in parts])
-            wkb = pa.concat_arrays([p.wkb if p.passed.all() else p.wkb.filter(pa.array(p.passed)) for p in parts])
+            wkb = pa.chunked_array([p.wkb if p.passed.all() else p.wkb.filter(pa.array(p.passed)) for p in parts],
+                                   type=pa.large_binary())
             stored = np.concatenate([p.stored[p.passed] for p in parts])
             placed = np.concatenate([p.placed[p.passed] for p in parts])
             frames = {p.frame for p in parts}
