@@ -132,10 +132,10 @@ def test_verify_re_runs_a_whole_assess_folder_and_finds_only_what_was_changed(as
     run again (PDFs printed again when the folder has them) and every file compared byte for byte.
     One table is edited and its hash in the manifest updated, so only the re-run can catch it:
     that file, and no other of the run's files, is reported."""
-    import hashlib
     import shutil
 
     from farmland.audit.manifest import verify_output
+    from farmland.load.cache import sha256_of
 
     out, _ = assessed
     folder = shutil.copytree(out, tmp_path / out.name)
@@ -143,7 +143,7 @@ def test_verify_re_runs_a_whole_assess_folder_and_finds_only_what_was_changed(as
     edited.write_bytes(edited.read_bytes() + b"371502,edited after the run\n")
     manifest_path = folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    manifest["outputs_sha256"]["scores_final.csv"] = hashlib.sha256(edited.read_bytes()).hexdigest()
+    manifest["outputs_sha256"]["scores_final.csv"] = sha256_of(edited)
     manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
 
     outcome = verify_output(folder)
