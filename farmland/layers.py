@@ -440,7 +440,8 @@ class Parsed:
     """
 
     frame: pd.DataFrame
-    wkb: pa.ChunkedArray | pa.Array | None
+    wkb: pa.Array | None
+    """One ``large_binary`` array (:func:`wkb_array`), whatever the format stored."""
 
     def select(self, columns: list[str], geometry: bool) -> Parsed:
         return Parsed(self.frame[columns], self.wkb if geometry else None)
