@@ -32,8 +32,8 @@ INSTALL_HOW = ("Install it (Debian/Ubuntu: apt-get install -y chromium) or set F
 """How to make Chromium available (the end of :data:`INSTALL_HINT` and of :data:`NOT_FOUND`)."""
 INSTALL_HINT = f"PDF not written: Chromium was not found. {INSTALL_HOW}; the HTML pages were written."
 """The notice of a run that prints when it can and could not."""
-NOT_FOUND = (f"Chromium was not found to print the PDFs. {INSTALL_HOW}, or leave out --pdf (pdf=True) to write "
-             "the HTML pages alone; nothing was written.")
+NOT_FOUND = (f"Chromium was not found to print the PDFs. {INSTALL_HOW}, or run without --pdf (in Python, without "
+             "pdf=True) to write the HTML pages alone; nothing was written.")
 """The error of a run that was asked to print (``--pdf``) and cannot."""
 
 
