@@ -24,6 +24,7 @@ import os
 import pickle
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 
@@ -67,6 +68,22 @@ def _memory_allows() -> bool:
     except (OSError, StopIteration, ValueError):
         return False
     return available >= resident
+
+
+def until_exited(native_ids, timeout: float = 5.0) -> None:
+    """Wait until the threads ``native_ids`` (``threading.get_native_id()``) have left the
+    operating system, not only Python.
+
+    ``Thread.join`` returns when a thread's Python part is done; the thread then still runs its
+    native clean-up (thread-local destructors: GDAL's PROJ context closes its SQLite handle
+    there) for about a millisecond. A fork in that window copies the locks it holds, and a child
+    that takes one (PROJ's after-fork handler frees SQLite memory) waits forever. Linux only, as
+    forking is; elsewhere, and after ``timeout`` seconds, it returns at once.
+    """
+    deadline = time.monotonic() + timeout
+    for native_id in native_ids:
+        while os.path.exists(f"/proc/self/task/{native_id}") and time.monotonic() < deadline:
+            time.sleep(0.0002)
 
 
 def fork_usable() -> bool:

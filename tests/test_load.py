@@ -248,6 +248,27 @@ def test_reading_ahead_holds_one_layer_not_asked_for(tmp_path, parses):
     assert [name for name, _ in parses].count("bgdc_2016.gpkg") == 2  # DLTB by the caller, JBNTTB ahead
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="Linux: threads listed in /proc")
+def test_closing_a_store_waits_for_its_reading_thread_to_leave_the_os(tmp_path):
+    """assess forks right after validation closes the store. A reading thread whose Python part
+    was joined still ran its native clean-up (GDAL's PROJ closing its SQLite handle) for about a
+    millisecond; a fork then copied the SQLite lock it held and the child hung for ever in PROJ's
+    after-fork handler (seen in CI). After close() the thread is gone from the process."""
+    import threading
+
+    ws = _ws(tmp_path)
+    for _ in range(5):  # the window was open after 19 closes in 20
+        store = LayerStore(ws, cache=None)
+        seen = []
+        read = store._read_ahead
+        store._read_ahead = lambda layer, year: seen.append(threading.get_native_id()) or read(layer, year)
+        store.read_ahead([("XZQ", None), ("DLTB", 2015)])
+        store.layer("XZQ")
+        store.layer("DLTB", 2015)
+        store.close()
+        assert seen and not os.path.exists(f"/proc/self/task/{seen[0]}")
+
+
 def test_a_store_that_holds_its_layers_reads_six_ahead(tmp_path, parses):
     """It keeps them for the later stages anyway; the next year is read while the first
     snapshot is checked."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -71,6 +72,7 @@ class LayerStore:
         self._ahead: dict[tuple[str, int | None], Future] = {}
         self._queued: list[tuple[str, int | None]] = []
         self._reader: ThreadPoolExecutor | None = None
+        self._reader_ids: list[int] = []  # the reading thread's native id (see close)
         self.shapes = CheckedShapes()  # a snapshot's parcels that the last one had checked already
 
     def __repr__(self) -> str:
@@ -128,7 +130,9 @@ class LayerStore:
         before it that were not asked for.
         """
         if self._reader is None:
-            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="farmland-read-ahead")
+            ids = self._reader_ids
+            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="farmland-read-ahead",
+                                              initializer=lambda: ids.append(threading.get_native_id()))
         self._queued += [key for key in requests if key not in self._layers and key not in self._ahead
                          and key not in self._queued]
         self._read_next()
@@ -187,10 +191,16 @@ class LayerStore:
             self._record(Path(name))
 
     def close(self) -> None:
-        """Stop reading ahead (reads in progress finish; queued ones are dropped)."""
+        """Stop reading ahead (reads in progress finish; queued ones are dropped). The reading
+        thread is gone when this returns, from the operating system too, so the process may fork
+        (:func:`farmland.parallel.until_exited`)."""
+        from ..parallel import until_exited
+
         if self._reader is not None:
             self._reader.shutdown(wait=True, cancel_futures=True)
             self._reader = None
+            until_exited(self._reader_ids)
+            self._reader_ids.clear()
         self._ahead.clear()
         self._queued.clear()
 
